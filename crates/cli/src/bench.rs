@@ -1,0 +1,339 @@
+//! `switchboard bench ingest`: durable ingest throughput and acknowledgement latency, measured
+//! against a bare axum handler in the same run.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use switchboard_domain::{ChannelKind, ChannelSlug, Role};
+use switchboard_store::{ChannelRecord, NewUser, StoreOptions};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::config::Config;
+use crate::serve;
+
+/// What to benchmark.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// `POST /api/v1/inbound` on the real server vs a bare handler.
+    Ingest(IngestArgs),
+}
+
+/// Options of `bench ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Events per closed-loop throughput run.
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Concurrent keep-alive HTTP/1.1 connections.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Offered rate of the paced latency run (events/s); 0 skips it.
+    #[arg(long, default_value_t = 5000.0)]
+    pub paced_rate: f64,
+    /// Events in the paced latency run.
+    #[arg(long, default_value_t = 25_000)]
+    pub paced_events: u64,
+    /// PostgreSQL server to run on (a scratch database is created and dropped); default SQLite.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Stop a run after this many seconds whatever its count.
+    #[arg(long, default_value_t = 120)]
+    pub max_seconds: u64,
+    /// Do not run the pipeline worker during the benchmark (measures the ingest path alone).
+    #[arg(long)]
+    pub no_pipeline: bool,
+    /// Print the results as JSON as well.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a benchmark.
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Ingest(args) => ingest(args).await,
+    }
+}
+
+/// Results of one load run.
+#[derive(Debug, Clone, serde::Serialize)]
+struct RunResult {
+    name: String,
+    ok: u64,
+    errors: u64,
+    seconds: f64,
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+    max_ms: f64,
+}
+
+struct Load {
+    addr: SocketAddr,
+    token: String,
+    run_id: String,
+    total: u64,
+    concurrency: usize,
+    rate: Option<f64>,
+    deadline: Duration,
+}
+
+fn body_for(run_id: &str, i: u64) -> Bytes {
+    // A realistic small message: a few hundred customers, some multi-message threads.
+    let body = serde_json::json!({
+        "channel": "bench",
+        "external_id": format!("{run_id}-{i}"),
+        "contact": {"handle": format!("customer-{}", i % 5000), "name": format!("Customer {}", i % 5000)},
+        "text": "Hi, my order #48213 has not arrived yet and the tracking page shows no update since Monday. Can you help?",
+        "sent_at": "2026-11-25T10:00:00Z",
+    });
+    Bytes::from(body.to_string())
+}
+
+async fn drive(load: Arc<Load>) -> anyhow::Result<(Histogram<u64>, u64, u64, Duration)> {
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now() + Duration::from_millis(20);
+    let mut tasks = Vec::new();
+    for _ in 0..load.concurrency {
+        let (load, next) = (load.clone(), next.clone());
+        tasks.push(tokio::spawn(async move { connection(load, next, start).await }));
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
+    let (mut ok, mut errors) = (0, 0);
+    for t in tasks {
+        let (h, o, e) = t.await??;
+        hist.add(h)?;
+        ok += o;
+        errors += e;
+    }
+    Ok((hist, ok, errors, start.elapsed()))
+}
+
+async fn connection(
+    load: Arc<Load>,
+    next: Arc<AtomicU64>,
+    start: Instant,
+) -> anyhow::Result<(Histogram<u64>, u64, u64)> {
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
+    let (mut ok, mut errors) = (0u64, 0u64);
+    let stream = TcpStream::connect(load.addr).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    tokio::time::sleep_until(start.into()).await;
+    let auth = format!("Bearer {}", load.token);
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= load.total || start.elapsed() > load.deadline {
+            break;
+        }
+        // Paced runs measure from the scheduled send time, so queueing delay is not hidden.
+        let t0 = match load.rate {
+            Some(rate) => {
+                let at = start + Duration::from_secs_f64(i as f64 / rate);
+                tokio::time::sleep_until(at.into()).await;
+                at
+            }
+            None => Instant::now(),
+        };
+        let req = hyper::Request::post("/api/v1/inbound")
+            .header(hyper::header::HOST, load.addr.to_string())
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::AUTHORIZATION, &auth)
+            .body(Full::new(body_for(&load.run_id, i)))?;
+        sender.ready().await?;
+        let resp = sender.send_request(req).await?;
+        let status = resp.status();
+        let _ = resp.into_body().collect().await?;
+        hist.record(t0.elapsed().as_micros().max(1) as u64)?;
+        if status.is_success() {
+            ok += 1;
+        } else {
+            errors += 1;
+        }
+    }
+    Ok((hist, ok, errors))
+}
+
+fn summarize(name: &str, hist: &Histogram<u64>, ok: u64, errors: u64, took: Duration) -> RunResult {
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    RunResult {
+        name: name.to_owned(),
+        ok,
+        errors,
+        seconds: took.as_secs_f64(),
+        per_second: ok as f64 / took.as_secs_f64().max(1e-9),
+        p50_ms: ms(0.5),
+        p99_ms: ms(0.99),
+        p999_ms: ms(0.999),
+        max_ms: hist.max() as f64 / 1000.0,
+    }
+}
+
+/// Runs the load generator on its own runtime thread so it does not share the server's queue.
+async fn run_load(load: Load, name: &str) -> anyhow::Result<RunResult> {
+    let load = Arc::new(load);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new().name("loadgen".into()).spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+        let out = match rt {
+            Ok(rt) => rt.block_on(drive(load)),
+            Err(e) => Err(e.into()),
+        };
+        let _ = tx.send(out);
+    })?;
+    let (hist, ok, errors, took) = rx.await.context("load generator died")??;
+    Ok(summarize(name, &hist, ok, errors, took))
+}
+
+async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let deadline = Duration::from_secs(args.max_seconds);
+    // 1. The baseline: a bare axum handler that returns 200 and does nothing.
+    let bare_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let bare_addr = bare_listener.local_addr()?;
+    let bare_app =
+        axum::Router::new().route("/api/v1/inbound", axum::routing::post(|| async { axum::http::StatusCode::OK }));
+    let bare = tokio::spawn(async move { axum::serve(bare_listener, bare_app).await });
+    let run_id = uuid::Uuid::now_v7().simple().to_string();
+    let bare_result = run_load(
+        Load {
+            addr: bare_addr,
+            token: "none".into(),
+            run_id: run_id.clone(),
+            total: args.events,
+            concurrency: args.concurrency,
+            rate: None,
+            deadline,
+        },
+        "bare axum handler",
+    )
+    .await?;
+    bare.abort();
+
+    // 2. The real server, production durability, on a fresh database.
+    let tmp = tempfile::tempdir()?;
+    let mut scratch: Option<(String, String)> = None;
+    let mut cfg = Config { data_dir: tmp.path().to_owned(), ..Config::default() };
+    if let Some(url) = &args.database_url {
+        let (db_url, name) = switchboard_store::postgres::create_scratch_database(url, "sb_bench")
+            .await
+            .context("creating a scratch database")?;
+        cfg.database_url = Some(db_url);
+        scratch = Some((url.clone(), name));
+    }
+    let backend = if cfg.is_postgres() { "PostgreSQL" } else { "SQLite (WAL, synchronous=FULL)" };
+    let opts = StoreOptions { max_connections: if cfg.is_postgres() { 16 } else { 8 }, ..Default::default() };
+    let store = switchboard_store::open(&cfg.database_url(), &opts).await?;
+    store
+        .upsert_channel(&ChannelRecord {
+            slug: ChannelSlug::parse("bench")?,
+            kind: ChannelKind::Api,
+            name: "Benchmark".into(),
+            callback_url: Some("http://127.0.0.1:9/unused".into()),
+            secret: None,
+            config: serde_json::json!({}),
+            created_at: chrono::Utc::now(),
+        })
+        .await?;
+    store
+        .create_user(&NewUser {
+            email: "bench@localhost".into(),
+            name: "Bench".into(),
+            role: Role::Admin,
+            password_hash: None,
+        })
+        .await?;
+    let token = crate::admin::create_token(&store, "bench@localhost", "bench").await?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let mut engine_cfg = cfg.clone();
+    engine_cfg.log.level = "warn".into();
+    let running = start_with(&engine_cfg, store.clone(), listener, !args.no_pipeline).await?;
+    let addr = running.addr;
+    let sb_result = run_load(
+        Load {
+            addr,
+            token: token.clone(),
+            run_id: run_id.clone(),
+            total: args.events,
+            concurrency: args.concurrency,
+            rate: None,
+            deadline,
+        },
+        &format!("switchboard ingest, {backend}"),
+    )
+    .await?;
+    let paced = if args.paced_rate > 0.0 {
+        Some(
+            run_load(
+                Load {
+                    addr,
+                    token,
+                    run_id: format!("{run_id}-paced"),
+                    total: args.paced_events,
+                    concurrency: args.concurrency,
+                    rate: Some(args.paced_rate),
+                    deadline,
+                },
+                &format!("switchboard ingest paced at {} ev/s", args.paced_rate),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let backlog = store.pipeline_backlog().await.unwrap_or(-1);
+    running.stop(Duration::from_secs(30)).await;
+    if let Some((admin, name)) = scratch
+        && let Err(e) = switchboard_store::postgres::drop_scratch_database(&admin, &name).await {
+            eprintln!("warning: could not drop scratch database {name}: {e}");
+        }
+
+    let ratio = sb_result.per_second / bare_result.per_second.max(1e-9);
+    println!();
+    println!(
+        "switchboard bench ingest: {} events, {} connections, pipeline {}",
+        args.events,
+        args.concurrency,
+        if args.no_pipeline { "off" } else { "on" }
+    );
+    println!(
+        "{:<52} {:>9} {:>7} {:>10} {:>9} {:>9} {:>9}",
+        "run", "ok", "errors", "events/s", "p50 ms", "p99 ms", "p99.9 ms"
+    );
+    let mut all = vec![bare_result.clone(), sb_result.clone()];
+    all.extend(paced.clone());
+    for r in &all {
+        println!(
+            "{:<52} {:>9} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>9.2}",
+            r.name, r.ok, r.errors, r.per_second, r.p50_ms, r.p99_ms, r.p999_ms
+        );
+    }
+    println!("ratio to the bare handler: {ratio:.3}");
+    println!("events still waiting for the pipeline at the end: {backlog}");
+    if args.json {
+        println!("{}", serde_json::json!({"runs": all, "ratio": ratio, "pipeline_backlog": backlog}));
+    }
+    if sb_result.errors > 0 || paced.as_ref().is_some_and(|p| p.errors > 0) {
+        anyhow::bail!("some requests failed");
+    }
+    Ok(())
+}
+
+async fn start_with(
+    cfg: &Config,
+    store: switchboard_store::DynStore,
+    listener: TcpListener,
+    workers: bool,
+) -> anyhow::Result<serve::Running> {
+    let mut c = cfg.clone();
+    c.channels.clear();
+    serve::start_with_workers(&c, store, listener, workers).await
+}

@@ -1,0 +1,278 @@
+//! Typed, layered configuration: defaults ← `switchboard.toml` ← `SWITCHBOARD_*` environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use switchboard_domain::{ChannelKind, ChannelSlug};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Where the SQLite database and other files live.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; default: `sqlite://<data_dir>/switchboard.db`.
+    pub database_url: Option<String>,
+    /// Logging.
+    pub log: LogConfig,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// A resolved conversation reopens when the customer writes within this many hours.
+    pub reopen_window_hours: u32,
+    /// Seconds to finish queued work on shutdown.
+    pub shutdown_grace_secs: u64,
+    /// Ingest tuning.
+    pub ingest: IngestConfig,
+    /// Reply delivery.
+    pub outbox: OutboxSection,
+    /// Channels created or updated at start-up.
+    pub channels: Vec<ChannelConfig>,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `pretty` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `info,switchboard_engine=debug`.
+    pub level: String,
+}
+
+/// Ingest tuning.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Most events per group commit.
+    pub batch_max: usize,
+    /// Concurrent group-commit writers; default 1 on SQLite, 4 on PostgreSQL.
+    pub writers: Option<usize>,
+}
+
+/// Reply delivery settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSection {
+    /// Attempts before a reply is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds (doubles each attempt).
+    pub base_backoff_ms: u64,
+    /// Longest retry delay in seconds.
+    pub max_backoff_secs: u64,
+}
+
+/// A channel declared in the config file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// URL-safe name.
+    pub slug: String,
+    /// Provider kind (`api`, `whatsapp`, …).
+    pub kind: String,
+    /// Display name (defaults to the slug).
+    pub name: Option<String>,
+    /// API channels: where replies are POSTed.
+    pub callback_url: Option<String>,
+    /// HMAC secret for signing callbacks.
+    pub secret: Option<String>,
+    /// Read the secret from this file instead.
+    pub secret_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            log: LogConfig { format: "pretty".into(), level: "info".into() },
+            max_body_bytes: 1024 * 1024,
+            reopen_window_hours: 7 * 24,
+            shutdown_grace_secs: 30,
+            ingest: IngestConfig { batch_max: 512, writers: None },
+            outbox: OutboxSection { max_attempts: 12, base_backoff_ms: 2000, max_backoff_secs: 1800 },
+            channels: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then the file (if given, it must exist; `switchboard.toml` in the working
+    /// directory is read when present), then `SWITCHBOARD_*` variables (`__` separates nested
+    /// keys: `SWITCHBOARD_LOG__LEVEL=debug`). Validates the result.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(p) => {
+                if !p.is_file() {
+                    bail!("config file {} does not exist", p.display());
+                }
+                fig = fig.merge(Toml::file_exact(p));
+            }
+            None => fig = fig.merge(Toml::file("switchboard.toml")),
+        }
+        fig = fig.merge(Env::prefixed("SWITCHBOARD_").split("__"));
+        let cfg: Config = fig.extract().map_err(|e| {
+            let msgs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            anyhow::anyhow!("invalid configuration: {}", msgs.join("; "))
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that parse but make no sense; every message names the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.max_body_bytes < 1024 || self.max_body_bytes > 64 * 1024 * 1024 {
+            bail!(
+                "invalid configuration: max_body_bytes must be between 1024 and 67108864, got {}",
+                self.max_body_bytes
+            );
+        }
+        if !matches!(self.log.format.as_str(), "pretty" | "json") {
+            bail!("invalid configuration: log.format must be \"pretty\" or \"json\", got {:?}", self.log.format);
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: log.level {:?}: {e}", self.log.level))?;
+        if let Some(url) = &self.database_url {
+            let ok = url.starts_with("sqlite://") || url.starts_with("postgres://") || url.starts_with("postgresql://");
+            if !ok {
+                bail!("invalid configuration: database_url must start with sqlite:// or postgres://, got {url:?}");
+            }
+        }
+        if self.reopen_window_hours == 0 {
+            bail!("invalid configuration: reopen_window_hours must be at least 1");
+        }
+        if self.ingest.batch_max == 0 || self.ingest.batch_max > 10_000 {
+            bail!("invalid configuration: ingest.batch_max must be between 1 and 10000");
+        }
+        if self.ingest.writers == Some(0) {
+            bail!("invalid configuration: ingest.writers must be at least 1");
+        }
+        if self.outbox.max_attempts == 0 {
+            bail!("invalid configuration: outbox.max_attempts must be at least 1");
+        }
+        for (i, ch) in self.channels.iter().enumerate() {
+            ChannelSlug::parse(&ch.slug)
+                .map_err(|e| anyhow::anyhow!("invalid configuration: channels[{i}].slug: {e}"))?;
+            ch.kind
+                .parse::<ChannelKind>()
+                .map_err(|e| anyhow::anyhow!("invalid configuration: channels[{i}].kind: {e}"))?;
+            if ch.secret.is_some() && ch.secret_file.is_some() {
+                bail!("invalid configuration: channels[{i}]: set secret or secret_file, not both");
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("switchboard.db").display()))
+    }
+
+    /// Whether the database is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.database_url().starts_with("postgres")
+    }
+
+    /// The engine settings this config implies.
+    pub fn engine(&self) -> switchboard_engine::EngineConfig {
+        let default_writers = if self.is_postgres() { 4 } else { 1 };
+        switchboard_engine::EngineConfig {
+            ingest_batch_max: self.ingest.batch_max,
+            ingest_writers: self.ingest.writers.unwrap_or(default_writers),
+            threading: switchboard_store::ThreadingRules {
+                reopen_window: chrono::Duration::hours(self.reopen_window_hours.into()),
+            },
+            outbox: switchboard_engine::outbox::OutboxConfig {
+                max_attempts: self.outbox.max_attempts,
+                base_backoff: Duration::from_millis(self.outbox.base_backoff_ms),
+                max_backoff: Duration::from_secs(self.outbox.max_backoff_secs),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Channel records declared in the file, with secrets read from their files.
+    pub fn channel_records(&self) -> anyhow::Result<Vec<switchboard_store::ChannelRecord>> {
+        self.channels
+            .iter()
+            .enumerate()
+            .map(|(i, ch)| {
+                let secret = match &ch.secret_file {
+                    Some(p) => Some(
+                        std::fs::read_to_string(p)
+                            .with_context(|| format!("channels[{i}].secret_file {}", p.display()))?
+                            .trim()
+                            .to_owned(),
+                    ),
+                    None => ch.secret.clone(),
+                };
+                Ok(switchboard_store::ChannelRecord {
+                    slug: ChannelSlug::parse(&ch.slug)?,
+                    kind: ch.kind.parse()?,
+                    name: ch.name.clone().unwrap_or_else(|| ch.slug.clone()),
+                    callback_url: ch.callback_url.clone(),
+                    secret,
+                    config: serde_json::json!({}),
+                    created_at: chrono::Utc::now(),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(toml: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let p = dir.path().join("switchboard.toml");
+        std::fs::write(&p, toml)?;
+        Config::load(Some(&p))
+    }
+
+    #[test]
+    fn defaults_are_sensible() -> anyhow::Result<()> {
+        let c = load_str("")?;
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.max_body_bytes, 1024 * 1024);
+        assert!(c.database_url().ends_with("data/switchboard.db"));
+        assert!(!c.is_postgres());
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let cases = [
+            ("listen = \"not an address\"", "listen"),
+            ("max_body_bytes = 10", "max_body_bytes"),
+            ("max_body_bytes = \"big\"", "max_body_bytes"),
+            ("database_url = \"mysql://x\"", "database_url"),
+            ("[log]\nformat = \"xml\"", "log.format"),
+            ("colour = true", "colour"),
+            ("[[channels]]\nslug = \"Bad Slug\"\nkind = \"api\"", "channels[0].slug"),
+            ("[[channels]]\nslug = \"ok\"\nkind = \"fax\"", "channels[0].kind"),
+        ];
+        for (toml, key) in cases {
+            let err = load_str(toml).expect_err(toml).to_string();
+            assert!(err.contains(key), "{toml:?} -> {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/switchboard.toml"))).expect_err("missing");
+        assert!(err.to_string().contains("does not exist"));
+    }
+}

@@ -1,0 +1,101 @@
+//! `switchboard`: the self-hosted social customer-service desk.
+#![forbid(unsafe_code)]
+
+mod admin;
+mod bench;
+mod config;
+mod demo;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = "Self-hosted social customer-service desk")]
+struct Cli {
+    /// Configuration file (default: ./switchboard.toml when present).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the server.
+    Serve,
+    /// Applies database migrations and exits.
+    Migrate,
+    /// Starts a demo server on a fresh SQLite database full of realistic conversations.
+    Demo(demo::DemoArgs),
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCommand,
+    },
+    /// Users, tokens, channels.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cfg.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let cfg = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    init_logging(&cfg);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("switchboard: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Serve => serve::run(cfg).await,
+            Command::Migrate => {
+                let store = serve::open_store(&cfg).await?;
+                store.close().await;
+                println!("database {} is up to date", serve::redact(&cfg.database_url()));
+                Ok(())
+            }
+            Command::Demo(args) => demo::run(cfg, args).await,
+            Command::Bench { what } => bench::run(what).await,
+            Command::Admin { command } => {
+                let store = serve::open_store(&cfg).await?;
+                let r = admin::run(store.clone(), command).await;
+                store.close().await;
+                r
+            }
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The pipeline worker: threads committed inbound events into conversations, in log order, and
+//! publishes what changed.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_domain::EventId;
+use switchboard_store::{DynStore, StoredEvent, ThreadOutcome, ThreadingRules};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Bus, Metrics, RealtimeEvent};
+
+/// Events threaded per transaction.
+const BATCH: usize = 256;
+/// How often the worker looks for work it was not told about (other nodes, restarts).
+const POLL: Duration = Duration::from_millis(500);
+
+pub(crate) async fn run(
+    store: DynStore,
+    bus: Bus,
+    metrics: Arc<Metrics>,
+    rules: ThreadingRules,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    // Events that failed on their own; skipped until restart so one bad event cannot stall the rest.
+    let mut quarantined: HashSet<EventId> = HashSet::new();
+    loop {
+        loop {
+            let events = match store.unprocessed_events(BATCH + quarantined.len()).await {
+                Ok(evs) => evs.into_iter().filter(|e| !quarantined.contains(&e.id)).take(BATCH).collect::<Vec<_>>(),
+                Err(e) => {
+                    tracing::error!(error = %e, "pipeline cannot read the event log");
+                    break;
+                }
+            };
+            if events.is_empty() {
+                break;
+            }
+            match store.thread_events(events.clone(), rules).await {
+                Ok(outcomes) => publish(&bus, &metrics, &outcomes).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "batch threading failed; retrying event by event");
+                    one_by_one(&store, &bus, &metrics, rules, events, &mut quarantined).await;
+                }
+            }
+            if cancel.is_cancelled() {
+                return;
+            }
+        }
+        if let Ok(n) = store.pipeline_backlog().await {
+            metrics.pipeline_backlog.set(n);
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+async fn one_by_one(
+    store: &DynStore,
+    bus: &Bus,
+    metrics: &Metrics,
+    rules: ThreadingRules,
+    events: Vec<StoredEvent>,
+    quarantined: &mut HashSet<EventId>,
+) {
+    for ev in events {
+        let id = ev.id;
+        match store.thread_events(vec![ev], rules).await {
+            Ok(outcomes) => publish(bus, metrics, &outcomes).await,
+            Err(e) => {
+                tracing::error!(event_id = %id, error = %e, "event cannot be threaded; skipping it until restart");
+                quarantined.insert(id);
+            }
+        }
+    }
+}
+
+async fn publish(bus: &Bus, metrics: &Metrics, outcomes: &[ThreadOutcome]) {
+    metrics.pipeline_events.inc_by(outcomes.len() as u64);
+    for o in outcomes {
+        let kind = if o.created { "conversation.created" } else { "conversation.updated" };
+        bus.publish(RealtimeEvent::new(kind, o.conversation_id, Some(o.case_number), None)).await;
+        bus.publish(RealtimeEvent::new("message.created", o.conversation_id, Some(o.case_number), Some(o.message_id)))
+            .await;
+    }
+}

@@ -1,0 +1,131 @@
+-- Switchboard schema, PostgreSQL flavour.
+CREATE TABLE channels (
+    slug TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    callback_url TEXT,
+    secret TEXT,
+    config TEXT NOT NULL DEFAULT '{}',
+    created_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE users (
+    id UUID PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT,
+    disabled BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE api_tokens (
+    id UUID PRIMARY KEY,
+    user_id UUID NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TIMESTAMPTZ NOT NULL,
+    revoked_at TIMESTAMPTZ
+);
+
+CREATE TABLE inbound_events (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id UUID NOT NULL UNIQUE,
+    channel TEXT NOT NULL,
+    provider_event_id TEXT NOT NULL,
+    message_id UUID NOT NULL,
+    payload TEXT NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL,
+    processed_at TIMESTAMPTZ,
+    conversation_id UUID,
+    UNIQUE (channel, provider_event_id)
+);
+CREATE INDEX inbound_events_unprocessed ON inbound_events (seq) WHERE processed_at IS NULL;
+
+CREATE TABLE contacts (
+    id UUID PRIMARY KEY,
+    name TEXT,
+    email TEXT,
+    merged_into UUID,
+    created_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE contact_identities (
+    channel TEXT NOT NULL,
+    provider_user_id TEXT NOT NULL,
+    contact_id UUID NOT NULL REFERENCES contacts(id),
+    handle TEXT,
+    display_name TEXT,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (channel, provider_user_id)
+);
+CREATE INDEX contact_identities_contact ON contact_identities (contact_id);
+
+CREATE SEQUENCE case_number_seq;
+
+CREATE TABLE conversations (
+    id UUID PRIMARY KEY,
+    case_number BIGINT NOT NULL UNIQUE,
+    channel TEXT NOT NULL,
+    thread_key TEXT NOT NULL,
+    contact_id UUID NOT NULL REFERENCES contacts(id),
+    status TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    team TEXT,
+    assignee_id UUID,
+    tags TEXT NOT NULL DEFAULT '[]',
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    last_message_at TIMESTAMPTZ NOT NULL,
+    first_response_at TIMESTAMPTZ,
+    resolved_at TIMESTAMPTZ,
+    reopen_count INTEGER NOT NULL DEFAULT 0,
+    repeat_of UUID,
+    snoozed_until TIMESTAMPTZ
+);
+CREATE INDEX conversations_thread ON conversations (contact_id, channel, thread_key, created_at);
+CREATE INDEX conversations_contact_resolved ON conversations (contact_id, resolved_at);
+CREATE INDEX conversations_activity ON conversations (last_message_at, id);
+CREATE INDEX conversations_status ON conversations (status, last_message_at);
+
+CREATE TABLE messages (
+    id UUID PRIMARY KEY,
+    conversation_id UUID NOT NULL REFERENCES conversations(id),
+    direction TEXT NOT NULL,
+    visibility TEXT NOT NULL,
+    author_id UUID,
+    text TEXT NOT NULL,
+    attachments TEXT NOT NULL DEFAULT '[]',
+    provider_message_id TEXT,
+    delivery_status TEXT,
+    failure_reason TEXT,
+    idempotency_key TEXT UNIQUE,
+    sent_at TIMESTAMPTZ NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX messages_conversation ON messages (conversation_id, created_at);
+
+CREATE TABLE conversation_facts (
+    id UUID PRIMARY KEY,
+    conversation_id UUID NOT NULL REFERENCES conversations(id),
+    kind TEXT NOT NULL,
+    actor_id UUID,
+    data TEXT NOT NULL DEFAULT '{}',
+    at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX conversation_facts_conversation ON conversation_facts (conversation_id, at);
+CREATE INDEX conversation_facts_kind ON conversation_facts (kind, at);
+
+CREATE TABLE outbox (
+    id UUID PRIMARY KEY,
+    message_id UUID NOT NULL UNIQUE REFERENCES messages(id),
+    channel TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    lease_until TIMESTAMPTZ,
+    last_error TEXT,
+    created_at TIMESTAMPTZ NOT NULL,
+    sent_at TIMESTAMPTZ
+);
+CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE state IN ('pending', 'sending');

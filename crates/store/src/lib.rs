@@ -1,0 +1,223 @@
+//! Persistence for Switchboard: one [`Store`] trait, two backends.
+//!
+//! * SQLite (the embedded default): one dedicated writer thread owns the only write connection
+//!   and group-commits every queued write job in one transaction (each job in its own savepoint);
+//!   reads go to a small pool of read-only connections. WAL mode, `synchronous=FULL`.
+//! * PostgreSQL (scale-out): sqlx pool; batch inserts with `UNNEST`; work shared between nodes
+//!   with `FOR UPDATE SKIP LOCKED`; live events across nodes with `LISTEN/NOTIFY`.
+#![forbid(unsafe_code)]
+
+mod migrations;
+pub mod postgres;
+mod records;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use switchboard_domain::{
+    CaseNumber, ChannelSlug, Contact, ContactId, Conversation, ConversationFact, ConversationId, InboundEvent, Message,
+    MessageId, OutboxId, UserId,
+};
+
+pub use records::*;
+pub use sqlx::PgPool;
+
+/// Errors from the store. `NotFound`, `Conflict` and `Invalid` are the caller's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The named thing does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request contradicts the current state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The request is invalid.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// The store is shutting down.
+    #[error("store is closed")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => StoreError::NotFound("row"),
+            other => StoreError::Backend(other.to_string()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Backend(format!("stored JSON: {e}"))
+    }
+}
+
+/// Result alias for store calls.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// Everything Switchboard persists. Both backends pass the same test suite.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+    /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.
+    fn postgres_pool(&self) -> Option<sqlx::PgPool> {
+        None
+    }
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+    /// Flushes queued writes and stops background threads. Later calls fail with `Closed`.
+    async fn close(&self);
+
+    // --- channels ---
+    /// Creates or updates a channel.
+    async fn upsert_channel(&self, channel: &ChannelRecord) -> Result<()>;
+    /// Looks up a channel by slug.
+    async fn get_channel(&self, slug: &ChannelSlug) -> Result<Option<ChannelRecord>>;
+    /// All channels, by slug.
+    async fn list_channels(&self) -> Result<Vec<ChannelRecord>>;
+
+    // --- users and tokens ---
+    /// Creates a user; `Conflict` if the email exists.
+    async fn create_user(&self, user: &NewUser) -> Result<User>;
+    /// Finds a user by email (case-insensitive).
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// Finds a user by id.
+    async fn get_user(&self, id: UserId) -> Result<Option<User>>;
+    /// All users, by email.
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// Stores an API token's hash.
+    async fn create_api_token(&self, user_id: UserId, name: &str, token_hash: &str) -> Result<ApiToken>;
+    /// The live (not revoked) token with this hash and its enabled user.
+    async fn find_api_token(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>>;
+
+    // --- ingest ---
+    /// Appends a batch of inbound events in one transaction, idempotent on
+    /// (channel, provider_event_id). Returns one ack per event, in order; a duplicate returns the
+    /// ids stored the first time. The result is returned only after the commit.
+    async fn append_inbound(&self, events: Vec<InboundEvent>) -> Result<Vec<IngestAck>>;
+    /// Up to `limit` events not yet threaded, oldest first.
+    async fn unprocessed_events(&self, limit: usize) -> Result<Vec<StoredEvent>>;
+    /// Threads events into conversations (contact resolution, threading rule, message insert)
+    /// and marks them processed, all in one transaction, in the order given.
+    async fn thread_events(&self, events: Vec<StoredEvent>, rules: ThreadingRules) -> Result<Vec<ThreadOutcome>>;
+    /// Number of events waiting for the pipeline.
+    async fn pipeline_backlog(&self) -> Result<i64>;
+    /// One stored event by id.
+    async fn get_event(&self, id: switchboard_domain::EventId) -> Result<Option<StoredEvent>>;
+
+    // --- conversations and messages ---
+    /// A filtered page of conversations, newest activity first.
+    async fn list_conversations(&self, filter: &ConversationFilter) -> Result<Page<ConversationSummary>>;
+    /// One conversation.
+    async fn get_conversation(&self, id: ConversationId) -> Result<Option<Conversation>>;
+    /// One conversation by case number.
+    async fn get_conversation_by_case(&self, case: CaseNumber) -> Result<Option<Conversation>>;
+    /// Messages of a conversation, oldest first.
+    async fn list_messages(&self, id: ConversationId) -> Result<Vec<Message>>;
+    /// One message.
+    async fn get_message(&self, id: MessageId) -> Result<Option<Message>>;
+    /// Timeline facts of a conversation, oldest first.
+    async fn list_facts(&self, id: ConversationId) -> Result<Vec<ConversationFact>>;
+    /// Changes status / assignee / priority / team / tags, recording a fact per change.
+    async fn update_conversation(
+        &self,
+        id: ConversationId,
+        patch: &ConversationPatch,
+        actor: Option<UserId>,
+    ) -> Result<Conversation>;
+    /// Adds an agent reply (with its outbox row, same transaction) or an internal note.
+    /// With an idempotency key, a repeat returns the first message and `false`.
+    async fn post_message(&self, msg: &NewMessage) -> Result<(Message, bool)>;
+
+    // --- contacts ---
+    /// A page of contacts (not merged away), newest first, optionally filtered by text.
+    async fn list_contacts(&self, query: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<Page<Contact>>;
+    /// One contact with its identities (follows merges).
+    async fn get_contact(&self, id: ContactId) -> Result<Option<Contact>>;
+    /// Updates name and email.
+    async fn update_contact(&self, id: ContactId, name: Option<&str>, email: Option<&str>) -> Result<Contact>;
+    /// Moves `other`'s identities and conversations to `keep` and marks `other` merged.
+    async fn merge_contacts(&self, keep: ContactId, other: ContactId) -> Result<Contact>;
+
+    // --- outbox ---
+    /// Leases up to `limit` due outbox rows until `lease_until`.
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>>;
+    /// Records a successful send: provider message id on the message, row done.
+    async fn complete_outbox(&self, id: OutboxId, provider_message_id: &str, at: DateTime<Utc>) -> Result<()>;
+    /// Records a failed attempt: retried at `retry_at`, or failed for good when `None`.
+    async fn fail_outbox(&self, id: OutboxId, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()>;
+    /// Rows not yet delivered or failed.
+    async fn outbox_backlog(&self) -> Result<i64>;
+}
+
+/// A shared handle to a store.
+pub type DynStore = Arc<dyn Store>;
+
+/// Options that tune a store's durability and pools.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Read connections (SQLite) or pool size (PostgreSQL).
+    pub max_connections: u32,
+    /// SQLite `synchronous=FULL` (true) or `NORMAL`.
+    pub sqlite_synchronous_full: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_connections: 8, sqlite_synchronous_full: true }
+    }
+}
+
+/// Opens the store named by `url` (`sqlite://path` or a plain path, or `postgres://…`) and runs
+/// pending migrations.
+pub async fn open(url: &str, opts: &StoreOptions) -> Result<DynStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url, opts).await?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        let path = path.split('?').next().unwrap_or(path);
+        Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path), opts).await?))
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern and wraps it in `%…%`.
+pub(crate) fn like_pattern(q: &str) -> String {
+    let mut s = String::with_capacity(q.len() + 2);
+    s.push('%');
+    for c in q.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('%');
+    s
+}

@@ -1,0 +1,261 @@
+//! SQLite connections: one writer thread that group-commits write jobs, a pool of readers, and a
+//! checkpointer thread so WAL checkpoints never stall the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Result, StoreError, migrations};
+
+/// Most write jobs committed in one transaction.
+const MAX_JOBS_PER_COMMIT: usize = 512;
+/// WAL size (pages) above which the checkpointer truncates the log.
+const WAL_TRUNCATE_PAGES: i64 = 64 * 1024;
+
+type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A write job; it gets `None` when the batch's transaction already failed.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Send>;
+
+/// Handles to the writer thread and the reader pool.
+pub(crate) struct Connections {
+    path: PathBuf,
+    writer: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    max_readers: usize,
+    stop: Arc<AtomicBool>,
+    checkpointer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+fn configure(conn: &Connection, sync_full: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", if sync_full { "FULL" } else { "NORMAL" })?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -32_000)?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    )?;
+    for m in migrations::SQLITE {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done: bool =
+            tx.query_row("SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)", [m.version], |r| {
+                r.get(0)
+            })?;
+        if !done {
+            tracing::info!(version = m.version, name = m.name, "applying SQLite migration");
+            tx.execute_batch(m.sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![m.version, m.name, chrono::Utc::now().timestamp_micros()],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl Connections {
+    pub(crate) fn open(path: &Path, max_readers: usize, sync_full: bool) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut conn = Connection::open(path)?;
+        configure(&conn, sync_full)?;
+        migrate(&mut conn)?;
+        // The checkpointer thread does this work off the write path.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+
+        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let writer_thread = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, &mut rx))
+            .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let checkpointer = {
+            let ck = Connection::open(path)?;
+            ck.busy_timeout(Duration::from_secs(1))?;
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("sqlite-checkpoint".into())
+                .spawn(move || checkpoint_loop(ck, &stop))
+                .map_err(|e| StoreError::Backend(format!("cannot start checkpointer: {e}")))?
+        };
+
+        Ok(Self {
+            path: path.to_owned(),
+            writer: Mutex::new(Some(tx)),
+            writer_thread: Mutex::new(Some(writer_thread)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            max_readers: max_readers.max(1),
+            stop,
+            checkpointer: Mutex::new(Some(checkpointer)),
+        })
+    }
+
+    /// Runs `f` inside the writer's next transaction (in its own savepoint) and returns its
+    /// result once that transaction has committed.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn| {
+            let r = match conn {
+                Some(conn) => f(conn),
+                None => Err(StoreError::Backend("transaction aborted".into())),
+            };
+            let ok = r.is_ok();
+            let finish: Finish = Box::new(move |commit| {
+                let out = match commit {
+                    Ok(()) => r,
+                    Err(e) => r.and(Err(StoreError::Backend(format!("commit failed: {e}")))),
+                };
+                let _ = tx.send(out);
+            });
+            (ok, finish)
+        });
+        {
+            let guard = self.writer.lock().map_err(|_| StoreError::Closed)?;
+            let sender = guard.as_ref().ok_or(StoreError::Closed)?;
+            sender.send(job).map_err(|_| StoreError::Closed)?;
+        }
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a read-only connection on the blocking pool.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(StoreError::Closed);
+        }
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        let max = self.max_readers;
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().ok().and_then(|mut v| v.pop());
+            let conn = match pooled {
+                Some(c) => c,
+                None => {
+                    let c = Connection::open_with_flags(
+                        &path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    c.busy_timeout(Duration::from_secs(10))?;
+                    c
+                }
+            };
+            let out = f(&conn);
+            if let Ok(mut v) = readers.lock()
+                && v.len() < max
+            {
+                v.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("reader task failed: {e}")))?
+    }
+
+    /// Stops accepting writes, lets the writer finish what is queued, stops the checkpointer.
+    pub(crate) fn close(&self) {
+        if let Ok(mut w) = self.writer.lock() {
+            w.take();
+        }
+        if let Some(h) = self.writer_thread.lock().ok().and_then(|mut h| h.take()) {
+            let _ = h.join();
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.checkpointer.lock().ok().and_then(|mut h| h.take()) {
+            let _ = h.join();
+        }
+        if let Ok(mut r) = self.readers.lock() {
+            r.clear();
+        }
+    }
+}
+
+impl Drop for Connections {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn writer_loop(conn: Connection, rx: &mut mpsc::UnboundedReceiver<Job>) {
+    let mut jobs: Vec<Job> = Vec::with_capacity(MAX_JOBS_PER_COMMIT);
+    let mut finishers: Vec<Finish> = Vec::with_capacity(MAX_JOBS_PER_COMMIT);
+    while let Some(first) = rx.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < MAX_JOBS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let outcome = run_batch(&conn, &mut jobs, &mut finishers);
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, jobs = finishers.len(), "SQLite group commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for f in finishers.drain(..) {
+            f(outcome.clone());
+        }
+    }
+    tracing::debug!("SQLite writer stopped");
+}
+
+fn run_batch(conn: &Connection, jobs: &mut Vec<Job>, finishers: &mut Vec<Finish>) -> Result<(), String> {
+    let mut result = conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string());
+    for job in jobs.drain(..) {
+        if result.is_err() {
+            // The transaction is gone: run nothing, fail everyone with the same reason.
+            let (_, fin) = job(None);
+            finishers.push(fin);
+            continue;
+        }
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            result = Err(e.to_string());
+            let (_, fin) = job(None);
+            finishers.push(fin);
+            continue;
+        }
+        let (ok, fin) = job(Some(conn));
+        let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        if let Err(e) = conn.execute_batch(end) {
+            result = Err(e.to_string());
+        }
+        finishers.push(fin);
+    }
+    result?;
+    conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+}
+
+fn checkpoint_loop(conn: Connection, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+        let r: rusqlite::Result<(i64, i64, i64)> =
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+        match r {
+            Ok((_, log, done)) if log > WAL_TRUNCATE_PAGES && log == done => {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "WAL checkpoint skipped"),
+        }
+    }
+    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+}

@@ -1,0 +1,77 @@
+//! Channels (admin) and the caller's own user.
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use chrono::Utc;
+use serde::Deserialize;
+use switchboard_domain::{ChannelKind, ChannelSlug, Role};
+use switchboard_store::ChannelRecord;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiResult, AppError};
+use crate::extract::Json;
+
+/// Lists channels (secrets are never shown).
+#[utoipa::path(get, path = "/api/v1/channels", tag = "channels", responses((status = 200, body = Vec<ChannelRecord>)))]
+pub(crate) async fn list(State(st): State<AppState>, _caller: Caller) -> ApiResult<impl IntoResponse> {
+    Ok(axum::Json(st.engine.store().list_channels().await?))
+}
+
+/// A channel to create or update.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct ChannelBody {
+    slug: String,
+    kind: ChannelKind,
+    name: String,
+    /// API channels: where replies are POSTed.
+    callback_url: Option<String>,
+    /// HMAC secret for signing callbacks.
+    secret: Option<String>,
+    /// Provider settings.
+    #[schema(value_type = Object)]
+    config: Option<serde_json::Value>,
+}
+
+/// Creates or updates a channel. Admins only.
+#[utoipa::path(post, path = "/api/v1/channels", tag = "channels", request_body = ChannelBody,
+    responses((status = 200, body = ChannelRecord), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub(crate) async fn upsert(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(b): Json<ChannelBody>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Admin)?;
+    let invalid = |m: String| AppError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", m);
+    let slug = ChannelSlug::parse(&b.slug).map_err(|e| invalid(e.to_string()))?;
+    if let Some(url) = &b.callback_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(invalid(format!("callback_url {url:?} must be an http(s) URL")));
+    }
+    if b.kind == ChannelKind::Api && b.callback_url.is_none() {
+        return Err(invalid("an api channel needs a callback_url for replies".into()));
+    }
+    let store = st.engine.store();
+    let created_at = store.get_channel(&slug).await?.map(|c| c.created_at).unwrap_or_else(Utc::now);
+    let rec = ChannelRecord {
+        slug: slug.clone(),
+        kind: b.kind,
+        name: b.name,
+        callback_url: b.callback_url,
+        secret: b.secret,
+        config: b.config.unwrap_or_else(|| serde_json::json!({})),
+        created_at,
+    };
+    store.upsert_channel(&rec).await?;
+    st.channels.invalidate(&slug);
+    tracing::info!(channel = %slug, user = %caller.user_id, "channel saved");
+    Ok(axum::Json(rec))
+}
+
+/// The caller's own user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "users", responses((status = 200, body = switchboard_store::User)))]
+pub(crate) async fn me(State(st): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
+    let user = st.engine.store().get_user(caller.user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    Ok(axum::Json(user))
+}

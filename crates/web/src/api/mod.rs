@@ -1,0 +1,70 @@
+//! REST API v1. Bearer tokens; JSON errors `{"error":{"code","message"}}`; OpenAPI at
+//! `/api/v1/openapi.json`.
+
+mod channels;
+mod contacts;
+mod conversations;
+mod events;
+mod inbound;
+
+use axum::Router;
+use axum::routing::{get, post};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::AppState;
+
+/// The OpenAPI document, generated from the handlers and types.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard API", description = "Self-hosted social customer-service desk: conversations, messages, contacts, channels, live events."),
+    paths(
+        inbound::ingest,
+        conversations::list, conversations::get_one, conversations::patch, conversations::post_message, conversations::get_message,
+        contacts::list, contacts::get_one, contacts::patch, contacts::merge,
+        channels::list, channels::upsert, channels::me,
+        events::stream,
+    ),
+    components(schemas(
+        crate::error::ErrorBody, crate::error::ErrorDetail,
+        switchboard_domain::inbound::ApiInbound, switchboard_domain::inbound::ApiContact,
+        switchboard_store::IngestAck, switchboard_store::ConversationSummary, switchboard_store::ConversationPatch,
+        switchboard_store::ChannelRecord, switchboard_store::User, switchboard_store::MessageKind,
+        switchboard_domain::Conversation, switchboard_domain::Message, switchboard_domain::Contact,
+        switchboard_domain::ChannelIdentity, switchboard_domain::ConversationFact, switchboard_domain::Attachment,
+        conversations::ConversationDetail, conversations::ConversationPage, conversations::NewMessageBody,
+        contacts::ContactPage, contacts::ContactPatch, contacts::MergeBody, contacts::ContactDetail,
+        channels::ChannelBody,
+    )),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(|| async { axum::Json(ApiDoc::openapi()) }))
+        .route("/inbound", post(inbound::ingest))
+        .route("/conversations", get(conversations::list))
+        .route("/conversations/{id}", get(conversations::get_one).patch(conversations::patch))
+        .route("/conversations/{id}/messages", post(conversations::post_message))
+        .route("/messages/{id}", get(conversations::get_message))
+        .route("/contacts", get(contacts::list))
+        .route("/contacts/{id}", get(contacts::get_one).patch(contacts::patch))
+        .route("/contacts/{id}/merge", post(contacts::merge))
+        .route("/channels", get(channels::list).post(channels::upsert))
+        .route("/me", get(channels::me))
+        .route("/events", get(events::stream))
+}
