@@ -292,9 +292,10 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let backlog = store.pipeline_backlog().await.unwrap_or(-1);
     running.stop(Duration::from_secs(30)).await;
     if let Some((admin, name)) = scratch
-        && let Err(e) = switchboard_store::postgres::drop_scratch_database(&admin, &name).await {
-            eprintln!("warning: could not drop scratch database {name}: {e}");
-        }
+        && let Err(e) = switchboard_store::postgres::drop_scratch_database(&admin, &name).await
+    {
+        eprintln!("warning: could not drop scratch database {name}: {e}");
+    }
 
     let ratio = sb_result.per_second / bare_result.per_second.max(1e-9);
     println!();

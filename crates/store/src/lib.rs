@@ -54,6 +54,8 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::RowNotFound => StoreError::NotFound("row"),
+            // `close()` closed the pool: report it like the SQLite backend does.
+            sqlx::Error::PoolClosed => StoreError::Closed,
             other => StoreError::Backend(other.to_string()),
         }
     }

@@ -104,6 +104,11 @@ fn url_param(query: &str, name: &str) -> Option<String> {
     })
 }
 
+/// The request path before any `nest` stripped a prefix.
+fn original_path(parts: &Parts) -> &str {
+    parts.extensions.get::<axum::extract::OriginalUri>().map(|u| u.0.path()).unwrap_or(parts.uri.path())
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
@@ -111,7 +116,7 @@ impl FromRequestParts<AppState> for Caller {
         let token = match bearer(parts) {
             Some(t) => t.to_owned(),
             None => match query_token(parts) {
-                Some(t) if parts.uri.path() == "/api/v1/events" => t,
+                Some(t) if original_path(parts) == "/api/v1/events" => t,
                 _ => return Err(AppError::unauthorized("missing bearer token (Authorization: Bearer sb_…)")),
             },
         };

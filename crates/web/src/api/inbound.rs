@@ -29,15 +29,17 @@ use crate::extract::{RawBody, require_json};
     ))]
 pub(crate) async fn ingest(
     State(st): State<AppState>,
-    _caller: Caller,
+    caller: Result<Caller, AppError>,
     headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: Result<RawBody, AppError>,
 ) -> ApiResult<impl IntoResponse> {
     let metrics = st.engine.metrics();
     let reject = |e: AppError| {
         metrics.count_ingest("rejected");
         e
     };
+    caller.map_err(reject)?;
+    let RawBody(body) = body.map_err(reject)?;
     require_json(&headers).map_err(reject)?;
     let (slug, event) = ApiInbound::parse(&body).map_err(|e| {
         reject(match e {
