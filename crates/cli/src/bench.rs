@@ -270,6 +270,16 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         &format!("switchboard ingest, {backend}"),
     )
     .await?;
+    // Let the pipeline catch up, so the paced run measures a server in its steady state, and
+    // report how fast events became conversations end to end.
+    let mut threaded_per_second = None;
+    if !args.no_pipeline {
+        let t = Instant::now();
+        while store.pipeline_backlog().await.unwrap_or(0) > 0 && t.elapsed() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        threaded_per_second = Some(sb_result.ok as f64 / (sb_result.seconds + t.elapsed().as_secs_f64()));
+    }
     let paced = if args.paced_rate > 0.0 {
         Some(
             run_load(
@@ -318,9 +328,15 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         );
     }
     println!("ratio to the bare handler: {ratio:.3}");
+    if let Some(t) = threaded_per_second {
+        println!("threaded into conversations, end to end: {t:.0} events/s");
+    }
     println!("events still waiting for the pipeline at the end: {backlog}");
     if args.json {
-        println!("{}", serde_json::json!({"runs": all, "ratio": ratio, "pipeline_backlog": backlog}));
+        println!(
+            "{}",
+            serde_json::json!({"runs": all, "ratio": ratio, "threaded_per_second": threaded_per_second, "pipeline_backlog": backlog})
+        );
     }
     if sb_result.errors > 0 || paced.as_ref().is_some_and(|p| p.errors > 0) {
         anyhow::bail!("some requests failed");

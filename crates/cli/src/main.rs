@@ -43,9 +43,12 @@ enum Command {
     },
 }
 
-fn init_logging(cfg: &Config) {
+/// `quiet`: unless `RUST_LOG` or a `log.level` other than the default says otherwise, log only
+/// warnings (the demo prints what matters itself; per-request lines would bury it).
+fn init_logging(cfg: &Config, quiet: bool) {
+    let level = if quiet && cfg.log.level == Config::default().log.level { "warn" } else { cfg.log.level.as_str() };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.log.level))
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if cfg.log.format == "json" {
@@ -64,7 +67,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    init_logging(&cfg);
+    init_logging(&cfg, matches!(cli.command, Command::Demo(_)));
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

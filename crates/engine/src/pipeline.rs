@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{Bus, Metrics, RealtimeEvent};
 
 /// Events threaded per transaction.
-const BATCH: usize = 256;
+const BATCH: usize = 64;
 /// How often the worker looks for work it was not told about (other nodes, restarts).
 const POLL: Duration = Duration::from_millis(500);
 

@@ -278,22 +278,23 @@ async fn thread_one(
         Ok(ThreadCandidate { id: ConversationId(r.try_get("id")?), status: parse(&r, "status")?, resolved_at: r.try_get("resolved_at")? })
     })
     .transpose()?;
-    let last_resolved = sqlx::query(
-        "SELECT id, resolved_at FROM conversations WHERE contact_id = $1 AND resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT 1",
-    )
-    .bind(contact.0)
-    .fetch_optional(&mut **tx)
-    .await?
-    .map(|r| -> Result<(ConversationId, DateTime<Utc>)> { Ok((ConversationId(r.try_get("id")?), r.try_get("resolved_at")?)) })
-    .transpose()?;
+    // Only a message that will not join an active conversation needs the repeat-contact lookup.
+    let last_resolved = match latest {
+        Some(cand) if cand.status.is_active() => None,
+        _ => sqlx::query(
+            "SELECT id, resolved_at FROM conversations WHERE contact_id = $1 AND resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT 1",
+        )
+        .bind(contact.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| -> Result<(ConversationId, DateTime<Utc>)> { Ok((ConversationId(r.try_get("id")?), r.try_get("resolved_at")?)) })
+        .transpose()?,
+    };
     let at = now;
     let (conv_id, created, reopened) = match decide_thread(latest, last_resolved, at, rules.reopen_window) {
         ThreadDecision::Join { id, reactivate } => {
             if reactivate {
-                let from: String = sqlx::query_scalar("SELECT status FROM conversations WHERE id = $1")
-                    .bind(id.0)
-                    .fetch_one(&mut **tx)
-                    .await?;
+                let from = latest.map(|c| c.status.as_str()).unwrap_or("pending");
                 sqlx::query("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = $1")
                     .bind(id.0)
                     .execute(&mut **tx)
@@ -369,8 +370,8 @@ async fn thread_one(
     .bind(at)
     .fetch_one(&mut **tx)
     .await?;
-    sqlx::query("UPDATE inbound_events SET processed_at = $2, conversation_id = $3 WHERE id = $1")
-        .bind(se.id.0)
+    sqlx::query("UPDATE inbound_events SET processed_at = $2, conversation_id = $3 WHERE seq = $1")
+        .bind(se.seq)
         .bind(now)
         .bind(conv_id.0)
         .execute(&mut **tx)
@@ -689,8 +690,8 @@ impl Store for PgStore {
         for se in &events {
             // Lock the event row: another node threading the same event waits, then skips it.
             let done: Option<bool> =
-                sqlx::query_scalar("SELECT processed_at IS NOT NULL FROM inbound_events WHERE id = $1 FOR UPDATE")
-                    .bind(se.id.0)
+                sqlx::query_scalar("SELECT processed_at IS NOT NULL FROM inbound_events WHERE seq = $1 FOR UPDATE")
+                    .bind(se.seq)
                     .fetch_optional(&mut *tx)
                     .await?;
             if done.unwrap_or(true) {

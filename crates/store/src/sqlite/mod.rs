@@ -199,14 +199,16 @@ fn load_contact(c: &Connection, id: ContactId) -> Result<Option<Contact>> {
 
 /// Finds or creates the contact behind an inbound event's sender.
 fn resolve_contact(c: &Connection, ev: &InboundEvent, at: DateTime<Utc>) -> Result<ContactId> {
-    let found: Option<Uuid> = c
-        .prepare_cached("SELECT contact_id FROM contact_identities WHERE channel = ?1 AND provider_user_id = ?2")?
-        .query_row(params![ev.channel.as_str(), ev.contact.provider_user_id], |r| r.get(0))
+    let found: Option<(Uuid, Option<String>)> = c
+        .prepare_cached(
+            "SELECT contact_id, display_name FROM contact_identities WHERE channel = ?1 AND provider_user_id = ?2",
+        )?
+        .query_row(params![ev.channel.as_str(), ev.contact.provider_user_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    if let Some(id) = found {
-        if ev.contact.display_name.is_some() {
+    if let Some((id, shown)) = found {
+        if ev.contact.display_name.is_some() && ev.contact.display_name != shown {
             c.prepare_cached(
-                "UPDATE contact_identities SET display_name = ?3, handle = COALESCE(?4, handle) WHERE channel = ?1 AND provider_user_id = ?2 AND (display_name IS NOT ?3)",
+                "UPDATE contact_identities SET display_name = ?3, handle = COALESCE(?4, handle) WHERE channel = ?1 AND provider_user_id = ?2",
             )?
             .execute(params![ev.channel.as_str(), ev.contact.provider_user_id, ev.contact.display_name, ev.contact.handle])?;
         }
@@ -228,28 +230,38 @@ fn resolve_contact(c: &Connection, ev: &InboundEvent, at: DateTime<Utc>) -> Resu
 fn thread_one(c: &Connection, se: &StoredEvent, rules: ThreadingRules, now: DateTime<Utc>) -> Result<ThreadOutcome> {
     let ev = &se.event;
     let contact = resolve_contact(c, ev, now)?;
-    let latest: Option<ThreadCandidate> = c
+    let latest: Option<(ThreadCandidate, i64)> = c
         .prepare_cached(
-            "SELECT id, status, resolved_at FROM conversations WHERE contact_id = ?1 AND channel = ?2 AND thread_key = ?3 ORDER BY created_at DESC LIMIT 1",
+            "SELECT id, status, resolved_at, case_number FROM conversations WHERE contact_id = ?1 AND channel = ?2 AND thread_key = ?3 \
+             ORDER BY created_at DESC LIMIT 1",
         )?
         .query_row(params![contact.0, ev.channel.as_str(), ev.thread_key], |r| {
-            Ok(ThreadCandidate { id: ConversationId(r.get(0)?), status: parse_col(r, 1)?, resolved_at: r.get::<_, Option<i64>>(2)?.map(from_ts) })
+            let cand = ThreadCandidate {
+                id: ConversationId(r.get(0)?),
+                status: parse_col(r, 1)?,
+                resolved_at: r.get::<_, Option<i64>>(2)?.map(from_ts),
+            };
+            Ok((cand, r.get(3)?))
         })
         .optional()?;
-    let last_resolved: Option<(ConversationId, DateTime<Utc>)> = c
-        .prepare_cached(
-            "SELECT id, resolved_at FROM conversations WHERE contact_id = ?1 AND resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT 1",
-        )?
-        .query_row([contact.0], |r| Ok((ConversationId(r.get(0)?), from_ts(r.get(1)?))))
-        .optional()?;
+    // Only a message that will not join an active conversation needs the repeat-contact lookup.
+    let last_resolved: Option<(ConversationId, DateTime<Utc>)> = match latest {
+        Some((cand, _)) if cand.status.is_active() => None,
+        _ => c
+            .prepare_cached(
+                "SELECT id, resolved_at FROM conversations WHERE contact_id = ?1 AND resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT 1",
+            )?
+            .query_row([contact.0], |r| Ok((ConversationId(r.get(0)?), from_ts(r.get(1)?))))
+            .optional()?,
+    };
     // Customers' clocks and providers' timestamps drift: thread by arrival time.
     let at = now;
-    let decision = decide_thread(latest, last_resolved, at, rules.reopen_window);
-    let (conv_id, created, reopened) = match decision {
+    let decision = decide_thread(latest.map(|(cand, _)| cand), last_resolved, at, rules.reopen_window);
+    let latest_case = latest.map(|(_, case)| case).unwrap_or_default();
+    let (conv_id, case_number, created, reopened) = match decision {
         ThreadDecision::Join { id, reactivate } => {
             if reactivate {
-                let from: String =
-                    c.query_row("SELECT status FROM conversations WHERE id = ?1", [id.0], |r| r.get(0))?;
+                let from = latest.map(|(cand, _)| cand.status.as_str()).unwrap_or("pending");
                 c.prepare_cached("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = ?1")?
                     .execute([id.0])?;
                 add_fact(
@@ -261,7 +273,7 @@ fn thread_one(c: &Connection, se: &StoredEvent, rules: ThreadingRules, now: Date
                     at,
                 )?;
             }
-            (id, false, false)
+            (id, latest_case, false, false)
         }
         ThreadDecision::Reopen { id } => {
             c.prepare_cached(
@@ -269,7 +281,7 @@ fn thread_one(c: &Connection, se: &StoredEvent, rules: ThreadingRules, now: Date
             )?
             .execute([id.0])?;
             add_fact(c, id, FactKind::Reopened, None, serde_json::json!({"by": "customer", "event_id": se.id}), at)?;
-            (id, false, true)
+            (id, latest_case, false, true)
         }
         ThreadDecision::New { repeat_of } => {
             let id = ConversationId::new();
@@ -291,7 +303,7 @@ fn thread_one(c: &Connection, se: &StoredEvent, rules: ThreadingRules, now: Date
             if let Some(prev) = repeat_of {
                 add_fact(c, id, FactKind::RepeatContact, None, serde_json::json!({"repeat_of": prev}), at)?;
             }
-            (id, true, false)
+            (id, case, true, false)
         }
     };
     c.prepare_cached(
@@ -310,9 +322,8 @@ fn thread_one(c: &Connection, se: &StoredEvent, rules: ThreadingRules, now: Date
     ])?;
     c.prepare_cached("UPDATE conversations SET last_message_at = ?2, updated_at = ?2 WHERE id = ?1")?
         .execute(params![conv_id.0, ts(at)])?;
-    c.prepare_cached("UPDATE inbound_events SET processed_at = ?2, conversation_id = ?3 WHERE id = ?1")?
-        .execute(params![se.id.0, ts(now), conv_id.0])?;
-    let case_number = c.query_row("SELECT case_number FROM conversations WHERE id = ?1", [conv_id.0], |r| r.get(0))?;
+    c.prepare_cached("UPDATE inbound_events SET processed_at = ?2, conversation_id = ?3 WHERE seq = ?1")?
+        .execute(params![se.seq, ts(now), conv_id.0])?;
     Ok(ThreadOutcome {
         event_id: se.id,
         message_id: se.message_id,
@@ -664,8 +675,8 @@ impl Store for SqliteStore {
                 let mut out = Vec::with_capacity(events.len());
                 for se in &events {
                     let done: bool = c
-                        .prepare_cached("SELECT processed_at IS NOT NULL FROM inbound_events WHERE id = ?1")?
-                        .query_row([se.id.0], |r| r.get(0))
+                        .prepare_cached("SELECT processed_at IS NOT NULL FROM inbound_events WHERE seq = ?1")?
+                        .query_row([se.seq], |r| r.get(0))
                         .optional()?
                         .unwrap_or(true);
                     if done {
