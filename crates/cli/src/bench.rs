@@ -50,6 +50,9 @@ pub struct IngestArgs {
     /// Do not run the pipeline worker during the benchmark (measures the ingest path alone).
     #[arg(long)]
     pub no_pipeline: bool,
+    /// Seconds to wait after the throughput run before the paced run (lets WAL checkpoints settle).
+    #[arg(long, default_value_t = 0)]
+    pub settle_secs: u64,
     /// Print the results as JSON as well.
     #[arg(long)]
     pub json: bool,
@@ -280,6 +283,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         }
         threaded_per_second = Some(sb_result.ok as f64 / (sb_result.seconds + t.elapsed().as_secs_f64()));
     }
+    tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
     let paced = if args.paced_rate > 0.0 {
         Some(
             run_load(

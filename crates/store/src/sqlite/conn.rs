@@ -13,8 +13,12 @@ use crate::{Result, StoreError, migrations};
 
 /// Most write jobs committed in one transaction.
 const MAX_JOBS_PER_COMMIT: usize = 512;
-/// WAL size (pages) above which the checkpointer truncates the log.
-const WAL_TRUNCATE_PAGES: i64 = 64 * 1024;
+/// A group commit slower than this is logged.
+const SLOW_COMMIT: Duration = Duration::from_millis(250);
+/// WAL frames (pages) above which an idle log is truncated.
+const WAL_TRUNCATE_FRAMES: i64 = 16 * 1024;
+/// Checkpointer rounds (50 ms each) without writes before the log counts as idle.
+const IDLE_ROUNDS: u32 = 20;
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A write job; it gets `None` when the batch's transaction already failed.
@@ -206,7 +210,12 @@ fn writer_loop(conn: Connection, rx: &mut mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
+        let n = jobs.len();
         let outcome = run_batch(&conn, &mut jobs, &mut finishers);
+        if started.elapsed() > SLOW_COMMIT {
+            tracing::warn!(jobs = n, ms = started.elapsed().as_millis() as u64, "slow SQLite group commit");
+        }
         if let Err(e) = &outcome {
             tracing::error!(error = %e, jobs = finishers.len(), "SQLite group commit failed");
             let _ = conn.execute_batch("ROLLBACK");
@@ -245,15 +254,25 @@ fn run_batch(conn: &Connection, jobs: &mut Vec<Job>, finishers: &mut Vec<Finish>
 }
 
 fn checkpoint_loop(conn: Connection, stop: &AtomicBool) {
+    // PASSIVE never takes the write lock, so commits go on while pages are copied back; once a
+    // checkpoint has copied everything, the next commit rewinds the log. Shrinking the file
+    // (TRUNCATE, or journal_size_limit) stalls a commit for as long as the filesystem takes to
+    // cut a large file (200-400 ms measured here), so it is only done after a second of idleness.
+    let mut last_frames = -1;
+    let mut idle = 0u32;
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
-        let r: rusqlite::Result<(i64, i64, i64)> =
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+        let r: rusqlite::Result<(i64, i64)> =
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)));
         match r {
-            Ok((_, log, done)) if log > WAL_TRUNCATE_PAGES && log == done => {
-                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            Ok((frames, done)) => {
+                idle = if frames == last_frames { idle + 1 } else { 0 };
+                last_frames = frames;
+                if idle >= IDLE_ROUNDS && frames > WAL_TRUNCATE_FRAMES && frames == done {
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                    idle = 0;
+                }
             }
-            Ok(_) => {}
             Err(e) => tracing::debug!(error = %e, "WAL checkpoint skipped"),
         }
     }
