@@ -1,5 +1,5 @@
-//! Crash test: `kill -9` the server mid-stream; every acknowledged event must be stored exactly
-//! once and threaded after a restart.
+//! Crash test: `kill -9` the server mid-stream (and, separately, SIGTERM it mid-stream); every
+//! acknowledged event must be stored exactly once and threaded after a restart.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{HashMap, HashSet};
@@ -48,8 +48,38 @@ fn event(i: u64) -> Value {
            "text": format!("message number {i}"), "sent_at": "2026-11-25T10:00:00Z"})
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    /// SIGKILL: no chance to clean up.
+    Kill,
+    /// SIGTERM: graceful shutdown must answer or refuse every request, never lose an answered one.
+    Term,
+}
+
+fn terminate(child: &mut Child) {
+    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let stopped = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "serve exited with {status}");
+            return;
+        }
+        assert!(stopped.elapsed() < Duration::from_secs(30), "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_events_survive_kill_9_exactly_once() {
+    interrupted_stream(Stop::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_stream_answers_only_what_it_stored() {
+    interrupted_stream(Stop::Term).await;
+}
+
+async fn interrupted_stream(stop: Stop) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("switchboard.toml");
     std::fs::write(
@@ -90,13 +120,18 @@ async fn acknowledged_events_survive_kill_9_exactly_once() {
             }
         }));
     }
-    // Kill it mid-stream, without warning.
+    // Stop it mid-stream.
     let start = Instant::now();
     while acked.lock().unwrap().len() < 1500 && start.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    match stop {
+        Stop::Kill => {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        Stop::Term => terminate(&mut child),
+    }
     for s in senders {
         let _ = s.await;
     }
@@ -191,15 +226,5 @@ async fn acknowledged_events_survive_kill_9_exactly_once() {
         .unwrap();
     assert_eq!(convs["items"].as_array().unwrap().len() as u64, CONTACTS);
 
-    // A graceful stop this time.
-    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-    let stopped = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "serve exited with {status}");
-            break;
-        }
-        assert!(stopped.elapsed() < Duration::from_secs(30), "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    terminate(&mut child);
 }

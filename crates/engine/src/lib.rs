@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod pipeline;
 pub mod realtime;
+mod timers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,6 +89,7 @@ impl Engine {
                 pipeline_wake.clone(),
                 cancel.clone(),
             )));
+            tasks.push(tokio::spawn(timers::run(store.clone(), bus.clone(), cancel.clone())));
             tasks.push(tokio::spawn(outbox::run(
                 store.clone(),
                 bus.clone(),

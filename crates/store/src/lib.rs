@@ -178,6 +178,21 @@ pub trait Store: Send + Sync + 'static {
     async fn fail_outbox(&self, id: OutboxId, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()>;
     /// Rows not yet delivered or failed.
     async fn outbox_backlog(&self) -> Result<i64>;
+
+    // --- timers and provider reports ---
+    /// Moves snoozed conversations whose `snoozed_until` has passed back to open (each exactly
+    /// once, whatever the number of nodes) and records the change; returns them.
+    async fn wake_snoozed(&self, now: DateTime<Utc>) -> Result<Vec<(ConversationId, CaseNumber)>>;
+    /// Applies a provider's delivery report to the outbound message it sent with this id on this
+    /// channel. Reports arrive out of order: the status only moves forward
+    /// ([`switchboard_domain::DeliveryStatus::should_advance_to`]). `None` if no such message.
+    async fn record_delivery(
+        &self,
+        channel: &ChannelSlug,
+        provider_message_id: &str,
+        status: switchboard_domain::DeliveryStatus,
+        reason: Option<&str>,
+    ) -> Result<Option<Message>>;
 }
 
 /// A shared handle to a store.

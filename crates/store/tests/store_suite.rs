@@ -1242,3 +1242,74 @@ async fn closed_store_refuses_calls() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn delivery_reports_only_move_forward() {
+    for_each_backend(|s| async move {
+        s.upsert_channel(&api_channel("https://example.com/callback")).await.unwrap();
+        let agent = user(&s, "agent@example.com").await;
+        let out = deliver(&s, vec![inbound("api", "d1", "dora", "help")]).await;
+        let t0 = whole_second(Utc::now());
+        let (msg, _) =
+            s.post_message(&new_message(out[0].conversation_id, agent.id, MessageKind::Reply, "hi", t0)).await.unwrap();
+        let item = s.claim_outbox(t0 + Duration::seconds(1), t0 + Duration::seconds(61), 10).await.unwrap().remove(0);
+        s.complete_outbox(item.id, "prov-9", t0).await.unwrap();
+        // Unknown ids, other channels and inbound messages are not matched.
+        assert!(s.record_delivery(&slug("api"), "nope", DeliveryStatus::Read, None).await.unwrap().is_none());
+        assert!(s.record_delivery(&slug("other"), "prov-9", DeliveryStatus::Read, None).await.unwrap().is_none());
+        assert!(s.record_delivery(&slug("api"), "d1", DeliveryStatus::Read, None).await.unwrap().is_none());
+        // Read arrives before delivered: delivered does not move it back.
+        let m = s.record_delivery(&slug("api"), "prov-9", DeliveryStatus::Read, None).await.unwrap().unwrap();
+        assert_eq!((m.id, m.delivery_status), (msg.id, Some(DeliveryStatus::Read)));
+        let m = s.record_delivery(&slug("api"), "prov-9", DeliveryStatus::Delivered, None).await.unwrap().unwrap();
+        assert_eq!(m.delivery_status, Some(DeliveryStatus::Read));
+        let m = s.record_delivery(&slug("api"), "prov-9", DeliveryStatus::Failed, Some("x")).await.unwrap().unwrap();
+        assert_eq!(m.delivery_status, Some(DeliveryStatus::Read));
+        assert_eq!(m.failure_reason, None);
+        // A failure is recorded with its reason, and a later delivered report overrides it.
+        let (msg2, _) = s
+            .post_message(&new_message(out[0].conversation_id, agent.id, MessageKind::Reply, "again", t0))
+            .await
+            .unwrap();
+        let item = s.claim_outbox(t0 + Duration::seconds(1), t0 + Duration::seconds(61), 10).await.unwrap().remove(0);
+        s.complete_outbox(item.id, "prov-10", t0).await.unwrap();
+        let m =
+            s.record_delivery(&slug("api"), "prov-10", DeliveryStatus::Failed, Some("blocked")).await.unwrap().unwrap();
+        assert_eq!(
+            (m.id, m.delivery_status, m.failure_reason.as_deref()),
+            (msg2.id, Some(DeliveryStatus::Failed), Some("blocked"))
+        );
+        let m = s.record_delivery(&slug("api"), "prov-10", DeliveryStatus::Delivered, None).await.unwrap().unwrap();
+        assert_eq!((m.delivery_status, m.failure_reason), (Some(DeliveryStatus::Delivered), None));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn snoozed_conversations_wake_once_when_due() {
+    for_each_backend(|s| async move {
+        let out =
+            deliver(&s, vec![inbound("api", "z1", "zoe", "later please"), inbound("api", "z2", "zed", "hm")]).await;
+        let (a, b) = (out[0].conversation_id, out[1].conversation_id);
+        let now = whole_second(Utc::now());
+        let snooze = |until| ConversationPatch {
+            status: Some(Status::Snoozed),
+            snoozed_until: Some(until),
+            ..Default::default()
+        };
+        s.update_conversation(a, &snooze(now + Duration::hours(1)), None).await.unwrap();
+        s.update_conversation(b, &snooze(now + Duration::hours(3)), None).await.unwrap();
+        assert!(s.wake_snoozed(now).await.unwrap().is_empty());
+        let woken = s.wake_snoozed(now + Duration::hours(2)).await.unwrap();
+        assert_eq!(woken, vec![(a, out[0].case_number)]);
+        assert!(s.wake_snoozed(now + Duration::hours(2)).await.unwrap().is_empty(), "woken twice");
+        let conv = s.get_conversation(a).await.unwrap().unwrap();
+        assert_eq!((conv.status, conv.snoozed_until), (Status::Open, None));
+        let facts = s.list_facts(a).await.unwrap();
+        let last = facts.last().unwrap();
+        assert_eq!(last.kind, FactKind::StatusChanged);
+        assert_eq!(last.data["by"], "snooze");
+        assert_eq!(s.get_conversation(b).await.unwrap().unwrap().status, Status::Snoozed);
+    })
+    .await;
+}

@@ -285,6 +285,19 @@ async fn replies_are_signed_retried_and_delivered_once() {
     assert_eq!(body["recipient"], "c9");
     assert_eq!(body["case_number"], "SB-000001");
     assert_eq!(body["attempt"], 3);
+    // The brand's system reports what happened next.
+    let report = |status: &str, id: &str| json!({"channel": "shop", "provider_message_id": id, "status": status});
+    let (s, m) = app.post("/api/v1/delivery-reports", &app.admin, &report("read", "ext-42")).await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    assert_eq!((m["id"].as_str(), m["delivery_status"].as_str()), (Some(mid.as_str()), Some("read")));
+    let (s, m) = app.post("/api/v1/delivery-reports", &app.admin, &report("delivered", "ext-42")).await;
+    assert_eq!((s, m["delivery_status"].as_str()), (StatusCode::OK, Some("read")), "a late report moved it back");
+    let (s, _) = app.post("/api/v1/delivery-reports", &app.admin, &report("read", "ext-0")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = app.post("/api/v1/delivery-reports", &app.admin, &report("queued", "ext-42")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = app.post("/api/v1/delivery-reports", &app.admin, &report("lost", "ext-42")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(recv.calls.load(Ordering::SeqCst), 3, "a delivered reply is never sent again");
     assert_eq!(app.store.outbox_backlog().await.unwrap(), 0);

@@ -102,6 +102,8 @@ CREATE TABLE messages (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX messages_conversation ON messages (conversation_id, created_at);
+CREATE INDEX messages_provider_id ON messages (provider_message_id) WHERE provider_message_id IS NOT NULL;
+CREATE INDEX conversations_snoozed ON conversations (snoozed_until) WHERE status = 'snoozed';
 
 CREATE TABLE conversation_facts (
     id BLOB PRIMARY KEY,

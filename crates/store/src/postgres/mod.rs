@@ -1243,6 +1243,72 @@ impl Store for PgStore {
             .fetch_one(&self.pool)
             .await?)
     }
+
+    async fn wake_snoozed(&self, now: DateTime<Utc>) -> Result<Vec<(ConversationId, CaseNumber)>> {
+        let mut tx = self.pool.begin().await?;
+        // Row locks make the UPDATE claim each conversation once, even with several nodes.
+        let rows = sqlx::query(
+            "UPDATE conversations SET status = 'open', snoozed_until = NULL, updated_at = $1 \
+             WHERE status = 'snoozed' AND snoozed_until <= $1 RETURNING id, case_number",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut woken = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id = ConversationId(r.try_get("id")?);
+            add_fact(
+                &mut tx,
+                id,
+                FactKind::StatusChanged,
+                None,
+                serde_json::json!({"from": "snoozed", "to": "open", "by": "snooze"}),
+                now,
+            )
+            .await?;
+            woken.push((id, CaseNumber(r.try_get("case_number")?)));
+        }
+        tx.commit().await?;
+        Ok(woken)
+    }
+
+    async fn record_delivery(
+        &self,
+        channel: &ChannelSlug,
+        provider_message_id: &str,
+        status: DeliveryStatus,
+        reason: Option<&str>,
+    ) -> Result<Option<Message>> {
+        let mut tx = self.pool.begin().await?;
+        let cols = MSG_COLS.split(", ").map(|col| format!("m.{col}")).collect::<Vec<_>>().join(", ");
+        let found = sqlx::query(&format!(
+            "SELECT {cols} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.provider_message_id = $1 AND c.channel = $2 AND m.direction = 'outbound' FOR UPDATE OF m"
+        ))
+        .bind(provider_message_id)
+        .bind(channel.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(msg_from_row)
+        .transpose()?;
+        let Some(msg) = found else { return Ok(None) };
+        let current = msg.delivery_status.unwrap_or(DeliveryStatus::Queued);
+        if !current.should_advance_to(status) {
+            return Ok(Some(msg));
+        }
+        let reason = if status == DeliveryStatus::Failed { reason } else { None };
+        let row = sqlx::query(&format!(
+            "UPDATE messages SET delivery_status = $2, failure_reason = $3 WHERE id = $1 RETURNING {MSG_COLS}"
+        ))
+        .bind(msg.id.0)
+        .bind(status.as_str())
+        .bind(reason)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(msg_from_row(&row)?))
+    }
 }
 
 /// Sends `payload` to every session listening on `channel`.

@@ -1015,6 +1015,66 @@ impl Store for SqliteStore {
             })
             .await
     }
+
+    async fn wake_snoozed(&self, now: DateTime<Utc>) -> Result<Vec<(ConversationId, CaseNumber)>> {
+        self.conns
+            .write(move |c| {
+                let woken: Vec<(ConversationId, CaseNumber)> = c
+                    .prepare_cached(
+                        "UPDATE conversations SET status = 'open', snoozed_until = NULL, updated_at = ?1 \
+                         WHERE status = 'snoozed' AND snoozed_until <= ?1 RETURNING id, case_number",
+                    )?
+                    .query_map([ts(now)], |r| Ok((ConversationId(r.get(0)?), CaseNumber(r.get(1)?))))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for (id, _) in &woken {
+                    add_fact(
+                        c,
+                        *id,
+                        FactKind::StatusChanged,
+                        None,
+                        serde_json::json!({"from": "snoozed", "to": "open", "by": "snooze"}),
+                        now,
+                    )?;
+                }
+                Ok(woken)
+            })
+            .await
+    }
+
+    async fn record_delivery(
+        &self,
+        channel: &ChannelSlug,
+        provider_message_id: &str,
+        status: DeliveryStatus,
+        reason: Option<&str>,
+    ) -> Result<Option<Message>> {
+        let (channel, pmid, reason) = (channel.clone(), provider_message_id.to_owned(), reason.map(str::to_owned));
+        self.conns
+            .write(move |c| {
+                let found = c
+                    .prepare_cached(&format!(
+                        "SELECT {} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+                         WHERE m.provider_message_id = ?1 AND c.channel = ?2 AND m.direction = 'outbound'",
+                        MSG_COLS.split(", ").map(|col| format!("m.{col}")).collect::<Vec<_>>().join(", ")
+                    ))?
+                    .query_row(params![pmid, channel.as_str()], msg_from_row)
+                    .optional()?;
+                let Some(msg) = found else { return Ok(None) };
+                let current = msg.delivery_status.unwrap_or(DeliveryStatus::Queued);
+                if !current.should_advance_to(status) {
+                    return Ok(Some(msg));
+                }
+                let reason = if status == DeliveryStatus::Failed { reason } else { None };
+                c.execute(
+                    "UPDATE messages SET delivery_status = ?2, failure_reason = ?3 WHERE id = ?1",
+                    params![msg.id.0, status.as_str(), reason],
+                )?;
+                Ok(c.prepare_cached(&format!("SELECT {MSG_COLS} FROM messages WHERE id = ?1"))?
+                    .query_row([msg.id.0], msg_from_row)
+                    .optional()?)
+            })
+            .await
+    }
 }
 
 fn fail_outbox_tx(c: &Connection, id: OutboxId, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {

@@ -4,6 +4,7 @@
 mod channels;
 mod contacts;
 mod conversations;
+mod delivery;
 mod events;
 mod inbound;
 
@@ -19,7 +20,7 @@ use crate::AppState;
 #[openapi(
     info(title = "Switchboard API", description = "Self-hosted social customer-service desk: conversations, messages, contacts, channels, live events."),
     paths(
-        inbound::ingest,
+        inbound::ingest, delivery::report,
         conversations::list, conversations::get_one, conversations::patch, conversations::post_message, conversations::get_message,
         contacts::list, contacts::get_one, contacts::patch, contacts::merge,
         channels::list, channels::upsert, channels::me,
@@ -34,7 +35,7 @@ use crate::AppState;
         switchboard_domain::ChannelIdentity, switchboard_domain::ConversationFact, switchboard_domain::Attachment,
         conversations::ConversationDetail, conversations::ConversationPage, conversations::NewMessageBody,
         contacts::ContactPage, contacts::ContactPatch, contacts::MergeBody, contacts::ContactDetail,
-        channels::ChannelBody,
+        channels::ChannelBody, delivery::DeliveryReport,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -57,6 +58,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(|| async { axum::Json(ApiDoc::openapi()) }))
         .route("/inbound", post(inbound::ingest))
+        .route("/delivery-reports", post(delivery::report))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::get_one).patch(conversations::patch))
         .route("/conversations/{id}/messages", post(conversations::post_message))
