@@ -7,6 +7,7 @@ pub mod conversation;
 pub mod ids;
 pub mod inbound;
 pub mod message;
+pub mod patch;
 pub mod threading;
 pub mod user;
 
@@ -16,6 +17,7 @@ pub use conversation::{CaseNumber, Conversation, ConversationFact, FactKind, Pri
 pub use ids::{ContactId, ConversationId, EventId, MessageId, OutboxId, UserId};
 pub use inbound::{ContactRef, InboundEvent, InboundPayloadError};
 pub use message::{Attachment, DeliveryStatus, Direction, Message, Visibility};
+pub use patch::{ConversationPatch, PatchError, PatchPlan};
 pub use threading::{ThreadCandidate, ThreadDecision, decide_thread};
 pub use user::Role;
 

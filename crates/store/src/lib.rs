@@ -23,6 +23,7 @@ use switchboard_domain::{
 
 pub use records::*;
 pub use sqlx::PgPool;
+pub use switchboard_domain::ConversationPatch;
 
 /// Errors from the store. `NotFound`, `Conflict` and `Invalid` are the caller's fault.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,15 @@ impl From<sqlx::Error> for StoreError {
             // `close()` closed the pool: report it like the SQLite backend does.
             sqlx::Error::PoolClosed => StoreError::Closed,
             other => StoreError::Backend(other.to_string()),
+        }
+    }
+}
+
+impl From<switchboard_domain::PatchError> for StoreError {
+    fn from(e: switchboard_domain::PatchError) -> Self {
+        match e {
+            switchboard_domain::PatchError::Conflict(m) => StoreError::Conflict(m),
+            switchboard_domain::PatchError::Invalid(m) => StoreError::Invalid(m),
         }
     }
 }
@@ -237,4 +247,11 @@ pub(crate) fn like_pattern(q: &str) -> String {
     }
     s.push('%');
     s
+}
+
+/// The current time at the precision both databases store (microseconds), so a value returned
+/// from a write equals the value read back.
+pub(crate) fn now_micros() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
 }

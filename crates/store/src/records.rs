@@ -179,40 +179,6 @@ pub struct ConversationSummary {
     pub contact_name: Option<String>,
 }
 
-/// A change to a conversation. `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-pub struct ConversationPatch {
-    /// New status.
-    pub status: Option<Status>,
-    /// New assignee; `null` inside `Some` unassigns.
-    #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub assignee_id: Option<Option<UserId>>,
-    /// New priority.
-    pub priority: Option<Priority>,
-    /// New team; `null` inside `Some` clears it.
-    #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub team: Option<Option<String>>,
-    /// Replaces the tags.
-    pub tags: Option<Vec<String>>,
-    /// Snooze until (with status `snoozed`).
-    pub snoozed_until: Option<DateTime<Utc>>,
-}
-
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
-    where
-        T: Deserialize<'de>,
-        D: Deserializer<'de>,
-    {
-        Option::<T>::deserialize(de).map(Some)
-    }
-}
-
 /// What an agent is posting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -7,7 +7,7 @@ use sqlx::{Executor, Postgres, Row, Transaction};
 use switchboard_domain::{
     CaseNumber, ChannelIdentity, ChannelSlug, Contact, ContactId, Conversation, ConversationFact, ConversationId,
     DeliveryStatus, Direction, EventId, FactKind, InboundEvent, Message, MessageId, OutboxId, Status, ThreadCandidate,
-    ThreadDecision, UserId, Visibility, conversation::normalize_tags, decide_thread,
+    ThreadDecision, UserId, Visibility, decide_thread,
 };
 use uuid::Uuid;
 
@@ -840,7 +840,7 @@ impl Store for PgStore {
         p: &ConversationPatch,
         actor: Option<UserId>,
     ) -> Result<Conversation> {
-        let now = Utc::now();
+        let now = crate::now_micros();
         let mut tx = self.pool.begin().await?;
         let cur = sqlx::query(&format!("SELECT {CONV_COLS} FROM conversations c WHERE c.id = $1 FOR UPDATE"))
             .bind(id.0)
@@ -850,126 +850,37 @@ impl Store for PgStore {
             .map(conv_from_row)
             .transpose()?
             .ok_or(StoreError::NotFound("conversation"))?;
-        let actor_json = actor.map(|a| a.to_string());
-        if let Some(to) = p.status {
-            if !cur.status.can_become(to) {
-                return Err(StoreError::Conflict(format!("a {} conversation cannot become {to}", cur.status)));
-            }
-            if to == Status::Snoozed && p.snoozed_until.is_none() {
-                return Err(StoreError::Invalid("snoozed needs snoozed_until".into()));
-            }
-            if to != cur.status {
-                let resolved_at = match to {
-                    Status::Resolved | Status::Closed => Some(cur.resolved_at.unwrap_or(now)),
-                    _ => None,
-                };
-                sqlx::query("UPDATE conversations SET status = $2, resolved_at = $3, snoozed_until = $4 WHERE id = $1")
-                    .bind(id.0)
-                    .bind(to.as_str())
-                    .bind(resolved_at)
-                    .bind(p.snoozed_until.filter(|_| to == Status::Snoozed))
-                    .execute(&mut *tx)
-                    .await?;
-                add_fact(
-                    &mut tx,
-                    id,
-                    FactKind::StatusChanged,
-                    actor,
-                    serde_json::json!({"from": cur.status, "to": to, "by": actor_json}),
-                    now,
-                )
+        let plan = p.plan(&cur, actor, now)?;
+        if let Some(uid) = plan.assign_to {
+            let active: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM users WHERE id = $1 AND NOT disabled)")
+                .bind(uid.0)
+                .fetch_one(&mut *tx)
                 .await?;
+            if !active {
+                return Err(StoreError::Invalid(format!("no active user {uid}")));
             }
         }
-        if let Some(a) = p.assignee_id
-            && a != cur.assignee_id
-        {
-            if let Some(uid) = a {
-                let ok: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM users WHERE id = $1 AND NOT disabled)")
-                    .bind(uid.0)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if !ok {
-                    return Err(StoreError::Invalid(format!("no active user {uid}")));
-                }
-            }
-            sqlx::query("UPDATE conversations SET assignee_id = $2 WHERE id = $1")
-                .bind(id.0)
-                .bind(a.map(|u| u.0))
-                .execute(&mut *tx)
-                .await?;
-            add_fact(
-                &mut tx,
-                id,
-                FactKind::AssigneeChanged,
-                actor,
-                serde_json::json!({"from": cur.assignee_id, "to": a}),
-                now,
-            )
-            .await?;
+        let n = &plan.conversation;
+        sqlx::query(
+            "UPDATE conversations SET status = $2, resolved_at = $3, snoozed_until = $4, assignee_id = $5, priority = $6, \
+             team = $7, tags = $8, updated_at = $9 WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(n.status.as_str())
+        .bind(n.resolved_at)
+        .bind(n.snoozed_until)
+        .bind(n.assignee_id.map(|u| u.0))
+        .bind(n.priority.as_str())
+        .bind(&n.team)
+        .bind(serde_json::to_string(&n.tags)?)
+        .bind(n.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        for (kind, data) in plan.facts {
+            add_fact(&mut tx, id, kind, actor, data, now).await?;
         }
-        if let Some(pr) = p.priority.filter(|pr| *pr != cur.priority) {
-            sqlx::query("UPDATE conversations SET priority = $2 WHERE id = $1")
-                .bind(id.0)
-                .bind(pr.as_str())
-                .execute(&mut *tx)
-                .await?;
-            add_fact(
-                &mut tx,
-                id,
-                FactKind::PriorityChanged,
-                actor,
-                serde_json::json!({"from": cur.priority, "to": pr}),
-                now,
-            )
-            .await?;
-        }
-        if let Some(team) = &p.team {
-            let team = team.as_ref().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-            if team != cur.team {
-                sqlx::query("UPDATE conversations SET team = $2 WHERE id = $1")
-                    .bind(id.0)
-                    .bind(&team)
-                    .execute(&mut *tx)
-                    .await?;
-                add_fact(
-                    &mut tx,
-                    id,
-                    FactKind::TeamChanged,
-                    actor,
-                    serde_json::json!({"from": cur.team, "to": team}),
-                    now,
-                )
-                .await?;
-            }
-        }
-        if let Some(tags) = &p.tags {
-            let tags = normalize_tags(tags);
-            if tags != cur.tags {
-                sqlx::query("UPDATE conversations SET tags = $2 WHERE id = $1")
-                    .bind(id.0)
-                    .bind(serde_json::to_string(&tags)?)
-                    .execute(&mut *tx)
-                    .await?;
-                add_fact(
-                    &mut tx,
-                    id,
-                    FactKind::TagsChanged,
-                    actor,
-                    serde_json::json!({"from": cur.tags, "to": tags}),
-                    now,
-                )
-                .await?;
-            }
-        }
-        sqlx::query("UPDATE conversations SET updated_at = $2 WHERE id = $1")
-            .bind(id.0)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let conv = get_conversation(&mut *tx, id).await?.ok_or(StoreError::NotFound("conversation"))?;
         tx.commit().await?;
-        Ok(conv)
+        Ok(plan.conversation)
     }
 
     async fn post_message(&self, m: &NewMessage) -> Result<(Message, bool)> {

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use switchboard_domain::{
     CaseNumber, ChannelIdentity, ChannelKind, ChannelSlug, Contact, ContactId, Conversation, ConversationFact,
     ConversationId, DeliveryStatus, Direction, EventId, FactKind, InboundEvent, Message, MessageId, OutboxId, Role,
-    Status, ThreadCandidate, ThreadDecision, UserId, Visibility, conversation::normalize_tags, decide_thread,
+    Status, ThreadCandidate, ThreadDecision, UserId, Visibility, decide_thread,
 };
 use uuid::Uuid;
 
@@ -342,76 +342,34 @@ fn apply_patch(
     now: DateTime<Utc>,
 ) -> Result<Conversation> {
     let cur = get_conversation(c, id)?.ok_or(StoreError::NotFound("conversation"))?;
-    let actor_json = actor.map(|a| a.to_string());
-    if let Some(to) = p.status {
-        if !cur.status.can_become(to) {
-            return Err(StoreError::Conflict(format!("a {} conversation cannot become {to}", cur.status)));
-        }
-        if to == Status::Snoozed && p.snoozed_until.is_none() {
-            return Err(StoreError::Invalid("snoozed needs snoozed_until".into()));
-        }
-        if to != cur.status {
-            let resolved_at = match to {
-                Status::Resolved | Status::Closed => Some(cur.resolved_at.unwrap_or(now)),
-                _ => None,
-            };
-            c.execute(
-                "UPDATE conversations SET status = ?2, resolved_at = ?3, snoozed_until = ?4 WHERE id = ?1",
-                params![
-                    id.0,
-                    to.as_str(),
-                    resolved_at.map(ts),
-                    p.snoozed_until.filter(|_| to == Status::Snoozed).map(ts)
-                ],
-            )?;
-            add_fact(
-                c,
-                id,
-                FactKind::StatusChanged,
-                actor,
-                serde_json::json!({"from": cur.status, "to": to, "by": actor_json}),
-                now,
-            )?;
+    let plan = p.plan(&cur, actor, now)?;
+    if let Some(uid) = plan.assign_to {
+        let active: bool =
+            c.query_row("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1 AND disabled = 0)", [uid.0], |r| r.get(0))?;
+        if !active {
+            return Err(StoreError::Invalid(format!("no active user {uid}")));
         }
     }
-    if let Some(a) = p.assignee_id
-        && a != cur.assignee_id
-    {
-        if let Some(uid) = a {
-            let exists: bool =
-                c.query_row("SELECT EXISTS(SELECT 1 FROM users WHERE id = ?1 AND disabled = 0)", [uid.0], |r| {
-                    r.get(0)
-                })?;
-            if !exists {
-                return Err(StoreError::Invalid(format!("no active user {uid}")));
-            }
-        }
-        c.execute("UPDATE conversations SET assignee_id = ?2 WHERE id = ?1", params![id.0, a.map(|u| u.0)])?;
-        add_fact(c, id, FactKind::AssigneeChanged, actor, serde_json::json!({"from": cur.assignee_id, "to": a}), now)?;
+    let n = &plan.conversation;
+    c.execute(
+        "UPDATE conversations SET status = ?2, resolved_at = ?3, snoozed_until = ?4, assignee_id = ?5, priority = ?6, \
+         team = ?7, tags = ?8, updated_at = ?9 WHERE id = ?1",
+        params![
+            id.0,
+            n.status.as_str(),
+            n.resolved_at.map(ts),
+            n.snoozed_until.map(ts),
+            n.assignee_id.map(|u| u.0),
+            n.priority.as_str(),
+            n.team,
+            serde_json::to_string(&n.tags)?,
+            ts(n.updated_at)
+        ],
+    )?;
+    for (kind, data) in plan.facts {
+        add_fact(c, id, kind, actor, data, now)?;
     }
-    if let Some(pr) = p.priority.filter(|pr| *pr != cur.priority) {
-        c.execute("UPDATE conversations SET priority = ?2 WHERE id = ?1", params![id.0, pr.as_str()])?;
-        add_fact(c, id, FactKind::PriorityChanged, actor, serde_json::json!({"from": cur.priority, "to": pr}), now)?;
-    }
-    if let Some(team) = &p.team {
-        let team = team.as_ref().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-        if team != cur.team {
-            c.execute("UPDATE conversations SET team = ?2 WHERE id = ?1", params![id.0, team])?;
-            add_fact(c, id, FactKind::TeamChanged, actor, serde_json::json!({"from": cur.team, "to": team}), now)?;
-        }
-    }
-    if let Some(tags) = &p.tags {
-        let tags = normalize_tags(tags);
-        if tags != cur.tags {
-            c.execute(
-                "UPDATE conversations SET tags = ?2 WHERE id = ?1",
-                params![id.0, serde_json::to_string(&tags)?],
-            )?;
-            add_fact(c, id, FactKind::TagsChanged, actor, serde_json::json!({"from": cur.tags, "to": tags}), now)?;
-        }
-    }
-    c.execute("UPDATE conversations SET updated_at = ?2 WHERE id = ?1", params![id.0, ts(now)])?;
-    get_conversation(c, id)?.ok_or(StoreError::NotFound("conversation"))
+    Ok(plan.conversation)
 }
 
 fn post_message_tx(c: &Connection, m: &NewMessage) -> Result<(Message, bool)> {
@@ -839,7 +797,7 @@ impl Store for SqliteStore {
         actor: Option<UserId>,
     ) -> Result<Conversation> {
         let patch = patch.clone();
-        self.conns.write(move |c| apply_patch(c, id, &patch, actor, Utc::now())).await
+        self.conns.write(move |c| apply_patch(c, id, &patch, actor, crate::now_micros())).await
     }
 
     async fn post_message(&self, msg: &NewMessage) -> Result<(Message, bool)> {
