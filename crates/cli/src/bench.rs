@@ -47,6 +47,9 @@ pub struct IngestArgs {
     /// Stop a run after this many seconds whatever its count.
     #[arg(long, default_value_t = 120)]
     pub max_seconds: u64,
+    /// Concurrent group-commit writers (default: 1 on SQLite, 4 on PostgreSQL).
+    #[arg(long)]
+    pub writers: Option<usize>,
     /// Do not run the pipeline worker during the benchmark (measures the ingest path alone).
     #[arg(long)]
     pub no_pipeline: bool,
@@ -258,6 +261,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let mut engine_cfg = cfg.clone();
     engine_cfg.log.level = "warn".into();
+    engine_cfg.ingest.writers = args.writers;
     let running = start_with(&engine_cfg, store.clone(), listener, !args.no_pipeline).await?;
     let addr = running.addr;
     let sb_result = run_load(

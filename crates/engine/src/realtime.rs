@@ -86,6 +86,28 @@ impl Bus {
         }
     }
 
+    /// Publishes several events, in order, as [`publish`](Self::publish) would one by one, but
+    /// with a single round trip to PostgreSQL.
+    pub async fn publish_all(&self, events: Vec<RealtimeEvent>) {
+        for event in &events {
+            let _ = self.tx.send(event.clone());
+        }
+        let Some(pool) = &self.pg else { return };
+        let mut payloads = Vec::with_capacity(events.len());
+        for event in events {
+            match serde_json::to_string(&Envelope { node: self.node, event }) {
+                Ok(payload) => payloads.push(payload),
+                Err(e) => tracing::warn!(error = %e, "cannot encode realtime event"),
+            }
+        }
+        if payloads.is_empty() {
+            return;
+        }
+        if let Err(e) = switchboard_store::postgres::notify_all(pool, PG_CHANNEL, &payloads).await {
+            tracing::warn!(error = %e, events = payloads.len(), "pg_notify failed; other nodes miss live events");
+        }
+    }
+
     /// A new subscription to every event published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<RealtimeEvent> {
         self.tx.subscribe()

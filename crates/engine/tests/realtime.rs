@@ -57,6 +57,15 @@ async fn events_cross_nodes_through_postgres() {
     }
     let (sent, seen) = got.expect("node B never received node A's event");
     assert_eq!(sent, seen);
+    // A batch crosses whole and in order.
+    let batch: Vec<RealtimeEvent> = (2..5)
+        .map(|i| RealtimeEvent::new("message.created", ConversationId::new(), Some(CaseNumber(i)), None))
+        .collect();
+    a.bus().publish_all(batch.clone()).await;
+    for ev in &batch {
+        assert_eq!(&next_event(&mut on_a).await, ev);
+        assert_eq!(&next_event(&mut on_b).await, ev);
+    }
     // Node A does not receive its own event a second time through NOTIFY.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(on_a.try_recv().is_err(), "node A heard its own event twice");

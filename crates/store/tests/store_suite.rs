@@ -434,6 +434,80 @@ async fn concurrent_ingest_and_threading_do_not_duplicate() {
     .await;
 }
 
+#[tokio::test]
+async fn events_of_one_batch_see_each_other() {
+    for_each_backend(|s| async move {
+        // A brand-new contact writing several times in one batch: one contact, one conversation
+        // per thread; later events join what earlier ones opened.
+        let out = deliver(
+            &s,
+            vec![
+                inbound("api", "b1", "dora", "first"),
+                named(inbound("api", "b2", "dora", "second"), "Dora"),
+                on_thread(inbound("api", "b3", "dora", "elsewhere"), "t2"),
+                named(inbound("api", "b4", "dora", "third"), "Dora E."),
+                inbound("api", "b5", "erin", "hi"),
+            ],
+        )
+        .await;
+        let conv = out[0].conversation_id;
+        assert!(out[0].created && !out[0].reopened);
+        assert_eq!(out[0].case_number, CaseNumber(1));
+        assert_eq!(out[1].conversation_id, conv);
+        assert!(!out[1].created && !out[1].reopened);
+        assert_eq!(out[1].case_number, CaseNumber(1));
+        assert!(out[2].created);
+        assert_eq!(out[2].case_number, CaseNumber(2));
+        assert_eq!(out[3].conversation_id, conv);
+        assert!(!out[3].created);
+        assert!(out[4].created);
+        assert_eq!(out[4].case_number, CaseNumber(3));
+
+        let c = s.get_conversation(conv).await.unwrap().unwrap();
+        assert_eq!(c.status, Status::Open);
+        assert_eq!(kinds(&s.list_facts(conv).await.unwrap()), [FactKind::Created]);
+        let texts: Vec<_> = s.list_messages(conv).await.unwrap().into_iter().map(|m| m.text).collect();
+        assert_eq!(texts, ["first", "second", "third"]);
+        let other = s.get_conversation(out[2].conversation_id).await.unwrap().unwrap();
+        assert_eq!(other.contact_id, c.contact_id);
+        assert_eq!(other.thread_key, "t2");
+        assert_eq!(s.list_contacts(None, None, 50).await.unwrap().items.len(), 2);
+        // The contact is named after the first event; the identity follows the latest display name.
+        let dora = s.get_contact(c.contact_id).await.unwrap().unwrap();
+        assert_eq!(dora.name.as_deref(), Some("@dora"));
+        assert_eq!(dora.identities.len(), 1);
+        assert_eq!(dora.identities[0].display_name.as_deref(), Some("Dora E."));
+        assert_eq!(dora.identities[0].handle.as_deref(), Some("@dora"));
+
+        // A known identity renamed twice in one batch keeps the last name (and the last handle
+        // given with a new name); an event without a display name changes nothing.
+        let mut renamed = named(inbound("api", "b6", "dora", "x"), "D");
+        renamed.contact.handle = Some("@dora2".to_owned());
+        let mut again = named(inbound("api", "b7", "dora", "y"), "Dora");
+        again.contact.handle = None;
+        let mut unnamed = inbound("api", "b8", "dora", "z");
+        unnamed.contact.handle = Some("@ignored".to_owned());
+        let out = deliver(&s, vec![renamed, again, unnamed]).await;
+        assert!(out.iter().all(|o| o.conversation_id == conv && !o.created));
+        let dora = s.get_contact(c.contact_id).await.unwrap().unwrap();
+        assert_eq!(dora.identities[0].display_name.as_deref(), Some("Dora"));
+        assert_eq!(dora.identities[0].handle.as_deref(), Some("@dora2"));
+        assert_eq!(dora.name.as_deref(), Some("@dora"));
+
+        // An event listed twice in a batch is threaded once.
+        let acks = s.append_inbound(vec![inbound("api", "b9", "erin", "twice?")]).await.unwrap();
+        let waiting = s.unprocessed_events(10).await.unwrap();
+        assert_eq!(waiting.len(), 1);
+        let twice = vec![waiting[0].clone(), waiting[0].clone()];
+        let out = s.thread_events(twice, ThreadingRules::default()).await.unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].event_id, acks[0].event_id);
+        assert_eq!(out[0].case_number, CaseNumber(3));
+        assert_eq!(s.list_messages(out[0].conversation_id).await.unwrap().len(), 2);
+    })
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. Reopen, repeat contacts
 // ---------------------------------------------------------------------------------------------
@@ -524,6 +598,114 @@ async fn resolved_conversation_outside_the_window_is_not_reopened() {
         assert_eq!(old.reopen_count, 0);
         assert!(old.resolved_at.is_some());
         assert_eq!(count(&s.list_facts(old.id).await.unwrap(), FactKind::Reopened), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_batch_reopens_reactivates_and_joins() {
+    for_each_backend(|s| async move {
+        let first = deliver(
+            &s,
+            vec![
+                inbound("api", "x1", "alice", "help"),
+                on_thread(inbound("api", "x2", "alice", "pending thread"), "p"),
+                on_thread(inbound("api", "x3", "alice", "open thread"), "o"),
+            ],
+        )
+        .await;
+        let (resolved, pending, open) = (first[0].conversation_id, first[1].conversation_id, first[2].conversation_id);
+        s.update_conversation(resolved, &status(Status::Resolved), None).await.unwrap();
+        s.update_conversation(pending, &status(Status::Pending), None).await.unwrap();
+
+        let out = deliver(
+            &s,
+            vec![
+                inbound("api", "x4", "alice", "still broken"),
+                on_thread(inbound("api", "x5", "alice", "the info"), "p"),
+                inbound("api", "x6", "alice", "hello?"),
+                on_thread(inbound("api", "x7", "alice", "more info"), "p"),
+                on_thread(inbound("api", "x8", "alice", "and here"), "o"),
+                inbound("api", "x9", "bob", "hi"),
+            ],
+        )
+        .await;
+        // Reopened once; the next message joins the reopened conversation.
+        assert_eq!(out[0].conversation_id, resolved);
+        assert!(out[0].reopened && !out[0].created);
+        assert_eq!(out[0].case_number, CaseNumber(1));
+        assert_eq!(out[2].conversation_id, resolved);
+        assert!(!out[2].reopened && !out[2].created);
+        // Reactivated once, then joined.
+        for o in [&out[1], &out[3]] {
+            assert_eq!(o.conversation_id, pending);
+            assert!(!o.reopened && !o.created);
+            assert_eq!(o.case_number, CaseNumber(2));
+        }
+        assert_eq!(out[4].conversation_id, open);
+        assert!(!out[4].reopened && !out[4].created);
+        assert!(out[5].created);
+        assert_eq!(out[5].case_number, CaseNumber(4));
+
+        let r = s.get_conversation(resolved).await.unwrap().unwrap();
+        assert_eq!(r.status, Status::Open);
+        assert_eq!(r.reopen_count, 1);
+        assert!(r.resolved_at.is_none());
+        assert_eq!(count(&s.list_facts(resolved).await.unwrap(), FactKind::Reopened), 1);
+        assert_eq!(s.list_messages(resolved).await.unwrap().len(), 3);
+
+        let p = s.get_conversation(pending).await.unwrap().unwrap();
+        assert_eq!(p.status, Status::Open);
+        assert_eq!(p.reopen_count, 0);
+        let facts = s.list_facts(pending).await.unwrap();
+        assert_eq!(kinds(&facts), [FactKind::Created, FactKind::StatusChanged, FactKind::StatusChanged]);
+        assert_eq!(facts[2].data["from"], "pending");
+        assert_eq!(facts[2].data["by"], "customer");
+        assert_eq!(s.list_messages(pending).await.unwrap().len(), 3);
+
+        let o = s.get_conversation(open).await.unwrap().unwrap();
+        assert_eq!(o.status, Status::Open);
+        assert_eq!(kinds(&s.list_facts(open).await.unwrap()), [FactKind::Created]);
+        assert_eq!(s.list_messages(open).await.unwrap().len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_conversation_reopened_earlier_in_the_batch_is_not_repeated() {
+    for_each_backend(|s| async move {
+        let first = deliver(
+            &s,
+            vec![
+                on_thread(inbound("api", "y1", "alice", "one"), "a"),
+                on_thread(inbound("api", "y2", "alice", "two"), "b"),
+            ],
+        )
+        .await;
+        let (a, b) = (first[0].conversation_id, first[1].conversation_id);
+        s.update_conversation(b, &status(Status::Closed), None).await.unwrap();
+        tokio::time::sleep(StdDuration::from_millis(5)).await;
+        s.update_conversation(a, &status(Status::Resolved), None).await.unwrap();
+
+        // The first event reopens `a`, the contact's most recently resolved conversation; the
+        // second opens a conversation on a new thread, a repeat of `b`, now the last resolved.
+        let out = deliver(
+            &s,
+            vec![
+                on_thread(inbound("api", "y3", "alice", "back"), "a"),
+                on_thread(inbound("api", "y4", "alice", "new"), "c"),
+            ],
+        )
+        .await;
+        assert_eq!(out[0].conversation_id, a);
+        assert!(out[0].reopened);
+        assert!(out[1].created);
+        assert_eq!(out[1].case_number, CaseNumber(3));
+        let new = s.get_conversation(out[1].conversation_id).await.unwrap().unwrap();
+        assert_eq!(new.repeat_of, Some(b));
+        let facts = s.list_facts(new.id).await.unwrap();
+        assert_eq!(kinds(&facts), [FactKind::Created, FactKind::RepeatContact]);
+        assert_eq!(facts[1].data["repeat_of"], serde_json::json!(b.to_string()));
     })
     .await;
 }

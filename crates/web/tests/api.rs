@@ -404,6 +404,9 @@ async fn roles_are_enforced() {
         app.patch(&format!("/api/v1/conversations/{conv}"), &app.agent, &json!({"assignee_id": me["id"]})).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "an agent assigned someone else");
     let (_, agent) = app.get("/api/v1/me", &app.agent).await;
+    let (_, users) = app.get("/api/v1/users", &app.agent).await;
+    assert_eq!(users.as_array().unwrap().len(), 2);
+    assert!(users[0].get("password_hash").is_none());
     let (s, c) =
         app.patch(&format!("/api/v1/conversations/{conv}"), &app.agent, &json!({"assignee_id": agent["id"]})).await;
     assert_eq!(s, StatusCode::OK);

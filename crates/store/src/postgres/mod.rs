@@ -1,13 +1,15 @@
 //! The PostgreSQL backend (sqlx).
 
+mod threading;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Executor, Postgres, Row, Transaction};
 use switchboard_domain::{
     CaseNumber, ChannelIdentity, ChannelSlug, Contact, ContactId, Conversation, ConversationFact, ConversationId,
-    DeliveryStatus, Direction, EventId, FactKind, InboundEvent, Message, MessageId, OutboxId, Status, ThreadCandidate,
-    ThreadDecision, UserId, Visibility, decide_thread,
+    DeliveryStatus, Direction, EventId, FactKind, InboundEvent, Message, MessageId, OutboxId, Status, UserId,
+    Visibility,
 };
 use uuid::Uuid;
 
@@ -208,182 +210,6 @@ async fn load_contact(conn: &mut sqlx::PgConnection, id: ContactId) -> Result<Op
         }));
     }
     Err(StoreError::Backend("contact merge chain too long".into()))
-}
-
-async fn resolve_contact(tx: &mut Tx<'_>, ev: &InboundEvent, at: DateTime<Utc>) -> Result<ContactId> {
-    // Serialise threading per sender across nodes.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-        .bind(format!("{}\u{1f}{}", ev.channel.as_str(), ev.contact.provider_user_id))
-        .execute(&mut **tx)
-        .await?;
-    let found: Option<Uuid> =
-        sqlx::query_scalar("SELECT contact_id FROM contact_identities WHERE channel = $1 AND provider_user_id = $2")
-            .bind(ev.channel.as_str())
-            .bind(&ev.contact.provider_user_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if let Some(id) = found {
-        if ev.contact.display_name.is_some() {
-            sqlx::query(
-                "UPDATE contact_identities SET display_name = $3, handle = COALESCE($4, handle) \
-                 WHERE channel = $1 AND provider_user_id = $2 AND display_name IS DISTINCT FROM $3",
-            )
-            .bind(ev.channel.as_str())
-            .bind(&ev.contact.provider_user_id)
-            .bind(&ev.contact.display_name)
-            .bind(&ev.contact.handle)
-            .execute(&mut **tx)
-            .await?;
-        }
-        return Ok(ContactId(id));
-    }
-    let id = ContactId::new();
-    sqlx::query("INSERT INTO contacts (id, name, created_at) VALUES ($1, $2, $3)")
-        .bind(id.0)
-        .bind(ev.contact.display_name.as_ref().or(ev.contact.handle.as_ref()))
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO contact_identities (channel, provider_user_id, contact_id, handle, display_name, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(ev.channel.as_str())
-    .bind(&ev.contact.provider_user_id)
-    .bind(id.0)
-    .bind(&ev.contact.handle)
-    .bind(&ev.contact.display_name)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(id)
-}
-
-async fn thread_one(
-    tx: &mut Tx<'_>,
-    se: &StoredEvent,
-    rules: ThreadingRules,
-    now: DateTime<Utc>,
-) -> Result<ThreadOutcome> {
-    let ev = &se.event;
-    let contact = resolve_contact(tx, ev, now).await?;
-    let latest = sqlx::query(
-        "SELECT id, status, resolved_at FROM conversations WHERE contact_id = $1 AND channel = $2 AND thread_key = $3 ORDER BY created_at DESC LIMIT 1",
-    )
-    .bind(contact.0)
-    .bind(ev.channel.as_str())
-    .bind(&ev.thread_key)
-    .fetch_optional(&mut **tx)
-    .await?
-    .map(|r| -> Result<ThreadCandidate> {
-        Ok(ThreadCandidate { id: ConversationId(r.try_get("id")?), status: parse(&r, "status")?, resolved_at: r.try_get("resolved_at")? })
-    })
-    .transpose()?;
-    // Only a message that will not join an active conversation needs the repeat-contact lookup.
-    let last_resolved = match latest {
-        Some(cand) if cand.status.is_active() => None,
-        _ => sqlx::query(
-            "SELECT id, resolved_at FROM conversations WHERE contact_id = $1 AND resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT 1",
-        )
-        .bind(contact.0)
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| -> Result<(ConversationId, DateTime<Utc>)> { Ok((ConversationId(r.try_get("id")?), r.try_get("resolved_at")?)) })
-        .transpose()?,
-    };
-    let at = now;
-    let (conv_id, created, reopened) = match decide_thread(latest, last_resolved, at, rules.reopen_window) {
-        ThreadDecision::Join { id, reactivate } => {
-            if reactivate {
-                let from = latest.map(|c| c.status.as_str()).unwrap_or("pending");
-                sqlx::query("UPDATE conversations SET status = 'open', snoozed_until = NULL WHERE id = $1")
-                    .bind(id.0)
-                    .execute(&mut **tx)
-                    .await?;
-                add_fact(
-                    tx,
-                    id,
-                    FactKind::StatusChanged,
-                    None,
-                    serde_json::json!({"from": from, "to": "open", "by": "customer"}),
-                    at,
-                )
-                .await?;
-            }
-            (id, false, false)
-        }
-        ThreadDecision::Reopen { id } => {
-            sqlx::query("UPDATE conversations SET status = 'open', resolved_at = NULL, reopen_count = reopen_count + 1 WHERE id = $1")
-                .bind(id.0)
-                .execute(&mut **tx)
-                .await?;
-            add_fact(tx, id, FactKind::Reopened, None, serde_json::json!({"by": "customer", "event_id": se.id}), at)
-                .await?;
-            (id, false, true)
-        }
-        ThreadDecision::New { repeat_of } => {
-            let id = ConversationId::new();
-            sqlx::query(
-                "INSERT INTO conversations (id, case_number, channel, thread_key, contact_id, status, priority, tags, created_at, updated_at, last_message_at, repeat_of) \
-                 VALUES ($1, nextval('case_number_seq'), $2, $3, $4, 'open', 'normal', '[]', $5, $5, $5, $6)",
-            )
-            .bind(id.0)
-            .bind(ev.channel.as_str())
-            .bind(&ev.thread_key)
-            .bind(contact.0)
-            .bind(at)
-            .bind(repeat_of.map(|r| r.0))
-            .execute(&mut **tx)
-            .await?;
-            add_fact(
-                tx,
-                id,
-                FactKind::Created,
-                None,
-                serde_json::json!({"channel": ev.channel, "event_id": se.id}),
-                at,
-            )
-            .await?;
-            if let Some(prev) = repeat_of {
-                add_fact(tx, id, FactKind::RepeatContact, None, serde_json::json!({"repeat_of": prev}), at).await?;
-            }
-            (id, true, false)
-        }
-    };
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, direction, visibility, text, attachments, provider_message_id, sent_at, created_at) \
-         VALUES ($1, $2, 'inbound', $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(se.message_id.0)
-    .bind(conv_id.0)
-    .bind(ev.visibility.as_str())
-    .bind(&ev.text)
-    .bind(serde_json::to_string(&ev.attachments)?)
-    .bind(&ev.provider_event_id)
-    .bind(ev.sent_at)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    let case: i64 = sqlx::query_scalar(
-        "UPDATE conversations SET last_message_at = $2, updated_at = $2 WHERE id = $1 RETURNING case_number",
-    )
-    .bind(conv_id.0)
-    .bind(at)
-    .fetch_one(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE inbound_events SET processed_at = $2, conversation_id = $3 WHERE seq = $1")
-        .bind(se.seq)
-        .bind(now)
-        .bind(conv_id.0)
-        .execute(&mut **tx)
-        .await?;
-    Ok(ThreadOutcome {
-        event_id: se.id,
-        message_id: se.message_id,
-        conversation_id: conv_id,
-        case_number: CaseNumber(case),
-        created,
-        reopened,
-    })
 }
 
 async fn fail_outbox_tx(tx: &mut Tx<'_>, id: OutboxId, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
@@ -685,20 +511,7 @@ impl Store for PgStore {
 
     async fn thread_events(&self, events: Vec<StoredEvent>, rules: ThreadingRules) -> Result<Vec<ThreadOutcome>> {
         let mut tx = self.pool.begin().await?;
-        let now = Utc::now();
-        let mut out = Vec::with_capacity(events.len());
-        for se in &events {
-            // Lock the event row: another node threading the same event waits, then skips it.
-            let done: Option<bool> =
-                sqlx::query_scalar("SELECT processed_at IS NOT NULL FROM inbound_events WHERE seq = $1 FOR UPDATE")
-                    .bind(se.seq)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if done.unwrap_or(true) {
-                continue;
-            }
-            out.push(thread_one(&mut tx, se, rules, now).await?);
-        }
+        let out = threading::thread_batch(&mut tx, &events, rules, Utc::now()).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -1225,6 +1038,16 @@ impl Store for PgStore {
 /// Sends `payload` to every session listening on `channel`.
 pub async fn notify(pool: &PgPool, channel: &str, payload: &str) -> Result<()> {
     sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(payload).execute(pool).await?;
+    Ok(())
+}
+
+/// Sends each of `payloads`, in order, to every session listening on `channel`: one statement.
+pub async fn notify_all(pool: &PgPool, channel: &str, payloads: &[String]) -> Result<()> {
+    sqlx::query("SELECT pg_notify($1, p) FROM UNNEST($2::text[]) WITH ORDINALITY AS t(p, ord) ORDER BY ord")
+        .bind(channel)
+        .bind(payloads)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Channels (admin) and the caller's own user.
+//! Channels (admin), users and the caller's own user.
 
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -74,4 +74,11 @@ pub(crate) async fn upsert(
 pub(crate) async fn me(State(st): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
     let user = st.engine.store().get_user(caller.user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
     Ok(axum::Json(user))
+}
+
+/// Lists users (for assignment pickers): id, email, name, role.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = Vec<switchboard_store::User>)))]
+pub(crate) async fn users(State(st): State<AppState>, _caller: Caller) -> ApiResult<impl IntoResponse> {
+    let users: Vec<_> = st.engine.store().list_users().await?.into_iter().filter(|u| !u.disabled).collect();
+    Ok(axum::Json(users))
 }

@@ -23,7 +23,7 @@ use crate::AppState;
         inbound::ingest, delivery::report,
         conversations::list, conversations::get_one, conversations::patch, conversations::post_message, conversations::get_message,
         contacts::list, contacts::get_one, contacts::patch, contacts::merge,
-        channels::list, channels::upsert, channels::me,
+        channels::list, channels::upsert, channels::me, channels::users,
         events::stream,
     ),
     components(schemas(
@@ -68,5 +68,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/contacts/{id}/merge", post(contacts::merge))
         .route("/channels", get(channels::list).post(channels::upsert))
         .route("/me", get(channels::me))
+        .route("/users", get(channels::users))
         .route("/events", get(events::stream))
 }
