@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{
-    CaseNumber, ChannelKind, ChannelSlug, ContactId, Conversation, ConversationId, EventId, InboundEvent, MessageId,
-    OutboxId, Priority, Role, Status, UserId, Visibility,
+    CaseNumber, ChannelKind, ChannelSlug, ContactId, Conversation, ConversationId, DeliveryStatus, Direction, EventId,
+    InboundEvent, Message, MessageId, OutboxId, Priority, Role, Status, UserId, Visibility,
 };
 
 use crate::StoreError;
@@ -206,6 +206,37 @@ pub struct NewMessage {
     pub idempotency_key: Option<String>,
     /// Time of writing.
     pub at: DateTime<Utc>,
+}
+
+impl NewMessage {
+    /// The key stored with the message: idempotency keys are scoped to their author.
+    pub(crate) fn stored_key(&self) -> Option<String> {
+        self.idempotency_key.as_ref().map(|k| format!("{}:{k}", self.author_id))
+    }
+
+    /// Answers a repeat of a request whose key is already stored: the first message, or a
+    /// conflict when the key was used for something else.
+    pub(crate) fn replay(&self, existing: Message) -> Result<(Message, bool), StoreError> {
+        if existing.conversation_id != self.conversation_id || existing.text != self.text {
+            return Err(StoreError::Conflict("Idempotency-Key was already used for a different message".into()));
+        }
+        Ok((existing, false))
+    }
+
+    /// Direction, visibility and initial delivery status of the message in `conv`; replies to a
+    /// closed conversation are refused (notes are not).
+    pub(crate) fn shape(
+        &self,
+        conv: &Conversation,
+    ) -> Result<(Direction, Visibility, Option<DeliveryStatus>), StoreError> {
+        match self.kind {
+            MessageKind::Reply if conv.status == Status::Closed => {
+                Err(StoreError::Conflict(format!("{} is closed; replies are not possible", conv.case_number)))
+            }
+            MessageKind::Reply => Ok((Direction::Outbound, self.visibility, Some(DeliveryStatus::Queued))),
+            MessageKind::Note => Ok((Direction::Note, Visibility::Private, None)),
+        }
+    }
 }
 
 /// A leased outbox row with everything needed to deliver it.

@@ -8,8 +8,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Executor, Postgres, Row, Transaction};
 use switchboard_domain::{
     CaseNumber, ChannelIdentity, ChannelSlug, Contact, ContactId, Conversation, ConversationFact, ConversationId,
-    DeliveryStatus, Direction, EventId, FactKind, InboundEvent, Message, MessageId, OutboxId, Status, UserId,
-    Visibility,
+    DeliveryStatus, EventId, FactKind, InboundEvent, Message, MessageId, OutboxId, UserId,
 };
 use uuid::Uuid;
 
@@ -697,7 +696,7 @@ impl Store for PgStore {
     }
 
     async fn post_message(&self, m: &NewMessage) -> Result<(Message, bool)> {
-        let key = m.idempotency_key.as_ref().map(|k| format!("{}:{k}", m.author_id));
+        let key = m.stored_key();
         let find_existing = |key: String| async move {
             let msg = sqlx::query(&format!("SELECT {MSG_COLS} FROM messages WHERE idempotency_key = $1"))
                 .bind(key)
@@ -708,17 +707,10 @@ impl Store for PgStore {
                 .transpose()?;
             Ok::<_, StoreError>(msg)
         };
-        let check = |msg: Message| {
-            if msg.conversation_id != m.conversation_id || msg.text != m.text {
-                Err(StoreError::Conflict("Idempotency-Key was already used for a different message".into()))
-            } else {
-                Ok((msg, false))
-            }
-        };
         if let Some(key) = &key
             && let Some(msg) = find_existing(key.clone()).await?
         {
-            return check(msg);
+            return m.replay(msg);
         }
         let mut tx = self.pool.begin().await?;
         let conv = sqlx::query(&format!("SELECT {CONV_COLS} FROM conversations c WHERE c.id = $1 FOR UPDATE"))
@@ -729,13 +721,7 @@ impl Store for PgStore {
             .map(conv_from_row)
             .transpose()?
             .ok_or(StoreError::NotFound("conversation"))?;
-        if m.kind == MessageKind::Reply && conv.status == Status::Closed {
-            return Err(StoreError::Conflict(format!("{} is closed; replies are not possible", conv.case_number)));
-        }
-        let (direction, visibility, delivery) = match m.kind {
-            MessageKind::Reply => (Direction::Outbound, m.visibility, Some(DeliveryStatus::Queued)),
-            MessageKind::Note => (Direction::Note, Visibility::Private, None),
-        };
+        let (direction, visibility, delivery) = m.shape(&conv)?;
         let id = MessageId::new();
         let row = sqlx::query(&format!(
             "INSERT INTO messages (id, conversation_id, direction, visibility, author_id, text, attachments, delivery_status, idempotency_key, sent_at, created_at) \
@@ -758,7 +744,7 @@ impl Store for PgStore {
             let key = key.ok_or_else(|| StoreError::Backend("message insert ignored without a key".into()))?;
             let msg =
                 find_existing(key).await?.ok_or_else(|| StoreError::Backend("idempotent message vanished".into()))?;
-            return check(msg);
+            return m.replay(msg);
         };
         let msg = msg_from_row(&row)?;
         if m.kind == MessageKind::Reply {

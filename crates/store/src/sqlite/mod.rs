@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use switchboard_domain::{
     CaseNumber, ChannelIdentity, ChannelKind, ChannelSlug, Contact, ContactId, Conversation, ConversationFact,
-    ConversationId, DeliveryStatus, Direction, EventId, FactKind, InboundEvent, Message, MessageId, OutboxId, Role,
-    Status, ThreadCandidate, ThreadDecision, UserId, Visibility, decide_thread,
+    ConversationId, DeliveryStatus, EventId, FactKind, InboundEvent, Message, MessageId, OutboxId, Role,
+    ThreadCandidate, ThreadDecision, UserId, decide_thread,
 };
 use uuid::Uuid;
 
@@ -373,27 +373,18 @@ fn apply_patch(
 }
 
 fn post_message_tx(c: &Connection, m: &NewMessage) -> Result<(Message, bool)> {
-    let key = m.idempotency_key.as_ref().map(|k| format!("{}:{k}", m.author_id));
+    let key = m.stored_key();
     if let Some(key) = &key {
         let existing = c
             .prepare_cached(&format!("SELECT {MSG_COLS} FROM messages WHERE idempotency_key = ?1"))?
             .query_row([key], msg_from_row)
             .optional()?;
         if let Some(msg) = existing {
-            if msg.conversation_id != m.conversation_id || msg.text != m.text {
-                return Err(StoreError::Conflict("Idempotency-Key was already used for a different message".into()));
-            }
-            return Ok((msg, false));
+            return m.replay(msg);
         }
     }
     let conv = get_conversation(c, m.conversation_id)?.ok_or(StoreError::NotFound("conversation"))?;
-    if m.kind == MessageKind::Reply && conv.status == Status::Closed {
-        return Err(StoreError::Conflict(format!("{} is closed; replies are not possible", conv.case_number)));
-    }
-    let (direction, visibility, delivery) = match m.kind {
-        MessageKind::Reply => (Direction::Outbound, m.visibility, Some(DeliveryStatus::Queued)),
-        MessageKind::Note => (Direction::Note, Visibility::Private, None),
-    };
+    let (direction, visibility, delivery) = m.shape(&conv)?;
     let id = MessageId::new();
     c.prepare_cached(
         "INSERT INTO messages (id, conversation_id, direction, visibility, author_id, text, attachments, delivery_status, idempotency_key, sent_at, created_at) \
