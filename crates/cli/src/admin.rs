@@ -105,7 +105,10 @@ pub async fn run(store: DynStore, cmd: AdminCommand) -> anyhow::Result<()> {
             if kind == ChannelKind::Api && callback_url.is_none() {
                 bail!("--callback-url is required for an api channel (replies are POSTed there)");
             }
-            let created_at = store.get_channel(&slug).await?.map(|c| c.created_at).unwrap_or_else(chrono::Utc::now);
+            let existing = store.get_channel(&slug).await?;
+            let created_at = existing.as_ref().map(|c| c.created_at).unwrap_or_else(chrono::Utc::now);
+            // Updating a channel without --secret keeps its secret.
+            let secret = secret.or_else(|| existing.and_then(|c| c.secret));
             let rec = ChannelRecord {
                 name: name.unwrap_or_else(|| slug.to_string()),
                 slug,

@@ -118,7 +118,8 @@ impl Config {
             }
             None => fig = fig.merge(Toml::file("switchboard.toml")),
         }
-        fig = fig.merge(Env::prefixed("SWITCHBOARD_").split("__"));
+        // SWITCHBOARD_CONFIG names the file (a CLI option); it is not a key.
+        fig = fig.merge(Env::prefixed("SWITCHBOARD_").ignore(&["config"]).split("__"));
         let cfg: Config = fig.extract().map_err(|e| {
             let msgs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
             anyhow::anyhow!("invalid configuration: {}", msgs.join("; "))

@@ -110,7 +110,39 @@ impl InboundEvent {
                 reason: format!("more than {MAX_ATTACHMENTS}"),
             });
         }
+        // PostgreSQL text cannot hold NUL; refuse it here rather than acknowledge an event that
+        // can never be threaded.
+        let texts = [
+            ("text", Some(self.text.as_str())),
+            ("thread_id", Some(self.thread_key.as_str())),
+            ("contact.name", self.contact.display_name.as_deref()),
+            ("contact.handle", self.contact.handle.as_deref()),
+        ];
+        for (field, value) in texts {
+            if value.is_some_and(|v| v.contains('\0')) {
+                return Err(InboundPayloadError::Invalid { field, reason: "contains a NUL character".into() });
+            }
+        }
+        // Kept fields are stored one level deeper than received; bound the depth so the stored
+        // event always reads back (serde_json refuses more than 128 levels).
+        if self.extra.values().any(|v| json_depth(v) > MAX_EXTRA_DEPTH) {
+            return Err(InboundPayloadError::Invalid {
+                field: "extra",
+                reason: format!("unknown fields nest deeper than {MAX_EXTRA_DEPTH} levels"),
+            });
+        }
         Ok(())
+    }
+}
+
+/// Deepest nesting of kept unknown fields.
+pub const MAX_EXTRA_DEPTH: usize = 32;
+
+fn json_depth(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(a) => 1 + a.iter().map(json_depth).max().unwrap_or(0),
+        serde_json::Value::Object(o) => 1 + o.values().map(json_depth).max().unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -254,6 +286,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn accepted_events_always_read_back() {
+        let deep = format!("{}1{}", "[".repeat(120), "]".repeat(120));
+        let body = OK.replace(r#""loyalty_tier":"gold""#, &format!(r#""deep":{deep}"#));
+        let err = ApiInbound::parse(body.as_bytes()).expect_err("too deep").to_string();
+        assert!(err.contains("`extra`"), "{err}");
+        let nul = OK.replace("hello", "hel\\u0000lo");
+        let err = ApiInbound::parse(nul.as_bytes()).expect_err("NUL").to_string();
+        assert!(err.contains("NUL"), "{err}");
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
@@ -271,6 +314,9 @@ mod tests {
             });
             if let Ok((_, ev)) = ApiInbound::parse(body.to_string().as_bytes()) {
                 prop_assert!(ev.validate().is_ok());
+                // What is acknowledged must be readable by the pipeline.
+                let stored = serde_json::to_string(&ev).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert!(serde_json::from_str::<InboundEvent>(&stored).is_ok());
             }
         }
     }

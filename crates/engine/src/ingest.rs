@@ -110,6 +110,11 @@ async fn writer(
     loop {
         {
             let mut rx = rx.lock().await;
+            // Register for the close signal before looking at the flag, so a close() in between
+            // cannot be missed.
+            let notified = close_signal.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             if closed.load(Ordering::Acquire) {
                 // Shutting down: take what is left without waiting.
                 while batch.len() < max {
@@ -123,7 +128,6 @@ async fn writer(
                     return;
                 }
             } else {
-                let notified = close_signal.notified();
                 tokio::select! {
                     n = rx.recv_many(&mut batch, max) => {
                         if n == 0 {

@@ -121,10 +121,16 @@ async fn send_one(
         }
         Err(DeliveryError::Retryable { reason, retry_after }) if (item.attempts as u32) < cfg.max_attempts => {
             metrics.outbox_deliveries.get_or_create(&crate::metrics::ResultLabel { result: "retry" }).inc();
-            let wait =
-                retry_after.unwrap_or_else(|| backoff(item.attempts.max(1) as u32, cfg.base_backoff, cfg.max_backoff));
+            // A provider's Retry-After is honoured up to our own longest backoff.
+            let wait = retry_after
+                .map(|d| d.min(cfg.max_backoff))
+                .unwrap_or_else(|| backoff(item.attempts.max(1) as u32, cfg.base_backoff, cfg.max_backoff));
             tracing::warn!(message_id = %item.message_id, attempt = item.attempts, retry_in = ?wait, %reason, "reply delivery failed; will retry");
-            let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
+            let now = Utc::now();
+            let at = chrono::Duration::from_std(wait)
+                .ok()
+                .and_then(|d| now.checked_add_signed(d))
+                .unwrap_or(now + chrono::Duration::seconds(60));
             store.fail_outbox(item.id, &reason, Some(at)).await
         }
         Err(e) => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_domain::EventId;
-use switchboard_store::{Backend, DynStore, StoredEvent, ThreadOutcome, ThreadingRules};
+use switchboard_store::{Backend, DynStore, StoreError, StoredEvent, ThreadOutcome, ThreadingRules};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -82,6 +82,13 @@ async fn one_by_one(
         match store.thread_events(vec![ev], rules).await {
             Ok(outcomes) => publish(bus, metrics, &outcomes).await,
             Err(e) => {
+                // A database that is down or closing fails every event: that is no reason to
+                // park them. Stop here; the next round retries the whole batch.
+                if matches!(e, StoreError::Closed) || store.ping().await.is_err() {
+                    tracing::warn!(error = %e, "database unavailable; threading resumes when it is back");
+                    tokio::time::sleep(POLL).await;
+                    return;
+                }
                 tracing::error!(event_id = %id, error = %e, "event cannot be threaded; skipping it until restart");
                 quarantined.insert(id);
             }

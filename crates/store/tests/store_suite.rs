@@ -1495,3 +1495,31 @@ async fn snoozed_conversations_wake_once_when_due() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn merge_chains_resolve_in_one_hop() {
+    for_each_backend(|s| async move {
+        let out = deliver(
+            &s,
+            vec![inbound("api", "m1", "ann", "a"), inbound("api", "m2", "ben", "b"), inbound("api", "m3", "cat", "c")],
+        )
+        .await;
+        let contact = |i: usize| {
+            let s = s.clone();
+            let conv = out[i].conversation_id;
+            async move { s.get_conversation(conv).await.unwrap().unwrap().contact_id }
+        };
+        let (a, b, c) = (contact(0).await, contact(1).await, contact(2).await);
+        s.merge_contacts(a, b).await.unwrap();
+        s.merge_contacts(c, a).await.unwrap();
+        // b was merged into a, a into c: both resolve to c, with all three identities.
+        let via_b = s.get_contact(b).await.unwrap().unwrap();
+        assert_eq!(via_b.id, c);
+        assert_eq!(via_b.identities.len(), 3);
+        // Merging back the other way is refused instead of making a cycle.
+        assert_err!(s.merge_contacts(b, c).await, Invalid);
+        let page = s.list_contacts(None, None, 50).await.unwrap();
+        assert_eq!(page.items.iter().map(|k| k.id).collect::<Vec<_>>(), vec![c]);
+    })
+    .await;
+}

@@ -395,9 +395,16 @@ async fn roles_are_enforced() {
     let ch = json!({"slug": "new", "kind": "api", "name": "New", "callback_url": "http://127.0.0.1:9/x"});
     let (s, _) = app.post("/api/v1/channels", &app.agent, &ch).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, v) = app.post("/api/v1/channels", &app.admin, &ch).await;
+    let mut with_secret = ch.clone();
+    with_secret["secret"] = json!("s3cret");
+    let (s, v) = app.post("/api/v1/channels", &app.admin, &with_secret).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert!(v.get("secret").is_none());
+    assert!(v.get("secret").is_none(), "the secret was shown");
+    // Renaming without a secret keeps the stored one (it is never shown, so it cannot be resent).
+    let (s, _) = app.post("/api/v1/channels", &app.admin, &ch).await;
+    assert_eq!(s, StatusCode::OK);
+    let stored = app.store.get_channel(&ChannelSlug::parse("new").unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.secret.as_deref(), Some("s3cret"));
     let conv = first_conversation(&app).await;
     let (_, me) = app.get("/api/v1/me", &app.admin).await;
     let (s, _) =

@@ -837,6 +837,9 @@ impl Store for PgStore {
 
     async fn merge_contacts(&self, keep: ContactId, other: ContactId) -> Result<Contact> {
         let mut tx = self.pool.begin().await?;
+        // Merges are rare: run them one at a time across nodes. Concurrent merge(A<-B) and
+        // merge(B<-A) would otherwise make a cycle.
+        sqlx::query("SELECT pg_advisory_xact_lock(7263002)").execute(&mut *tx).await?;
         let k = load_contact(&mut tx, keep).await?.ok_or(StoreError::NotFound("contact"))?;
         let o = load_contact(&mut tx, other).await?.ok_or(StoreError::NotFound("contact"))?;
         if k.id == o.id {
@@ -858,7 +861,8 @@ impl Store for PgStore {
             .bind(&o.email)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE contacts SET merged_into = $1 WHERE id = $2")
+        // Contacts merged into `o` earlier now point at the survivor directly: chains stay one hop.
+        sqlx::query("UPDATE contacts SET merged_into = $1 WHERE id = $2 OR merged_into = $2")
             .bind(k.id.0)
             .bind(o.id.0)
             .execute(&mut *tx)

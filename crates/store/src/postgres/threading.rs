@@ -337,6 +337,19 @@ async fn load_latest(tx: &mut Tx<'_>, keys: &[ThreadKey]) -> Result<HashMap<Thre
     let contacts: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
     let channels: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
     let threads: Vec<&str> = keys.iter().map(|k| k.2.as_str()).collect();
+    // Lock the threads' conversations first (DISTINCT ON cannot lock): an agent resolving one
+    // concurrently then either commits before we read it, or waits until we have added the message.
+    sqlx::query(
+        "SELECT c.id FROM conversations c \
+         JOIN UNNEST($1::uuid[], $2::text[], $3::text[]) AS k(contact_id, channel, thread_key) \
+         ON c.contact_id = k.contact_id AND c.channel = k.channel AND c.thread_key = k.thread_key \
+         ORDER BY c.id FOR UPDATE OF c",
+    )
+    .bind(&contacts)
+    .bind(&channels)
+    .bind(&threads)
+    .execute(&mut **tx)
+    .await?;
     let rows = sqlx::query(
         "SELECT DISTINCT ON (c.contact_id, c.channel, c.thread_key) c.contact_id, c.channel, c.thread_key, c.id, \
          c.status, c.resolved_at FROM conversations c \

@@ -863,7 +863,11 @@ impl Store for SqliteStore {
                     "UPDATE contacts SET name = COALESCE(name, ?2), email = COALESCE(email, ?3) WHERE id = ?1",
                     params![k.id.0, o.name, o.email],
                 )?;
-                c.execute("UPDATE contacts SET merged_into = ?1 WHERE id = ?2", params![k.id.0, o.id.0])?;
+                // Contacts merged into `o` earlier now point at the survivor directly: chains stay one hop.
+                c.execute(
+                    "UPDATE contacts SET merged_into = ?1 WHERE id = ?2 OR merged_into = ?2",
+                    params![k.id.0, o.id.0],
+                )?;
                 load_contact(c, k.id)?.ok_or(StoreError::NotFound("contact"))
             })
             .await

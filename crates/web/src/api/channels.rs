@@ -53,13 +53,16 @@ pub(crate) async fn upsert(
         return Err(invalid("an api channel needs a callback_url for replies".into()));
     }
     let store = st.engine.store();
-    let created_at = store.get_channel(&slug).await?.map(|c| c.created_at).unwrap_or_else(Utc::now);
+    let existing = store.get_channel(&slug).await?;
+    let created_at = existing.as_ref().map(|c| c.created_at).unwrap_or_else(Utc::now);
+    // The API never shows the secret, so an update without one keeps the stored one.
+    let secret = b.secret.or_else(|| existing.and_then(|c| c.secret));
     let rec = ChannelRecord {
         slug: slug.clone(),
         kind: b.kind,
         name: b.name,
         callback_url: b.callback_url,
-        secret: b.secret,
+        secret,
         config: b.config.unwrap_or_else(|| serde_json::json!({})),
         created_at,
     };
