@@ -235,6 +235,71 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         cfg.database_url = Some(db_url);
         scratch = Some((url.clone(), name));
     }
+    let measured = measure_server(&cfg, &args, &run_id, deadline).await;
+    if let Some((admin, name)) = scratch
+        && let Err(e) = switchboard_store::postgres::drop_scratch_database(&admin, &name).await
+    {
+        eprintln!("warning: could not drop scratch database {name}: {e}");
+    }
+    let (sb_result, paced, threaded_per_second, backlog) = measured?;
+
+    let ratio = sb_result.per_second / bare_result.per_second.max(1e-9);
+    println!();
+    println!(
+        "switchboard bench ingest: {} events, {} connections, pipeline {}",
+        args.events,
+        args.concurrency,
+        if args.no_pipeline { "off" } else { "on" }
+    );
+    println!(
+        "{:<52} {:>9} {:>7} {:>10} {:>9} {:>9} {:>9}",
+        "run", "ok", "errors", "events/s", "p50 ms", "p99 ms", "p99.9 ms"
+    );
+    let mut all = vec![bare_result.clone(), sb_result.clone()];
+    all.extend(paced.clone());
+    for r in &all {
+        println!(
+            "{:<52} {:>9} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>9.2}",
+            r.name, r.ok, r.errors, r.per_second, r.p50_ms, r.p99_ms, r.p999_ms
+        );
+    }
+    println!("ratio to the bare handler: {ratio:.3}");
+    if let Some(t) = threaded_per_second {
+        println!("threaded into conversations, end to end: {t:.0} events/s");
+    }
+    println!("events still waiting for the pipeline at the end: {backlog}");
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"runs": all, "ratio": ratio, "threaded_per_second": threaded_per_second, "pipeline_backlog": backlog})
+        );
+    }
+    if sb_result.errors > 0 || paced.as_ref().is_some_and(|p| p.errors > 0) {
+        anyhow::bail!("some requests failed");
+    }
+    Ok(())
+}
+
+async fn start_with(
+    cfg: &Config,
+    store: switchboard_store::DynStore,
+    listener: TcpListener,
+    workers: bool,
+) -> anyhow::Result<serve::Running> {
+    let mut c = cfg.clone();
+    c.channels.clear();
+    serve::start_with_workers(&c, store, listener, workers).await
+}
+
+/// Runs the throughput and paced runs against the real server; the caller drops the scratch
+/// database whatever happens here.
+async fn measure_server(
+    cfg: &Config,
+    args: &IngestArgs,
+    run_id: &str,
+    deadline: Duration,
+) -> anyhow::Result<(RunResult, Option<RunResult>, Option<f64>, i64)> {
+    let run_id = run_id.to_owned();
     let backend = if cfg.is_postgres() { "PostgreSQL" } else { "SQLite (WAL, synchronous=FULL)" };
     let opts = StoreOptions { max_connections: if cfg.is_postgres() { 16 } else { 8 }, ..Default::default() };
     let store = switchboard_store::open(&cfg.database_url(), &opts).await?;
@@ -309,56 +374,5 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     };
     let backlog = store.pipeline_backlog().await.unwrap_or(-1);
     running.stop(Duration::from_secs(30)).await;
-    if let Some((admin, name)) = scratch
-        && let Err(e) = switchboard_store::postgres::drop_scratch_database(&admin, &name).await
-    {
-        eprintln!("warning: could not drop scratch database {name}: {e}");
-    }
-
-    let ratio = sb_result.per_second / bare_result.per_second.max(1e-9);
-    println!();
-    println!(
-        "switchboard bench ingest: {} events, {} connections, pipeline {}",
-        args.events,
-        args.concurrency,
-        if args.no_pipeline { "off" } else { "on" }
-    );
-    println!(
-        "{:<52} {:>9} {:>7} {:>10} {:>9} {:>9} {:>9}",
-        "run", "ok", "errors", "events/s", "p50 ms", "p99 ms", "p99.9 ms"
-    );
-    let mut all = vec![bare_result.clone(), sb_result.clone()];
-    all.extend(paced.clone());
-    for r in &all {
-        println!(
-            "{:<52} {:>9} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>9.2}",
-            r.name, r.ok, r.errors, r.per_second, r.p50_ms, r.p99_ms, r.p999_ms
-        );
-    }
-    println!("ratio to the bare handler: {ratio:.3}");
-    if let Some(t) = threaded_per_second {
-        println!("threaded into conversations, end to end: {t:.0} events/s");
-    }
-    println!("events still waiting for the pipeline at the end: {backlog}");
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"runs": all, "ratio": ratio, "threaded_per_second": threaded_per_second, "pipeline_backlog": backlog})
-        );
-    }
-    if sb_result.errors > 0 || paced.as_ref().is_some_and(|p| p.errors > 0) {
-        anyhow::bail!("some requests failed");
-    }
-    Ok(())
-}
-
-async fn start_with(
-    cfg: &Config,
-    store: switchboard_store::DynStore,
-    listener: TcpListener,
-    workers: bool,
-) -> anyhow::Result<serve::Running> {
-    let mut c = cfg.clone();
-    c.channels.clear();
-    serve::start_with_workers(&c, store, listener, workers).await
+    Ok((sb_result, paced, threaded_per_second, backlog))
 }
