@@ -43,6 +43,10 @@ fn serve(config: &Path) -> (Child, String) {
     (child, url)
 }
 
+async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
+    http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+}
+
 fn event(i: u64) -> Value {
     json!({"channel": "crash", "external_id": format!("ev-{i}"), "contact": {"handle": format!("cust-{}", i % CONTACTS)},
            "text": format!("message number {i}"), "sent_at": "2026-11-25T10:00:00Z"})
@@ -179,25 +183,10 @@ async fn interrupted_stream(stop: Stop) {
     let mut message_ids = HashSet::new();
     let mut cursor = String::new();
     loop {
-        let page: Value = http
-            .get(format!("{base}/api/v1/conversations?limit=200&cursor={cursor}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = get_json(&http, &format!("{base}/api/v1/conversations?limit=200&cursor={cursor}"), &token).await;
         for c in page["items"].as_array().unwrap() {
-            let d: Value = http
-                .get(format!("{base}/api/v1/conversations/{}", c["id"].as_str().unwrap()))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let d =
+                get_json(&http, &format!("{base}/api/v1/conversations/{}", c["id"].as_str().unwrap()), &token).await;
             for m in d["messages"].as_array().unwrap() {
                 *messages.entry(m["provider_message_id"].as_str().unwrap().to_owned()).or_default() += 1;
                 message_ids.insert(m["id"].as_str().unwrap().to_owned());
@@ -215,15 +204,7 @@ async fn interrupted_stream(stop: Stop) {
     }
     assert!(messages.len() >= acked.len() && messages.len() as u64 <= sent);
     // One conversation per customer: threading survived the crash too.
-    let convs: Value = http
-        .get(format!("{base}/api/v1/conversations?limit=200"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let convs = get_json(&http, &format!("{base}/api/v1/conversations?limit=200"), &token).await;
     assert_eq!(convs["items"].as_array().unwrap().len() as u64, CONTACTS);
 
     terminate(&mut child);

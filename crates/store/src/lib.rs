@@ -255,3 +255,8 @@ pub(crate) fn now_micros() -> DateTime<Utc> {
     use chrono::SubsecRound;
     Utc::now().trunc_subsecs(6)
 }
+
+/// Prefixes each column of a `"a, b, c"` list with a table alias: `"m.a, m.b, m.c"`.
+pub(crate) fn qualified(cols: &str, alias: &str) -> String {
+    cols.split(", ").map(|col| format!("{alias}.{col}")).collect::<Vec<_>>().join(", ")
+}

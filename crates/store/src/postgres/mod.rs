@@ -994,7 +994,7 @@ impl Store for PgStore {
         reason: Option<&str>,
     ) -> Result<Option<Message>> {
         let mut tx = self.pool.begin().await?;
-        let cols = MSG_COLS.split(", ").map(|col| format!("m.{col}")).collect::<Vec<_>>().join(", ");
+        let cols = crate::qualified(MSG_COLS, "m");
         let found = sqlx::query(&format!(
             "SELECT {cols} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
              WHERE m.provider_message_id = $1 AND c.channel = $2 AND m.direction = 'outbound' FOR UPDATE OF m"

@@ -898,7 +898,7 @@ impl Store for SqliteStore {
                              (SELECT i.provider_user_id FROM contact_identities i WHERE i.contact_id = c.contact_id AND i.channel = c.channel ORDER BY i.created_at LIMIT 1), \
                              {} FROM outbox o JOIN messages m ON m.id = o.message_id JOIN conversations c ON c.id = m.conversation_id \
                              JOIN channels ch ON ch.slug = o.channel WHERE o.id = ?1",
-                            CHANNEL_COLS.split(", ").map(|col| format!("ch.{col}")).collect::<Vec<_>>().join(", ")
+                            crate::qualified(CHANNEL_COLS, "ch")
                         ))?
                         .query_row([id], |r| {
                             Ok(OutboxItem {
@@ -1008,7 +1008,7 @@ impl Store for SqliteStore {
                     .prepare_cached(&format!(
                         "SELECT {} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
                          WHERE m.provider_message_id = ?1 AND c.channel = ?2 AND m.direction = 'outbound'",
-                        MSG_COLS.split(", ").map(|col| format!("m.{col}")).collect::<Vec<_>>().join(", ")
+                        crate::qualified(MSG_COLS, "m")
                     ))?
                     .query_row(params![pmid, channel.as_str()], msg_from_row)
                     .optional()?;
