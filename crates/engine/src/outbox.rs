@@ -117,7 +117,7 @@ async fn send_one(
         Ok(provider_id) => {
             metrics.outbox_deliveries.get_or_create(&crate::metrics::ResultLabel { result: "sent" }).inc();
             tracing::info!(message_id = %item.message_id, case = %item.case_number, attempt = item.attempts, "reply delivered");
-            store.complete_outbox(item.id, &provider_id, Utc::now()).await
+            store.complete_outbox(item.id, item.attempts, &provider_id, Utc::now()).await
         }
         Err(DeliveryError::Retryable { reason, retry_after }) if (item.attempts as u32) < cfg.max_attempts => {
             metrics.outbox_deliveries.get_or_create(&crate::metrics::ResultLabel { result: "retry" }).inc();
@@ -131,12 +131,12 @@ async fn send_one(
                 .ok()
                 .and_then(|d| now.checked_add_signed(d))
                 .unwrap_or(now + chrono::Duration::seconds(60));
-            store.fail_outbox(item.id, &reason, Some(at)).await
+            store.fail_outbox(item.id, item.attempts, &reason, Some(at)).await
         }
         Err(e) => {
             metrics.outbox_deliveries.get_or_create(&crate::metrics::ResultLabel { result: "failed" }).inc();
             tracing::warn!(message_id = %item.message_id, attempt = item.attempts, reason = %e, "reply delivery failed for good");
-            store.fail_outbox(item.id, &e.to_string(), None).await
+            store.fail_outbox(item.id, item.attempts, &e.to_string(), None).await
         }
     };
     match outcome {
@@ -148,6 +148,10 @@ async fn send_one(
                 Some(item.message_id),
             ))
             .await
+        }
+        Err(e @ switchboard_store::StoreError::Conflict(_)) => {
+            // Our lease expired and another sender took the row; its outcome stands.
+            tracing::warn!(error = %e, outbox_id = %item.id, "delivery outcome discarded: lease lost")
         }
         Err(e) => {
             tracing::error!(error = %e, outbox_id = %item.id, "cannot record delivery outcome; the lease will expire and it is retried")

@@ -182,10 +182,20 @@ pub trait Store: Send + Sync + 'static {
         lease_until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OutboxItem>>;
-    /// Records a successful send: provider message id on the message, row done.
-    async fn complete_outbox(&self, id: OutboxId, provider_message_id: &str, at: DateTime<Utc>) -> Result<()>;
-    /// Records a failed attempt: retried at `retry_at`, or failed for good when `None`.
-    async fn fail_outbox(&self, id: OutboxId, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()>;
+    /// Records a successful send: provider message id on the message, row done. `attempt` is the
+    /// leased item's `attempts`: if the row was re-leased since (or already settled), nothing
+    /// changes and the answer is `Conflict`, so a stale sender cannot overwrite a newer outcome.
+    async fn complete_outbox(
+        &self,
+        id: OutboxId,
+        attempt: i32,
+        provider_message_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Records a failed attempt: retried at `retry_at`, or failed for good when `None`. Fenced on
+    /// `attempt` like [`Store::complete_outbox`].
+    async fn fail_outbox(&self, id: OutboxId, attempt: i32, error: &str, retry_at: Option<DateTime<Utc>>)
+    -> Result<()>;
     /// Rows not yet delivered or failed.
     async fn outbox_backlog(&self) -> Result<i64>;
 
@@ -259,4 +269,9 @@ pub(crate) fn now_micros() -> DateTime<Utc> {
 /// Prefixes each column of a `"a, b, c"` list with a table alias: `"m.a, m.b, m.c"`.
 pub(crate) fn qualified(cols: &str, alias: &str) -> String {
     cols.split(", ").map(|col| format!("{alias}.{col}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The answer to a settle call from a sender that no longer holds the lease.
+pub(crate) fn lease_lost(id: OutboxId) -> StoreError {
+    StoreError::Conflict(format!("outbox row {id} was re-leased or settled by another sender"))
 }

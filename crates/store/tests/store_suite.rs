@@ -1231,13 +1231,18 @@ async fn outbox_leases_completes_and_fails() {
         assert_eq!(again[0].id, item.id);
         assert_eq!(again[0].attempts, 2);
 
-        s.complete_outbox(item.id, "prov-1", t0 + Duration::seconds(63)).await.unwrap();
+        // The first lease holder is stale now: its outcome is refused and changes nothing.
+        assert_err!(s.complete_outbox(item.id, 1, "stale", t0 + Duration::seconds(63)).await, Conflict);
+        assert_err!(s.fail_outbox(item.id, 1, "stale", None).await, Conflict);
+        s.complete_outbox(item.id, 2, "prov-1", t0 + Duration::seconds(63)).await.unwrap();
+        // Settled rows cannot be settled again.
+        assert_err!(s.fail_outbox(item.id, 2, "late", Some(t0)).await, Conflict);
         let sent = s.get_message(msg.id).await.unwrap().unwrap();
         assert_eq!(sent.provider_message_id.as_deref(), Some("prov-1"));
         assert_eq!(sent.delivery_status, Some(DeliveryStatus::Sent));
         assert_eq!(s.outbox_backlog().await.unwrap(), 0);
         assert!(s.claim_outbox(t0 + Duration::days(1), t0 + Duration::days(2), 10).await.unwrap().is_empty());
-        assert_err!(s.complete_outbox(switchboard_domain::OutboxId::new(), "x", t0).await, NotFound);
+        assert_err!(s.complete_outbox(switchboard_domain::OutboxId::new(), 1, "x", t0).await, NotFound);
 
         // A failure with a retry time waits until then.
         let (msg2, _) = s.post_message(&new_message(conv, agent.id, MessageKind::Reply, "second", t0)).await.unwrap();
@@ -1245,7 +1250,7 @@ async fn outbox_leases_completes_and_fails() {
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].message_id, msg2.id);
         let id2 = items[0].id;
-        s.fail_outbox(id2, "timeout", Some(t0 + Duration::minutes(10))).await.unwrap();
+        s.fail_outbox(id2, 1, "timeout", Some(t0 + Duration::minutes(10))).await.unwrap();
         assert_eq!(s.outbox_backlog().await.unwrap(), 1);
         let waiting = s.get_message(msg2.id).await.unwrap().unwrap();
         assert_eq!(waiting.delivery_status, Some(DeliveryStatus::Queued));
@@ -1256,7 +1261,7 @@ async fn outbox_leases_completes_and_fails() {
         assert_eq!(retried[0].attempts, 2);
 
         // A failure without a retry time is final.
-        s.fail_outbox(id2, "rejected by provider", None).await.unwrap();
+        s.fail_outbox(id2, 2, "rejected by provider", None).await.unwrap();
         let failed = s.get_message(msg2.id).await.unwrap().unwrap();
         assert_eq!(failed.delivery_status, Some(DeliveryStatus::Failed));
         assert_eq!(failed.failure_reason.as_deref(), Some("rejected by provider"));
@@ -1435,7 +1440,7 @@ async fn delivery_reports_only_move_forward() {
         let (msg, _) =
             s.post_message(&new_message(out[0].conversation_id, agent.id, MessageKind::Reply, "hi", t0)).await.unwrap();
         let item = s.claim_outbox(t0 + Duration::seconds(1), t0 + Duration::seconds(61), 10).await.unwrap().remove(0);
-        s.complete_outbox(item.id, "prov-9", t0).await.unwrap();
+        s.complete_outbox(item.id, item.attempts, "prov-9", t0).await.unwrap();
         // Unknown ids, other channels and inbound messages are not matched.
         assert!(s.record_delivery(&slug("api"), "nope", DeliveryStatus::Read, None).await.unwrap().is_none());
         assert!(s.record_delivery(&slug("other"), "prov-9", DeliveryStatus::Read, None).await.unwrap().is_none());
@@ -1454,7 +1459,7 @@ async fn delivery_reports_only_move_forward() {
             .await
             .unwrap();
         let item = s.claim_outbox(t0 + Duration::seconds(1), t0 + Duration::seconds(61), 10).await.unwrap().remove(0);
-        s.complete_outbox(item.id, "prov-10", t0).await.unwrap();
+        s.complete_outbox(item.id, item.attempts, "prov-10", t0).await.unwrap();
         let m =
             s.record_delivery(&slug("api"), "prov-10", DeliveryStatus::Failed, Some("blocked")).await.unwrap().unwrap();
         assert_eq!(

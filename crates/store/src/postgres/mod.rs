@@ -211,6 +211,17 @@ async fn load_contact(conn: &mut sqlx::PgConnection, id: ContactId) -> Result<Op
     Err(StoreError::Backend("contact merge chain too long".into()))
 }
 
+/// The message of an outbox row still leased for `attempt` (the row stays locked until commit).
+async fn leased_message(tx: &mut Tx<'_>, id: OutboxId, attempt: i32) -> Result<Uuid> {
+    let row = sqlx::query("SELECT message_id, state, attempts FROM outbox WHERE id = $1 FOR UPDATE")
+        .bind(id.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound("outbox row"))?;
+    let (state, attempts): (String, i32) = (row.try_get("state")?, row.try_get("attempts")?);
+    if state == "sending" && attempts == attempt { Ok(row.try_get("message_id")?) } else { Err(crate::lease_lost(id)) }
+}
+
 async fn fail_outbox_tx(tx: &mut Tx<'_>, id: OutboxId, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
     match retry_at {
         Some(at) => {
@@ -925,14 +936,22 @@ impl Store for PgStore {
         Ok(items)
     }
 
-    async fn complete_outbox(&self, id: OutboxId, provider_message_id: &str, at: DateTime<Utc>) -> Result<()> {
+    async fn complete_outbox(
+        &self,
+        id: OutboxId,
+        attempt: i32,
+        provider_message_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let mid: Uuid = sqlx::query_scalar("UPDATE outbox SET state = 'sent', lease_until = NULL, sent_at = $2, last_error = NULL WHERE id = $1 RETURNING message_id")
-            .bind(id.0)
-            .bind(at)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound("outbox row"))?;
+        let mid = leased_message(&mut tx, id, attempt).await?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'sent', lease_until = NULL, sent_at = $2, last_error = NULL WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "UPDATE messages SET provider_message_id = $2, delivery_status = CASE WHEN delivery_status IN ('queued', 'failed') THEN 'sent' ELSE delivery_status END, \
              failure_reason = NULL WHERE id = $1",
@@ -945,8 +964,15 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn fail_outbox(&self, id: OutboxId, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
+    async fn fail_outbox(
+        &self,
+        id: OutboxId,
+        attempt: i32,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        leased_message(&mut tx, id, attempt).await?;
         fail_outbox_tx(&mut tx, id, error, retry_at).await?;
         tx.commit().await?;
         Ok(())

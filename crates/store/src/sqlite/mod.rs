@@ -937,14 +937,17 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn complete_outbox(&self, id: OutboxId, provider_message_id: &str, at: DateTime<Utc>) -> Result<()> {
+    async fn complete_outbox(
+        &self,
+        id: OutboxId,
+        attempt: i32,
+        provider_message_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         let pmid = provider_message_id.to_owned();
         self.conns
             .write(move |c| {
-                let mid: Uuid = c
-                    .query_row("SELECT message_id FROM outbox WHERE id = ?1", [id.0], |r| r.get(0))
-                    .optional()?
-                    .ok_or(StoreError::NotFound("outbox row"))?;
+                let mid = leased_message(c, id, attempt)?;
                 c.execute("UPDATE outbox SET state = 'sent', lease_until = NULL, sent_at = ?2, last_error = NULL WHERE id = ?1", params![id.0, ts(at)])?;
                 c.execute(
                     "UPDATE messages SET provider_message_id = ?2, delivery_status = CASE WHEN delivery_status IN ('queued', 'failed') THEN 'sent' ELSE delivery_status END, \
@@ -956,9 +959,20 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn fail_outbox(&self, id: OutboxId, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
+    async fn fail_outbox(
+        &self,
+        id: OutboxId,
+        attempt: i32,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         let error = error.to_owned();
-        self.conns.write(move |c| fail_outbox_tx(c, id, &error, retry_at)).await
+        self.conns
+            .write(move |c| {
+                leased_message(c, id, attempt)?;
+                fail_outbox_tx(c, id, &error, retry_at)
+            })
+            .await
     }
 
     async fn outbox_backlog(&self) -> Result<i64> {
@@ -1027,6 +1041,19 @@ impl Store for SqliteStore {
                     .optional()?)
             })
             .await
+    }
+}
+
+/// The message of an outbox row still leased for `attempt`.
+fn leased_message(c: &Connection, id: OutboxId, attempt: i32) -> Result<Uuid> {
+    let row: Option<(Uuid, String, i32)> = c
+        .prepare_cached("SELECT message_id, state, attempts FROM outbox WHERE id = ?1")?
+        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    match row {
+        None => Err(StoreError::NotFound("outbox row")),
+        Some((mid, state, attempts)) if state == "sending" && attempts == attempt => Ok(mid),
+        Some(_) => Err(crate::lease_lost(id)),
     }
 }
 
