@@ -1,8 +1,6 @@
 //! Bearer API tokens: generation, hashing and a short-lived verification cache.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -12,6 +10,7 @@ use switchboard_domain::{Role, UserId};
 use switchboard_store::DynStore;
 
 use crate::AppState;
+use crate::cache::TtlCache;
 use crate::error::AppError;
 
 /// How long a verified token is trusted without asking the database again (bounds how long a
@@ -52,35 +51,27 @@ impl Caller {
 }
 
 /// Verified tokens by hash.
-#[derive(Default)]
-pub struct TokenCache {
-    entries: RwLock<HashMap<String, (Caller, Instant)>>,
+pub struct TokenCache(TtlCache<String, Caller>);
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self(TtlCache::new(CACHE_TTL, CACHE_MAX))
+    }
 }
 
 impl TokenCache {
     /// Verifies a bearer token against the cache, then the store.
     pub async fn verify(&self, store: &DynStore, token: &str) -> Result<Caller, AppError> {
         let hash = hash_token(token);
-        if let Ok(map) = self.entries.read()
-            && let Some((caller, at)) = map.get(&hash)
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(caller.clone());
+        if let Some(caller) = self.0.get(&hash) {
+            return Ok(caller);
         }
         let found = store.find_api_token(&hash).await?;
         let Some((_, user)) = found else {
             return Err(AppError::unauthorized("invalid or revoked API token"));
         };
         let caller = Caller { user_id: user.id, role: user.role };
-        if let Ok(mut map) = self.entries.write() {
-            if map.len() >= CACHE_MAX {
-                map.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
-                if map.len() >= CACHE_MAX {
-                    map.clear();
-                }
-            }
-            map.insert(hash, (caller.clone(), Instant::now()));
-        }
+        self.0.insert(hash, caller.clone());
         Ok(caller)
     }
 }

@@ -4,19 +4,21 @@
 
 pub mod api;
 pub mod auth;
+mod cache;
 pub mod error;
 pub mod extract;
 mod ops;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use switchboard_domain::ChannelSlug;
 use switchboard_engine::Engine;
 use switchboard_store::ChannelRecord;
+
+use crate::cache::TtlCache;
 
 pub use error::AppError;
 
@@ -62,12 +64,16 @@ impl AppState {
 }
 
 /// Channel records by slug, refreshed every few seconds so admin changes on any node apply.
-#[derive(Default)]
-pub struct ChannelCache {
-    map: RwLock<HashMap<ChannelSlug, (ChannelRecord, Instant)>>,
-}
+pub struct ChannelCache(TtlCache<ChannelSlug, ChannelRecord>);
 
 const CHANNEL_TTL: Duration = Duration::from_secs(5);
+const CHANNEL_CACHE_MAX: usize = 10_000;
+
+impl Default for ChannelCache {
+    fn default() -> Self {
+        Self(TtlCache::new(CHANNEL_TTL, CHANNEL_CACHE_MAX))
+    }
+}
 
 impl ChannelCache {
     /// The channel, from the cache or the store.
@@ -76,31 +82,20 @@ impl ChannelCache {
         store: &switchboard_store::DynStore,
         slug: &ChannelSlug,
     ) -> Result<Option<ChannelRecord>, AppError> {
-        if let Ok(map) = self.map.read()
-            && let Some((ch, at)) = map.get(slug)
-            && at.elapsed() < CHANNEL_TTL
-        {
-            return Ok(Some(ch.clone()));
+        if let Some(ch) = self.0.get(slug) {
+            return Ok(Some(ch));
         }
         let found = store.get_channel(slug).await?;
-        if let Ok(mut map) = self.map.write() {
-            match &found {
-                Some(ch) => {
-                    map.insert(slug.clone(), (ch.clone(), Instant::now()));
-                }
-                None => {
-                    map.remove(slug);
-                }
-            }
+        match &found {
+            Some(ch) => self.0.insert(slug.clone(), ch.clone()),
+            None => self.0.remove(slug),
         }
         Ok(found)
     }
 
     /// Forgets a channel after a change on this node.
     pub fn invalidate(&self, slug: &ChannelSlug) {
-        if let Ok(mut map) = self.map.write() {
-            map.remove(slug);
-        }
+        self.0.remove(slug);
     }
 }
 
