@@ -72,22 +72,10 @@ impl Bus {
 
     /// Publishes to local subscribers and, on PostgreSQL, to other nodes.
     pub async fn publish(&self, event: RealtimeEvent) {
-        let _ = self.tx.send(event.clone());
-        if let Some(pool) = &self.pg {
-            let env = Envelope { node: self.node, event };
-            match serde_json::to_string(&env) {
-                Ok(payload) => {
-                    if let Err(e) = switchboard_store::postgres::notify(pool, PG_CHANNEL, &payload).await {
-                        tracing::warn!(error = %e, "pg_notify failed; other nodes miss one live event");
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot encode realtime event"),
-            }
-        }
+        self.publish_all(vec![event]).await;
     }
 
-    /// Publishes several events, in order, as [`publish`](Self::publish) would one by one, but
-    /// with a single round trip to PostgreSQL.
+    /// Publishes several events, in order, with a single round trip to PostgreSQL.
     pub async fn publish_all(&self, events: Vec<RealtimeEvent>) {
         for event in &events {
             let _ = self.tx.send(event.clone());

@@ -1051,12 +1051,6 @@ impl Store for PgStore {
     }
 }
 
-/// Sends `payload` to every session listening on `channel`.
-pub async fn notify(pool: &PgPool, channel: &str, payload: &str) -> Result<()> {
-    sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(payload).execute(pool).await?;
-    Ok(())
-}
-
 /// Sends each of `payloads`, in order, to every session listening on `channel`: one statement.
 pub async fn notify_all(pool: &PgPool, channel: &str, payloads: &[String]) -> Result<()> {
     sqlx::query("SELECT pg_notify($1, p) FROM UNNEST($2::text[]) WITH ORDINALITY AS t(p, ord) ORDER BY ord")
