@@ -7,10 +7,12 @@
 //!   with `FOR UPDATE SKIP LOCKED`; live events across nodes with `LISTEN/NOTIFY`.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod migrations;
 pub mod postgres;
 mod records;
 pub mod sqlite;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -21,9 +23,13 @@ use switchboard_domain::{
     MessageId, OutboxId, UserId,
 };
 
+pub use audit::{AuditEntry, AuditFilter, AuditStore, NewAuditEntry};
 pub use records::*;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
+pub use ui::{
+    InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, UiSession, UiStore, UserPrefs, UserUpdate,
+};
 
 /// Errors from the store. `NotFound`, `Conflict` and `Invalid` are the caller's fault.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +97,7 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: UiStore + AuditStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

@@ -7,8 +7,20 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") }];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") },
+    Migration {
+        version: 5,
+        name: "ui_sessions_audit",
+        sql: include_str!("../migrations/sqlite/0005_ui_sessions_audit.sql"),
+    },
+];
 
-pub(crate) const POSTGRES: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../migrations/postgres/0001_init.sql") }];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../migrations/postgres/0001_init.sql") },
+    Migration {
+        version: 5,
+        name: "ui_sessions_audit",
+        sql: include_str!("../migrations/postgres/0005_ui_sessions_audit.sql"),
+    },
+];

@@ -1,6 +1,8 @@
 //! The PostgreSQL backend (sqlx).
 
+mod audit;
 mod threading;
+mod ui;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -1,6 +1,8 @@
 //! The SQLite backend.
 
+mod audit;
 mod conn;
+mod ui;
 
 use std::path::Path;
 
