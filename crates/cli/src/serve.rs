@@ -78,8 +78,11 @@ pub async fn start_with_workers(
     let app = switchboard_web::router(state.clone());
     let addr = listener.local_addr()?;
     let stop = state.shutdown.clone();
-    let server =
-        tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await });
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+    });
     Ok(Running { addr, engine, state, server })
 }
 

@@ -8,6 +8,7 @@ mod cache;
 pub mod error;
 pub mod extract;
 mod ops;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub channels: Arc<ChannelCache>,
     /// Settings.
     pub config: Arc<WebConfig>,
+    /// The web UI's catalogue and presence.
+    pub ui: Arc<ui::UiState>,
     /// Cancelled when the server shuts down; ends long-lived responses (event streams).
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -58,6 +61,8 @@ impl AppState {
             tokens: Arc::default(),
             channels: Arc::default(),
             config: Arc::new(config),
+            // The catalogues are embedded and checked by a unit test; failing here is a build defect.
+            ui: Arc::new(ui::UiState::new().expect("embedded UI message catalogues must parse")),
             shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
@@ -104,6 +109,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .merge(ops::router())
+        .merge(ui::router())
         .nest("/api/v1", api::router())
         .fallback(|| async { AppError::not_found("route") })
         .method_not_allowed_fallback(|| async {

@@ -1,0 +1,221 @@
+// Switchboard agent UI: live updates (server-sent events), presence, composer and shortcuts.
+// Plain script, no dependencies; the pages work without it (forms post and redirect).
+(function () {
+  "use strict";
+  var body = document.body;
+  var page = body.dataset.page;
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = meta ? meta.content : "";
+  var me = body.dataset.userId || "";
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+
+  // ---- fetching fragments, at most one in flight, coalescing bursts ----
+  function refresher(url, apply) {
+    var running = false, again = false, timer = null;
+    function run() {
+      timer = null;
+      if (running) { again = true; return; }
+      running = true;
+      fetch(url(), { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(apply)
+        .catch(function () {})
+        .then(function () {
+          running = false;
+          if (again) { again = false; schedule(); }
+        });
+    }
+    function schedule() { if (!timer) timer = setTimeout(run, 100); }
+    return schedule;
+  }
+
+  var conv = $(".conversation");
+  var convId = conv ? conv.dataset.conversationId : null;
+  var caseNo = conv ? conv.dataset.case : null;
+
+  var refreshInbox = refresher(
+    function () { return "/inbox/rows" + location.search; },
+    function (html) {
+      var list = $("#inbox-list");
+      if (!list) return;
+      var focused = document.activeElement && document.activeElement.closest("li[data-case]");
+      var focusedCase = focused ? focused.dataset.case : null;
+      list.innerHTML = html;
+      var rows = $(".rows", list);
+      if (rows) {
+        [["mine", "#count-mine"], ["unassigned", "#count-unassigned"], ["all", "#count-all"], ["unread", "#count-unread"]]
+          .forEach(function (p) {
+            var el = $(p[1]);
+            if (el) { el.textContent = rows.dataset[p[0]]; if (p[0] === "unread") el.hidden = rows.dataset.unread === "0"; }
+          });
+      }
+      if (focusedCase) {
+        var a = $('li[data-case="' + focusedCase + '"] a', list);
+        if (a) a.focus();
+      }
+    });
+
+  var refreshThread = refresher(
+    function () { return "/c/" + caseNo + "/thread"; },
+    function (html) {
+      var live = $("#conv-live");
+      if (live) live.innerHTML = html;
+    });
+
+  // ---- server-sent events ----
+  var live = $("#live-status");
+  function setLive(on) {
+    if (!live) return;
+    live.textContent = on ? live.dataset.on : live.dataset.off;
+    live.classList.toggle("on", on);
+  }
+  if (window.EventSource && (page === "inbox" || page === "conversation")) {
+    var es = new EventSource("/ui/events");
+    es.onopen = function () { setLive(true); body.dataset.live = "1"; };
+    es.onerror = function () { setLive(false); };
+    var onChange = function (e) {
+      var ev;
+      try { ev = JSON.parse(e.data); } catch (_) { return; }
+      if (page === "inbox") refreshInbox();
+      if (page === "conversation" && ev.conversation_id === convId) refreshThread();
+    };
+    ["conversation.created", "conversation.updated", "message.created", "message.updated"].forEach(function (t) {
+      es.addEventListener(t, onChange);
+    });
+    es.addEventListener("lagged", function () {
+      if (page === "inbox") refreshInbox();
+      if (page === "conversation") refreshThread();
+    });
+    es.addEventListener("presence", function (e) {
+      var p;
+      try { p = JSON.parse(e.data); } catch (_) { return; }
+      if (page === "conversation" && p.conversation_id === convId) showPresence(p.viewers);
+    });
+  }
+
+  // ---- presence: who else is here (collision detection) ----
+  var presenceEl = $("#presence");
+  var seen = {};
+  function showPresence(viewers) {
+    var now = Date.now();
+    seen = {};
+    viewers.forEach(function (v) { if (v.user_id !== me) seen[v.user_id] = { v: v, at: now }; });
+    renderPresence();
+  }
+  function renderPresence() {
+    if (!presenceEl) return;
+    var now = Date.now();
+    var lines = [];
+    Object.keys(seen).forEach(function (k) {
+      var s = seen[k];
+      if (now - s.at > 30000) { delete seen[k]; return; }
+      var tpl = s.v.typing ? presenceEl.dataset.typing : presenceEl.dataset.viewing;
+      lines.push(tpl.replace("__NAME__", s.v.name));
+    });
+    presenceEl.textContent = lines.join(" · ");
+    presenceEl.classList.toggle("active", lines.length > 0);
+  }
+  function report(state, keepalive) {
+    if (!caseNo) return;
+    fetch("/ui/presence", {
+      method: "POST",
+      credentials: "same-origin",
+      keepalive: !!keepalive,
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ case: caseNo, state: state })
+    }).catch(function () {});
+  }
+  if (page === "conversation") {
+    report("viewing");
+    setInterval(function () { report("viewing"); renderPresence(); }, 10000);
+    window.addEventListener("pagehide", function () { report("left", true); });
+  }
+
+  // ---- composer ----
+  var composer = $("#composer");
+  if (composer) {
+    var text = $("#composer-text");
+    var vis = $("#visibility");
+    var warn = $("#composer-warning");
+    var count = $("#char-count");
+    var limit = parseInt(composer.dataset.limit || "0", 10);
+    var lastTyping = 0;
+    var kind = function () { var k = $('input[name="kind"]:checked', composer); return k ? k.value : "reply"; };
+    var update = function () {
+      var note = kind() === "note";
+      vis.disabled = note;
+      composer.classList.toggle("is-note", note);
+      composer.classList.toggle("is-public", !note && vis.value === "public");
+      warn.textContent = note ? warn.dataset.note : (vis.value === "public" ? warn.dataset.public : warn.dataset.private);
+      var n = Array.from(text.value).length;
+      if (limit > 0 && !note) {
+        count.textContent = n + " / " + limit + (n > limit ? " — " + count.dataset.over : "");
+        count.classList.toggle("over", n > limit);
+      } else {
+        count.textContent = n > 0 ? String(n) : "";
+        count.classList.remove("over");
+      }
+    };
+    $all('input[name="kind"]', composer).forEach(function (r) { r.addEventListener("change", update); });
+    vis.addEventListener("change", update);
+    text.addEventListener("input", function () {
+      update();
+      var now = Date.now();
+      if (now - lastTyping > 2000) { lastTyping = now; report("typing"); }
+    });
+    text.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); composer.requestSubmit(); }
+    });
+    composer.addEventListener("submit", function () {
+      var b = $("#send"); if (b) b.disabled = true;
+    });
+    update();
+  }
+
+  // ---- keyboard shortcuts ----
+  var dialog = $("#shortcuts");
+  var pendingG = false;
+  function typing(el) {
+    return el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
+  }
+  function moveInInbox(step) {
+    var links = $all("#inbox-list li a");
+    if (!links.length) return;
+    var i = links.indexOf(document.activeElement);
+    var next = links[Math.max(0, Math.min(links.length - 1, i < 0 ? 0 : i + step))];
+    next.focus();
+  }
+  function submit(id) { var f = $(id); if (f) f.requestSubmit(); }
+  function pickKind(k) {
+    var r = $('input[name="kind"][value="' + k + '"]');
+    if (r && !r.disabled) { r.checked = true; r.dispatchEvent(new Event("change")); }
+    var t = $("#composer-text"); if (t) t.focus();
+  }
+  if (dialog) {
+    $("[data-close]", dialog).addEventListener("click", function () { dialog.hidden = true; });
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && dialog && !dialog.hidden) { dialog.hidden = true; return; }
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    if (pendingG) {
+      pendingG = false;
+      if (e.key === "i") { location.href = "/inbox"; e.preventDefault(); }
+      return;
+    }
+    switch (e.key) {
+      case "?": if (dialog) { dialog.hidden = !dialog.hidden; if (!dialog.hidden) $("[data-close]", dialog).focus(); } break;
+      case "g": pendingG = true; setTimeout(function () { pendingG = false; }, 1000); return;
+      case "j": if (page === "inbox") moveInInbox(1); else return; break;
+      case "k": if (page === "inbox") moveInInbox(-1); else return; break;
+      case "/": { var s = $("#search"); if (s) s.focus(); else return; } break;
+      case "r": if (page === "conversation") pickKind("reply"); else return; break;
+      case "n": if (page === "conversation") pickKind("note"); else return; break;
+      case "a": if (page === "conversation") submit("#assign-me-form"); else return; break;
+      case "e": if (page === "conversation") submit("#resolve-form"); else return; break;
+      default: return;
+    }
+    e.preventDefault();
+  });
+})();

@@ -1,0 +1,563 @@
+//! One conversation: the whole history with the contact, the contact panel, the composer and
+//! the actions (assign, status, priority, tags, snooze).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{NaiveDateTime, TimeZone, Utc};
+use serde::Deserialize;
+use switchboard_domain::{
+    CaseNumber, ChannelKind, Conversation, ConversationId, Direction, Message, Priority, Role, Status, UserId,
+    Visibility,
+};
+use switchboard_engine::RealtimeEvent;
+use switchboard_store::{ConversationFilter, ConversationPatch, MessageKind, NewAuditEntry, NewMessage, User};
+
+use super::i18n::Tr;
+use super::inbox::Choice;
+use super::session::UiUser;
+use super::{Chrome, audit, page_error, render, store_error};
+use crate::AppState;
+
+/// Longest reply or note, in bytes (as the API).
+const MAX_TEXT: usize = 64 * 1024;
+/// Earlier cases of the contact shown in the thread.
+const HISTORY_CASES: u32 = 10;
+
+pub(crate) struct AttachmentView {
+    label: String,
+    url: Option<String>,
+}
+
+pub(crate) struct MsgView {
+    id: String,
+    /// `inbound`, `outbound` or `note`.
+    kind: &'static str,
+    public: bool,
+    who: String,
+    text: String,
+    time: String,
+    delivery: Option<&'static str>,
+    delivery_label: String,
+    failure: String,
+    attachments: Vec<AttachmentView>,
+}
+
+pub(crate) struct CaseBlock {
+    case: String,
+    channel: String,
+    status_label: String,
+    current: bool,
+    messages: Vec<MsgView>,
+}
+
+pub(crate) struct Header {
+    case: String,
+    status: &'static str,
+    status_label: String,
+    priority: &'static str,
+    priority_label: String,
+    assignee: String,
+    tags: Vec<String>,
+    snoozed_until: String,
+}
+
+#[derive(Template)]
+#[template(path = "thread.html")]
+pub(crate) struct Thread {
+    tr: Tr,
+    header: Header,
+    blocks: Vec<CaseBlock>,
+}
+
+pub(crate) struct IdentityView {
+    channel: String,
+    handle: String,
+}
+
+pub(crate) struct PastCase {
+    case: String,
+    channel: String,
+    status_label: String,
+    date: String,
+}
+
+#[derive(Template)]
+#[template(path = "conversation.html")]
+struct ConversationPage {
+    c: Chrome,
+    case: String,
+    conversation_id: String,
+    contact_name: String,
+    contact_email: String,
+    identities: Vec<IdentityView>,
+    past_cases: Vec<PastCase>,
+    channel: String,
+    channel_kind: &'static str,
+    char_limit: usize,
+    reply_public: bool,
+    closed: bool,
+    idem: String,
+    thread_html: String,
+    statuses: Vec<Choice>,
+    priorities: Vec<Choice>,
+    assignees: Vec<Choice>,
+    tags: String,
+    snooze_value: String,
+    assigned_to_me: bool,
+}
+
+fn safe_url(u: &Option<String>) -> Option<String> {
+    u.as_ref().filter(|u| u.starts_with("https://") || u.starts_with("http://")).cloned()
+}
+
+fn msg_view(tr: &Tr, m: &Message, names: &HashMap<UserId, String>, contact: &str) -> MsgView {
+    let kind = match m.direction {
+        Direction::Inbound => "inbound",
+        Direction::Outbound => "outbound",
+        Direction::Note => "note",
+    };
+    let who = match m.direction {
+        Direction::Inbound => contact.to_owned(),
+        _ => m.author_id.and_then(|a| names.get(&a).cloned()).unwrap_or_else(|| tr.t("author-system")),
+    };
+    MsgView {
+        id: m.id.to_string(),
+        kind,
+        public: m.visibility == Visibility::Public && m.direction != Direction::Note,
+        who,
+        text: m.text.clone(),
+        time: tr.datetime(&m.sent_at),
+        delivery: m.delivery_status.map(|d| d.as_str()),
+        delivery_label: m.delivery_status.map(|d| tr.t(&format!("delivery-{}", d.as_str()))).unwrap_or_default(),
+        failure: m.failure_reason.clone().unwrap_or_default(),
+        attachments: m
+            .attachments
+            .iter()
+            .map(|a| AttachmentView {
+                label: a.filename.clone().unwrap_or_else(|| tr.t(&format!("attachment-{}", attachment_kind(&a.kind)))),
+                url: safe_url(&a.url),
+            })
+            .collect(),
+    }
+}
+
+/// Attachment kinds with their own label; anything else is a "file".
+fn attachment_kind(kind: &str) -> &'static str {
+    match kind {
+        "image" => "image",
+        "audio" => "audio",
+        "video" => "video",
+        "location" => "location",
+        "sticker" => "sticker",
+        _ => "file",
+    }
+}
+
+async fn resolve(st: &AppState, tr: &Tr, case: &str) -> Result<Conversation, Response> {
+    let n = CaseNumber::parse(case).map_err(|_| page_error(tr, StatusCode::NOT_FOUND, "error-not-found"))?;
+    st.engine
+        .store()
+        .get_conversation_by_case(n)
+        .await
+        .map_err(|e| store_error(tr, e))?
+        .ok_or_else(|| page_error(tr, StatusCode::NOT_FOUND, "error-not-found"))
+}
+
+struct Loaded {
+    conv: Conversation,
+    contact: Option<switchboard_domain::Contact>,
+    others: Vec<Conversation>,
+    thread: Thread,
+    users: Vec<User>,
+}
+
+async fn load(st: &AppState, me: &UiUser, case: &str) -> Result<Loaded, Response> {
+    let tr = &me.tr;
+    let conv = resolve(st, tr, case).await?;
+    let store = st.engine.store();
+    let err = |e| store_error(tr, e);
+    let history_filter =
+        ConversationFilter { contact: Some(conv.contact_id), limit: HISTORY_CASES + 1, ..Default::default() };
+    let (contact, users, history) = tokio::try_join!(
+        store.get_contact(conv.contact_id),
+        store.list_users(),
+        store.list_conversations(&history_filter),
+    )
+    .map_err(err)?;
+    let names: HashMap<UserId, String> = users.iter().map(|u| (u.id, u.name.clone())).collect();
+    let contact_name = contact.as_ref().and_then(|c| c.name.clone()).unwrap_or_else(|| tr.t("contact-unnamed"));
+    // Oldest case first, this one last: the whole history reads top to bottom.
+    let mut others: Vec<Conversation> =
+        history.items.into_iter().map(|s| s.conversation).filter(|c| c.id != conv.id).collect();
+    others.sort_by_key(|c| c.created_at);
+    let mut blocks = Vec::new();
+    for c in others.iter().chain(std::iter::once(&conv)) {
+        let msgs = store.list_messages(c.id).await.map_err(err)?;
+        blocks.push(CaseBlock {
+            case: c.case_number.to_string(),
+            channel: c.channel.as_str().to_owned(),
+            status_label: tr.t(&format!("status-{}", c.status.as_str())),
+            current: c.id == conv.id,
+            messages: msgs.iter().map(|m| msg_view(tr, m, &names, &contact_name)).collect(),
+        });
+    }
+    let header = Header {
+        case: conv.case_number.to_string(),
+        status: conv.status.as_str(),
+        status_label: tr.t(&format!("status-{}", conv.status.as_str())),
+        priority: conv.priority.as_str(),
+        priority_label: tr.t(&format!("priority-{}", conv.priority.as_str())),
+        assignee: conv.assignee_id.and_then(|a| names.get(&a).cloned()).unwrap_or_default(),
+        tags: conv.tags.clone(),
+        snoozed_until: conv.snoozed_until.map(|t| tr.datetime(&t)).unwrap_or_default(),
+    };
+    if let Err(e) = store.mark_read(me.user.id, conv.id, Utc::now()).await {
+        tracing::warn!(error = %e, "cannot mark conversation read");
+    }
+    Ok(Loaded { thread: Thread { tr: tr.clone(), header, blocks }, conv, contact, others, users })
+}
+
+/// The character limit the channel's provider imposes on a reply.
+fn char_limit(kind: ChannelKind) -> usize {
+    match kind {
+        ChannelKind::X => 280,
+        ChannelKind::Whatsapp | ChannelKind::Telegram => 4096,
+        ChannelKind::Messenger | ChannelKind::Instagram => 2000,
+        _ => 0,
+    }
+}
+
+/// `GET /c/{case}`.
+pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Path(case): Path<String>) -> Response {
+    let l = match load(&st, &me, &case).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let tr = &me.tr;
+    let store = st.engine.store();
+    let kind = match st.channels.get(store, &l.conv.channel).await {
+        Ok(Some(ch)) => ch.kind,
+        _ => ChannelKind::Api,
+    };
+    let messages_here = l.thread.blocks.last().map(|b| &b.messages);
+    let reply_public =
+        messages_here.and_then(|ms| ms.iter().rev().find(|m| m.kind == "inbound")).map(|m| m.public).unwrap_or(false);
+    let current_assignee = l.conv.assignee_id.map(|a| a.to_string()).unwrap_or_default();
+    let mut assignees =
+        vec![Choice { value: String::new(), label: tr.t("assign-nobody"), selected: current_assignee.is_empty() }];
+    for u in l.users.iter().filter(|u| !u.disabled) {
+        // Agents may take a conversation, not hand it to someone else.
+        let allowed = me.user.role != Role::Agent || u.id == me.user.id || Some(u.id) == l.conv.assignee_id;
+        if allowed {
+            let id = u.id.to_string();
+            assignees.push(Choice { selected: id == current_assignee, value: id, label: u.name.clone() });
+        }
+    }
+    let status_choices = Status::ALL
+        .iter()
+        .map(|s| Choice {
+            value: s.as_str().to_owned(),
+            label: tr.t(&format!("status-{}", s.as_str())),
+            selected: *s == l.conv.status,
+        })
+        .collect();
+    let priority_choices = Priority::ALL
+        .iter()
+        .map(|p| Choice {
+            value: p.as_str().to_owned(),
+            label: tr.t(&format!("priority-{}", p.as_str())),
+            selected: *p == l.conv.priority,
+        })
+        .collect();
+    let contact = l.contact.as_ref();
+    let page = ConversationPage {
+        c: me.chrome("inbox"),
+        case: l.conv.case_number.to_string(),
+        conversation_id: l.conv.id.to_string(),
+        contact_name: contact.and_then(|c| c.name.clone()).unwrap_or_else(|| tr.t("contact-unnamed")),
+        contact_email: contact.and_then(|c| c.email.clone()).unwrap_or_default(),
+        identities: contact
+            .map(|c| {
+                c.identities
+                    .iter()
+                    .map(|i| IdentityView {
+                        channel: i.channel.as_str().to_owned(),
+                        handle: i
+                            .handle
+                            .clone()
+                            .or_else(|| i.display_name.clone())
+                            .unwrap_or_else(|| i.provider_user_id.clone()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        past_cases: l
+            .others
+            .iter()
+            .rev()
+            .map(|c| PastCase {
+                case: c.case_number.to_string(),
+                channel: c.channel.as_str().to_owned(),
+                status_label: tr.t(&format!("status-{}", c.status.as_str())),
+                date: tr.datetime(&c.created_at),
+            })
+            .collect(),
+        channel: l.conv.channel.as_str().to_owned(),
+        channel_kind: kind.as_str(),
+        char_limit: char_limit(kind),
+        reply_public,
+        closed: l.conv.status == Status::Closed,
+        idem: uuid::Uuid::now_v7().to_string(),
+        statuses: status_choices,
+        priorities: priority_choices,
+        assignees,
+        tags: l.conv.tags.join(", "),
+        snooze_value: l
+            .conv
+            .snoozed_until
+            .map(|t| t.with_timezone(&tr.tz).format("%Y-%m-%dT%H:%M").to_string())
+            .unwrap_or_default(),
+        assigned_to_me: l.conv.assignee_id == Some(me.user.id),
+        thread_html: l.thread.render().unwrap_or_default(),
+    };
+    render(&page)
+}
+
+/// `GET /c/{case}/thread`: the header and messages alone, for live refreshes.
+pub(crate) async fn thread(State(st): State<AppState>, me: UiUser, Path(case): Path<String>) -> Response {
+    match load(&st, &me, &case).await {
+        Ok(l) => render(&l.thread),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReplyForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    text: String,
+    /// `reply` or `note`.
+    kind: String,
+    /// `public` or `private` (replies only).
+    #[serde(default)]
+    visibility: Option<String>,
+    /// Idempotency key rendered with the form: a double submit posts once.
+    #[serde(default)]
+    idem: Option<String>,
+}
+
+/// `POST /c/{case}/reply`: a reply to the customer or a private note.
+pub(crate) async fn reply(
+    State(st): State<AppState>,
+    me: UiUser,
+    Path(case): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<ReplyForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let tr = &me.tr;
+    let Ok(Form(f)) = form else { return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form") };
+    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
+        return r;
+    }
+    if f.text.trim().is_empty() {
+        return page_error(tr, StatusCode::UNPROCESSABLE_ENTITY, "error-empty-message");
+    }
+    if f.text.len() > MAX_TEXT {
+        return page_error(tr, StatusCode::UNPROCESSABLE_ENTITY, "error-message-too-long");
+    }
+    let kind = match f.kind.as_str() {
+        "reply" => MessageKind::Reply,
+        "note" => MessageKind::Note,
+        _ => return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form"),
+    };
+    let visibility = match f.visibility.as_deref() {
+        Some("public") => Visibility::Public,
+        Some("private") | None => Visibility::Private,
+        Some(_) => return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form"),
+    };
+    let conv = match resolve(&st, tr, &case).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let store = st.engine.store();
+    let posted = store
+        .post_message(&NewMessage {
+            conversation_id: conv.id,
+            author_id: me.user.id,
+            kind,
+            visibility,
+            text: f.text,
+            idempotency_key: f.idem.filter(|k| !k.is_empty() && k.len() <= 255).map(|k| format!("ui:{k}")),
+            at: Utc::now(),
+        })
+        .await;
+    match posted {
+        Ok((msg, created)) => {
+            if created {
+                if kind == MessageKind::Reply {
+                    st.engine.wake_outbox();
+                }
+                st.engine
+                    .bus()
+                    .publish(RealtimeEvent::new("message.created", conv.id, Some(conv.case_number), Some(msg.id)))
+                    .await;
+            }
+            let _ = store.mark_read(me.user.id, conv.id, Utc::now()).await;
+            Redirect::to(&format!("/c/{}", conv.case_number)).into_response()
+        }
+        Err(e) => store_error(tr, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UpdateForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    /// A one-click action: `resolve`, `reopen`, `assign_me`.
+    #[serde(default)]
+    quick: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    /// A user id, or empty for nobody.
+    #[serde(default)]
+    assignee: Option<String>,
+    #[serde(default)]
+    priority: Option<String>,
+    /// Comma-separated.
+    #[serde(default)]
+    tags: Option<String>,
+    /// `datetime-local` in the user's time zone.
+    #[serde(default)]
+    snooze_until: Option<String>,
+}
+
+fn build_patch(f: &UpdateForm, me: &UiUser, conv: &Conversation) -> Result<ConversationPatch, &'static str> {
+    let mut p = ConversationPatch::default();
+    match f.quick.as_deref().filter(|q| !q.is_empty()) {
+        Some("resolve") => p.status = Some(Status::Resolved),
+        Some("reopen") => p.status = Some(Status::Open),
+        Some("assign_me") => p.assignee_id = Some(Some(me.user.id)),
+        Some(_) => return Err("error-bad-form"),
+        None => {
+            if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
+                p.status = Some(s.parse::<Status>().map_err(|_| "error-bad-form")?);
+            }
+            if let Some(a) = &f.assignee {
+                let a = a.trim();
+                p.assignee_id =
+                    Some(if a.is_empty() { None } else { Some(a.parse::<UserId>().map_err(|_| "error-bad-form")?) });
+            }
+            if let Some(pr) = f.priority.as_deref().filter(|s| !s.is_empty()) {
+                p.priority = Some(pr.parse::<Priority>().map_err(|_| "error-bad-form")?);
+            }
+            if let Some(t) = &f.tags {
+                p.tags = Some(t.split(',').map(str::to_owned).collect());
+            }
+            if let Some(s) = f.snooze_until.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").map_err(|_| "error-bad-snooze")?;
+                let local = me.tr.tz.from_local_datetime(&naive).earliest().ok_or("error-bad-snooze")?;
+                let at = local.with_timezone(&Utc);
+                if at <= Utc::now() {
+                    return Err("error-bad-snooze");
+                }
+                p.snoozed_until = Some(at);
+                if p.status.is_none() || p.status == Some(conv.status) {
+                    p.status = Some(Status::Snoozed);
+                }
+            } else if p.status == Some(Status::Snoozed) && conv.status != Status::Snoozed {
+                return Err("error-bad-snooze");
+            } else if p.status == Some(Status::Snoozed) {
+                // Keep the current wake-up time when the form leaves it as it was.
+                p.snoozed_until = conv.snoozed_until;
+            }
+        }
+    }
+    // Agents can take a conversation or release it, never hand it to someone else.
+    if me.user.role == Role::Agent
+        && let Some(Some(other)) = p.assignee_id
+        && other != me.user.id
+        && Some(other) != conv.assignee_id
+    {
+        return Err("error-agent-assign");
+    }
+    Ok(p)
+}
+
+/// `POST /c/{case}/update`: status, assignee, priority, tags, snooze.
+pub(crate) async fn update(
+    State(st): State<AppState>,
+    me: UiUser,
+    Path(case): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<UpdateForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let tr = &me.tr;
+    let Ok(Form(f)) = form else { return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form") };
+    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
+        return r;
+    }
+    let conv = match resolve(&st, tr, &case).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let patch = match build_patch(&f, &me, &conv) {
+        Ok(p) => p,
+        Err(key) => {
+            let status =
+                if key == "error-agent-assign" { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+            return page_error(tr, status, key);
+        }
+    };
+    let updated = match st.engine.store().update_conversation(conv.id, &patch, Some(me.user.id)).await {
+        Ok(u) => u,
+        Err(e) => return store_error(tr, e),
+    };
+    record_sensitive(&st, &me, &conv, &updated).await;
+    if updated != conv {
+        tracing::info!(case = %updated.case_number, user = %me.user.id, "conversation updated in the UI");
+        st.engine
+            .bus()
+            .publish(RealtimeEvent::new("conversation.updated", updated.id, Some(updated.case_number), None))
+            .await;
+    }
+    Redirect::to(&format!("/c/{}", updated.case_number)).into_response()
+}
+
+/// Audits the agent actions that matter beyond the timeline: taking a conversation away from
+/// someone, and closing it for good.
+async fn record_sensitive(st: &AppState, me: &UiUser, before: &Conversation, after: &Conversation) {
+    let entry = |action: &str, b: serde_json::Value, a: serde_json::Value| NewAuditEntry {
+        actor_id: Some(me.user.id),
+        action: action.to_owned(),
+        target: after.case_number.to_string(),
+        before: Some(b),
+        after: Some(a),
+        at: Utc::now(),
+    };
+    if before.assignee_id.is_some() && before.assignee_id != after.assignee_id {
+        let e = entry(
+            "conversation.reassign",
+            serde_json::json!({ "assignee_id": before.assignee_id }),
+            serde_json::json!({ "assignee_id": after.assignee_id }),
+        );
+        audit(st, e).await;
+    }
+    if before.status != Status::Closed && after.status == Status::Closed {
+        let e = entry(
+            "conversation.close",
+            serde_json::json!({ "status": before.status }),
+            serde_json::json!({ "status": after.status }),
+        );
+        audit(st, e).await;
+    }
+}
+
+/// The conversation id of a case, for the presence endpoint.
+pub(crate) async fn id_of(st: &AppState, case: &str) -> Option<ConversationId> {
+    let n = CaseNumber::parse(case).ok()?;
+    st.engine.store().get_conversation_by_case(n).await.ok().flatten().map(|c| c.id)
+}

@@ -1,0 +1,146 @@
+//! The agent and admin web UI: server-rendered pages (askama), a small script for live updates
+//! and the composer, every string from the message catalogue.
+
+mod admin;
+mod assets;
+mod conversation;
+pub mod i18n;
+mod inbox;
+pub mod live;
+pub mod session;
+mod settings;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use switchboard_store::NewAuditEntry;
+
+use crate::AppState;
+use i18n::{Catalogue, Tr};
+
+/// State of the UI shared by every request.
+pub struct UiState {
+    /// The message catalogue.
+    pub catalogue: Arc<Catalogue>,
+    /// Who is looking at or typing in which conversation.
+    pub presence: live::Presence,
+}
+
+impl UiState {
+    /// Loads the embedded catalogues.
+    pub fn new() -> Result<UiState, String> {
+        Ok(UiState { catalogue: Arc::new(Catalogue::load()?), presence: live::Presence::default() })
+    }
+}
+
+/// What every page's frame needs.
+#[derive(Clone)]
+pub(crate) struct Chrome {
+    pub tr: Tr,
+    pub user_name: String,
+    pub user_id: String,
+    pub role: &'static str,
+    pub is_admin: bool,
+    pub csrf: String,
+    /// Which navigation entry is current.
+    pub active: &'static str,
+}
+
+impl Chrome {
+    /// The user's role in their language.
+    pub fn role_label(&self) -> String {
+        self.tr.t(&format!("role-{}", self.role))
+    }
+}
+
+/// Renders a template, or a plain 500 if rendering fails.
+pub(crate) fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => {
+            let mut resp = Html(html).into_response();
+            resp.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    tr: Tr,
+    status: u16,
+    message: String,
+}
+
+/// An error page with the catalogue message `key`.
+pub(crate) fn page_error(tr: &Tr, status: StatusCode, key: &str) -> Response {
+    let page = ErrorPage { tr: tr.clone(), status: status.as_u16(), message: tr.t(key) };
+    let mut resp = render(&page);
+    *resp.status_mut() = status;
+    resp
+}
+
+/// An error page with a reason that is not in the catalogue (a store's validation message).
+pub(crate) fn page_error_text(tr: &Tr, status: StatusCode, message: String) -> Response {
+    let page = ErrorPage { tr: tr.clone(), status: status.as_u16(), message };
+    let mut resp = render(&page);
+    *resp.status_mut() = status;
+    resp
+}
+
+/// Maps a store error to an error page.
+pub(crate) fn store_error(tr: &Tr, e: switchboard_store::StoreError) -> Response {
+    use switchboard_store::StoreError as E;
+    match e {
+        E::NotFound(_) => page_error(tr, StatusCode::NOT_FOUND, "error-not-found"),
+        E::Conflict(m) => page_error_text(tr, StatusCode::CONFLICT, m),
+        E::Invalid(m) => page_error_text(tr, StatusCode::UNPROCESSABLE_ENTITY, m),
+        E::Backend(m) => {
+            tracing::error!(error = %m, "store failed");
+            page_error(tr, StatusCode::SERVICE_UNAVAILABLE, "error-unavailable")
+        }
+        E::Closed => page_error(tr, StatusCode::SERVICE_UNAVAILABLE, "error-unavailable"),
+    }
+}
+
+/// Writes an audit entry; a failure is logged (the change itself already happened).
+pub(crate) async fn audit(st: &AppState, entry: NewAuditEntry) {
+    if let Err(e) = st.engine.store().record_audit(&entry).await {
+        tracing::error!(error = %e, action = %entry.action, "cannot write audit entry");
+    }
+}
+
+/// The UI routes.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .route("/login", get(session::login_form).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/logout-everywhere", post(session::logout_everywhere))
+        .route("/inbox", get(inbox::page))
+        .route("/inbox/rows", get(inbox::rows))
+        .route("/c/{case}", get(conversation::page))
+        .route("/c/{case}/thread", get(conversation::thread))
+        .route("/c/{case}/reply", post(conversation::reply))
+        .route("/c/{case}/update", post(conversation::update))
+        .route("/settings", get(settings::page).post(settings::save))
+        .route("/admin", get(|| async { Redirect::to("/admin/channels") }))
+        .route("/admin/channels", get(admin::channels))
+        .route("/admin/channels/new", get(admin::channel_new))
+        .route("/admin/channels/save", post(admin::channel_save))
+        .route("/admin/channels/{slug}", get(admin::channel_edit))
+        .route("/admin/users", get(admin::users).post(admin::user_create))
+        .route("/admin/users/{id}", post(admin::user_update))
+        .route("/admin/audit", get(admin::audit_log))
+        .route("/ui/events", get(live::events))
+        .route("/ui/presence", post(live::presence))
+        .route("/assets/{file}", get(assets::asset))
+}

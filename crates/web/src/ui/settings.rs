@@ -1,0 +1,98 @@
+//! The user's own settings: language, time zone, signing out everywhere.
+
+use askama::Template;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use switchboard_store::UserPrefs;
+
+use super::i18n::Locale;
+use super::inbox::Choice;
+use super::session::UiUser;
+use super::{Chrome, page_error, render, store_error};
+use crate::AppState;
+
+/// Zones offered in the picker; any IANA name can be typed.
+const COMMON_ZONES: &[&str] = &[
+    "UTC",
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Australia/Sydney",
+];
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    c: Chrome,
+    languages: Vec<Choice>,
+    time_zone: String,
+    zones: &'static [&'static str],
+    email: String,
+}
+
+/// `GET /settings`.
+pub(crate) async fn page(me: UiUser) -> Response {
+    let current = me.prefs.locale.clone().unwrap_or_default();
+    let mut languages =
+        vec![Choice { value: String::new(), label: me.tr.t("settings-language-auto"), selected: current.is_empty() }];
+    languages.extend(Locale::ALL.iter().map(|l| Choice {
+        value: l.tag().to_owned(),
+        label: l.native_name().to_owned(),
+        selected: l.tag() == current,
+    }));
+    render(&SettingsPage {
+        c: me.chrome("settings"),
+        languages,
+        time_zone: me.prefs.time_zone.clone().unwrap_or_default(),
+        zones: COMMON_ZONES,
+        email: me.user.email.clone(),
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SettingsForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    locale: String,
+    #[serde(default)]
+    time_zone: String,
+}
+
+/// `POST /settings`.
+pub(crate) async fn save(
+    State(st): State<AppState>,
+    me: UiUser,
+    headers: HeaderMap,
+    form: Result<Form<SettingsForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form else { return page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form") };
+    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
+        return r;
+    }
+    let locale = match f.locale.trim() {
+        "" => None,
+        tag => match Locale::from_tag(tag) {
+            Some(l) => Some(l.tag().to_owned()),
+            None => return page_error(&me.tr, StatusCode::UNPROCESSABLE_ENTITY, "error-bad-language"),
+        },
+    };
+    let time_zone = match f.time_zone.trim() {
+        "" => None,
+        tz => match tz.parse::<chrono_tz::Tz>() {
+            Ok(z) => Some(z.name().to_owned()),
+            Err(_) => return page_error(&me.tr, StatusCode::UNPROCESSABLE_ENTITY, "error-bad-time-zone"),
+        },
+    };
+    match st.engine.store().set_prefs(me.user.id, &UserPrefs { locale, time_zone }).await {
+        Ok(()) => Redirect::to("/settings").into_response(),
+        Err(e) => store_error(&me.tr, e),
+    }
+}
