@@ -1,0 +1,587 @@
+//! Web UI over HTTP: sign-in, sessions, CSRF, throttling, roles, languages, the inbox, the
+//! composer and the audit log. The real router on port 0 against a fresh SQLite database.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use serde_json::json;
+use switchboard_domain::{ChannelKind, ChannelSlug, Role};
+use switchboard_engine::{Engine, EngineConfig};
+use switchboard_store::{AuditFilter, ChannelRecord, DynStore, NewUser, StoreOptions};
+use switchboard_web::{AppState, WebConfig, auth};
+use tokio::net::TcpListener;
+
+const PASSWORD: &str = "correct horse battery";
+
+struct App {
+    base: String,
+    store: DynStore,
+    token: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn spawn_app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
+    store
+        .upsert_channel(&ChannelRecord {
+            slug: ChannelSlug::parse("shop").unwrap(),
+            kind: ChannelKind::Api,
+            name: "Shop".into(),
+            callback_url: None,
+            secret: Some("s3cret-value".into()),
+            config: json!({"verify_token": "vt-123"}),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = argon2::Argon2::default().hash_password(PASSWORD.as_bytes(), &salt).unwrap().to_string();
+    let mut token = String::new();
+    for (email, name, role) in
+        [("admin@x.io", "Ada Admin", Role::Admin), ("lin@x.io", "Lin", Role::Agent), ("sam@x.io", "Sam", Role::Agent)]
+    {
+        let u = store
+            .create_user(&NewUser { email: email.into(), name: name.into(), role, password_hash: Some(hash.clone()) })
+            .await
+            .unwrap();
+        if role == Role::Admin {
+            let (t, h) = auth::generate_token();
+            store.create_api_token(u.id, "t", &h).await.unwrap();
+            token = t;
+        }
+    }
+    let engine = Engine::start(store.clone(), EngineConfig::default()).await;
+    let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
+    App {
+        base: format!("http://{addr}"),
+        store,
+        token,
+        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        _dir: dir,
+    }
+}
+
+/// A browser: keeps cookies, sends a language.
+struct Browser<'a> {
+    app: &'a App,
+    cookies: HashMap<String, String>,
+    lang: &'static str,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a App) -> Self {
+        Browser { app, cookies: HashMap::new(), lang: "en" }
+    }
+
+    fn keep(&mut self, headers: &HeaderMap) {
+        for v in headers.get_all(SET_COOKIE) {
+            let s = v.to_str().unwrap();
+            let (kv, _) = s.split_once(';').unwrap_or((s, ""));
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let r = self
+            .app
+            .http
+            .get(format!("{}{path}", self.app.base))
+            .header("cookie", self.cookie_header())
+            .header("accept-language", self.lang)
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        self.page(r).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self
+            .app
+            .http
+            .post(format!("{}{path}", self.app.base))
+            .header("cookie", self.cookie_header())
+            .header("accept-language", self.lang)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.page(r).await
+    }
+
+    async fn page(&mut self, r: reqwest::Response) -> Page {
+        self.keep(r.headers());
+        let status = r.status();
+        let location = r.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_owned());
+        Page { status, location, body: r.text().await.unwrap() }
+    }
+
+    async fn login(&mut self, email: &str, password: &str) -> Page {
+        let form = self.get("/login").await;
+        let csrf = hidden(&form.body, "_csrf");
+        self.post("/login", &[("email", email), ("password", password), ("_csrf", &csrf), ("next", "/inbox")]).await
+    }
+
+    /// The CSRF token of the signed-in session, from any page.
+    async fn csrf(&mut self) -> String {
+        let p = self.get("/settings").await;
+        assert_eq!(p.status, StatusCode::OK);
+        hidden(&p.body, "_csrf")
+    }
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let i = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in {html}"));
+    let rest = &html[i + marker.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+async fn ingest(app: &App, id: &str, handle: &str, text: &str) -> String {
+    let r = app
+        .http
+        .post(format!("{}/api/v1/inbound", app.base))
+        .bearer_auth(&app.token)
+        .json(&json!({"channel": "shop", "external_id": id, "contact": {"handle": handle, "name": "Mia Chen"}, "text": text, "sent_at": chrono::Utc::now().to_rfc3339()}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    // Wait for threading.
+    for _ in 0..200 {
+        let v: serde_json::Value = app
+            .http
+            .get(format!("{}/api/v1/conversations?q={}", app.base, text.replace(' ', "+")))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(c) = v["items"].as_array().and_then(|a| a.first()) {
+            return c["case_number"].as_str().unwrap().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("never threaded");
+}
+
+#[tokio::test]
+async fn sign_in_sessions_and_sign_out_everywhere() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    // Signed out: pages send you to the sign-in form and back.
+    let p = b.get("/inbox?view=all").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location.as_deref(), Some("/login?next=/inbox%3Fview%3Dall"));
+
+    let p = b.login("lin@x.io", "wrong password").await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.body.contains("Wrong email or password."));
+    assert!(!b.cookies.contains_key("sb_session"));
+
+    let p = b.login("LIN@x.io", PASSWORD).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location.as_deref(), Some("/inbox"));
+    let p = b.get("/inbox").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("Inbox") && p.body.contains("Lin"));
+
+    // The session cookie is HttpOnly and SameSite; Secure behind an HTTPS proxy.
+    let r = app.http.get(format!("{}/login", app.base)).header("x-forwarded-proto", "https").send().await.unwrap();
+    let c = r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"), "{c}");
+
+    // A second device; signing out everywhere ends both.
+    let mut phone = Browser::new(&app);
+    assert_eq!(phone.login("lin@x.io", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(phone.get("/inbox").await.status, StatusCode::OK);
+    let csrf = b.csrf().await;
+    let p = b.post("/logout-everywhere", &[("_csrf", &csrf)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(phone.get("/inbox").await.status, StatusCode::SEE_OTHER);
+    let entries = app.store.list_audit(&AuditFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert!(entries.items.iter().any(|e| e.action == "session.logout_everywhere" && e.target == "lin@x.io"));
+
+    // Plain sign-out ends only this session.
+    let mut b = Browser::new(&app);
+    b.login("sam@x.io", PASSWORD).await;
+    let csrf = b.csrf().await;
+    assert_eq!(b.post("/logout", &[("_csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get("/inbox").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn sign_in_is_throttled_after_repeated_failures() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    for _ in 0..5 {
+        assert_eq!(b.login("sam@x.io", "nope nope").await.status, StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password is refused while throttled.
+    let p = b.login("sam@x.io", PASSWORD).await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(p.body.contains("Too many failed attempts"));
+    // Another account is not affected.
+    assert_eq!(b.login("lin@x.io", PASSWORD).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_change_nothing() {
+    let app = spawn_app().await;
+    let case = ingest(&app, "e1", "mia", "where is my parcel").await;
+    let mut b = Browser::new(&app);
+    b.login("lin@x.io", PASSWORD).await;
+
+    // Sign-in itself needs the pre-session token.
+    let mut fresh = Browser::new(&app);
+    let p = fresh.post("/login", &[("email", "lin@x.io"), ("password", PASSWORD), ("_csrf", "forged")]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+
+    let path = format!("/c/{case}/reply");
+    let p = b.post(&path, &[("text", "hello"), ("kind", "reply")]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = b.post(&path, &[("text", "hello"), ("kind", "reply"), ("_csrf", "guess")]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = b.post(&format!("/c/{case}/update"), &[("quick", "resolve")]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let conv = app
+        .store
+        .get_conversation_by_case(switchboard_domain::CaseNumber::parse(&case).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(app.store.list_messages(conv.id).await.unwrap().len(), 1);
+    assert_eq!(conv.status, switchboard_domain::Status::Open);
+
+    // A cross-site Origin is refused even with the right token.
+    let csrf = b.csrf().await;
+    let r = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .header("cookie", b.cookie_header())
+        .header("origin", "https://evil.example")
+        .form(&[("text", "hello"), ("kind", "reply"), ("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Presence reports need the header token too.
+    let r = app
+        .http
+        .post(format!("{}/ui/presence", app.base))
+        .header("cookie", b.cookie_header())
+        .json(&json!({"case": case, "state": "viewing"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app
+        .http
+        .post(format!("{}/ui/presence", app.base))
+        .header("cookie", b.cookie_header())
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"case": case, "state": "typing"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn agents_cannot_open_admin_pages() {
+    let app = spawn_app().await;
+    let mut agent = Browser::new(&app);
+    agent.login("lin@x.io", PASSWORD).await;
+    let csrf = agent.csrf().await;
+    for path in ["/admin/channels", "/admin/channels/new", "/admin/channels/shop", "/admin/users", "/admin/audit"] {
+        let p = agent.get(path).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(p.body.contains("You do not have permission"), "{path}");
+    }
+    let p = agent
+        .post(
+            "/admin/users",
+            &[("_csrf", &csrf), ("email", "x@x.io"), ("name", "X"), ("role", "admin"), ("password", "0123456789ab")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(app.store.find_user_by_email("x@x.io").await.unwrap().is_none());
+    let p = agent
+        .post("/admin/channels/save", &[("_csrf", &csrf), ("slug", "shop"), ("name", "Hacked"), ("kind", "api")])
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.store.get_channel(&ChannelSlug::parse("shop").unwrap()).await.unwrap().unwrap().name, "Shop");
+    // The admin menu is not even shown.
+    assert!(!agent.get("/inbox").await.body.contains("/admin/channels"));
+
+    // An agent can take a conversation but not hand it to someone else.
+    let case = ingest(&app, "e1", "mia", "hello there").await;
+    let sam = app.store.find_user_by_email("sam@x.io").await.unwrap().unwrap();
+    let p = agent.post(&format!("/c/{case}/update"), &[("_csrf", &csrf), ("assignee", &sam.id.to_string())]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = agent.post(&format!("/c/{case}/update"), &[("_csrf", &csrf), ("quick", "assign_me")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn admins_manage_channels_and_users_and_every_change_is_audited() {
+    let app = spawn_app().await;
+    let mut admin = Browser::new(&app);
+    admin.login("admin@x.io", PASSWORD).await;
+    let p = admin.get("/admin/channels").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("/webhooks/shop") && p.body.contains("vt-123"));
+    assert!(!p.body.contains("s3cret-value"), "secret shown");
+    let csrf = admin.csrf().await;
+
+    // Edit: a blank secret keeps the stored one.
+    let p = admin
+        .post(
+            "/admin/channels/save",
+            &[
+                ("_csrf", &csrf),
+                ("slug", "shop"),
+                ("name", "Web shop"),
+                ("kind", "api"),
+                ("secret", ""),
+                ("config", "{\"verify_token\": \"vt-456\"}"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let ch = app.store.get_channel(&ChannelSlug::parse("shop").unwrap()).await.unwrap().unwrap();
+    assert_eq!((ch.name.as_str(), ch.secret.as_deref()), ("Web shop", Some("s3cret-value")));
+    // Bad input: a clear error, nothing changed.
+    let p = admin
+        .post(
+            "/admin/channels/save",
+            &[("_csrf", &csrf), ("slug", "shop"), ("name", "X"), ("kind", "api"), ("config", "[1]")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("JSON object"));
+    let p = admin
+        .post("/admin/channels/save", &[("_csrf", &csrf), ("slug", "shop"), ("name", "X"), ("kind", "carrier-pigeon")])
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = admin
+        .post(
+            "/admin/channels/save",
+            &[("_csrf", &csrf), ("slug", "shop"), ("name", "Dup"), ("kind", "api"), ("is_new", "1")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+    assert_eq!(app.store.get_channel(&ChannelSlug::parse("shop").unwrap()).await.unwrap().unwrap().name, "Web shop");
+
+    // Users: create, change role, disable (which ends their sessions).
+    let p = admin
+        .post(
+            "/admin/users",
+            &[
+                ("_csrf", &csrf),
+                ("email", "kim@x.io"),
+                ("name", "Kim"),
+                ("role", "supervisor"),
+                ("password", "a long password"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let mut kim = Browser::new(&app);
+    assert_eq!(kim.login("kim@x.io", "a long password").await.status, StatusCode::SEE_OTHER);
+    let kim_id = app.store.find_user_by_email("kim@x.io").await.unwrap().unwrap().id;
+    let p = admin
+        .post(
+            &format!("/admin/users/{kim_id}"),
+            &[("_csrf", &csrf), ("name", "Kim"), ("role", "agent"), ("disabled", "1")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(kim.get("/inbox").await.status, StatusCode::SEE_OTHER);
+    let short = admin
+        .post(
+            "/admin/users",
+            &[("_csrf", &csrf), ("email", "q@x.io"), ("name", "Q"), ("role", "agent"), ("password", "short")],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // An admin cannot lock themselves out.
+    let me = app.store.find_user_by_email("admin@x.io").await.unwrap().unwrap().id;
+    let p = admin.post(&format!("/admin/users/{me}"), &[("_csrf", &csrf), ("name", "Ada"), ("role", "agent")]).await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+
+    let p = admin.get("/admin/audit").await;
+    assert_eq!(p.status, StatusCode::OK);
+    for action in ["channel.update", "user.create", "user.update"] {
+        assert!(p.body.contains(action), "{action} missing from the audit page");
+    }
+    let log = app
+        .store
+        .list_audit(&AuditFilter { action_prefix: Some("channel.".into()), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(log.items.len(), 1);
+    let e = &log.items[0];
+    assert_eq!(e.actor_email.as_deref(), Some("admin@x.io"));
+    assert_eq!(e.before.as_ref().unwrap()["name"], "Shop");
+    assert_eq!(e.after.as_ref().unwrap()["name"], "Web shop");
+    assert_eq!(e.after.as_ref().unwrap()["secret_changed"], false);
+    assert!(!serde_json::to_string(&log.items).unwrap().contains("s3cret"), "secret in the audit log");
+}
+
+#[tokio::test]
+async fn inbox_conversation_and_composer() {
+    let app = spawn_app().await;
+    let case = ingest(&app, "e1", "mia", "my parcel never arrived").await;
+    let other = ingest(&app, "e2", "leo", "refund for order 77").await;
+    let mut b = Browser::new(&app);
+    b.login("lin@x.io", PASSWORD).await;
+
+    let p = b.get("/inbox?view=unassigned").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains(&case) && p.body.contains(&other));
+    assert!(p.body.contains("my parcel never arrived"));
+    let p = b.get("/inbox/rows?view=all&q=parcel").await;
+    assert!(p.body.contains(&case) && !p.body.contains(&other));
+    let p = b.get("/inbox?view=mine").await;
+    assert!(!p.body.contains(&case));
+    assert_eq!(b.get("/inbox?status=bogus").await.status, StatusCode::BAD_REQUEST);
+
+    let p = b.get(&format!("/c/{case}")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("Mia Chen") && p.body.contains("my parcel never arrived"));
+    let csrf = hidden(&p.body, "_csrf");
+    let idem = hidden(&p.body, "idem");
+
+    // Reply twice with the same form (a double click): one message.
+    for _ in 0..2 {
+        let p = b
+            .post(
+                &format!("/c/{case}/reply"),
+                &[
+                    ("_csrf", &csrf),
+                    ("idem", &idem),
+                    ("text", "Sorry! Checking now."),
+                    ("kind", "reply"),
+                    ("visibility", "private"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+    }
+    let p = b
+        .post(
+            &format!("/c/{case}/reply"),
+            &[("_csrf", &csrf), ("text", "customer is VIP"), ("kind", "note"), ("visibility", "public")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        b.post(&format!("/c/{case}/reply"), &[("_csrf", &csrf), ("text", "  "), ("kind", "reply")]).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let n = switchboard_domain::CaseNumber::parse(&case).unwrap();
+    let conv = app.store.get_conversation_by_case(n).await.unwrap().unwrap();
+    let msgs = app.store.list_messages(conv.id).await.unwrap();
+    assert_eq!(msgs.len(), 3, "{msgs:?}");
+    assert_eq!(msgs[2].direction, switchboard_domain::Direction::Note);
+    assert_eq!(msgs[2].visibility, switchboard_domain::Visibility::Private);
+
+    let p = b.get(&format!("/c/{case}/thread")).await;
+    assert!(p.body.contains("Internal note — team only") && p.body.contains("Delivery"));
+
+    // Assign to me, set priority and tags, then resolve.
+    let p = b.post(&format!("/c/{case}/update"), &[("_csrf", &csrf), ("quick", "assign_me")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let me = app.store.find_user_by_email("lin@x.io").await.unwrap().unwrap();
+    let p = b
+        .post(
+            &format!("/c/{case}/update"),
+            &[
+                ("_csrf", &csrf),
+                ("status", "open"),
+                ("assignee", &me.id.to_string()),
+                ("priority", "urgent"),
+                ("tags", "VIP, parcel"),
+                ("snooze_until", ""),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let conv = app.store.get_conversation(conv.id).await.unwrap().unwrap();
+    assert_eq!(
+        (conv.assignee_id, conv.priority, conv.tags.clone()),
+        (Some(me.id), switchboard_domain::Priority::Urgent, vec!["parcel".to_owned(), "vip".to_owned()])
+    );
+    let p = b.get("/inbox?view=mine&tag=vip").await;
+    assert!(p.body.contains(&case));
+    // Snoozing needs a future time in the user's zone.
+    let p = b
+        .post(
+            &format!("/c/{case}/update"),
+            &[("_csrf", &csrf), ("status", "snoozed"), ("snooze_until", "2001-01-01T10:00")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = b.post(&format!("/c/{case}/update"), &[("_csrf", &csrf), ("quick", "resolve")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.store.get_conversation(conv.id).await.unwrap().unwrap().status,
+        switchboard_domain::Status::Resolved
+    );
+    assert_eq!(b.get("/c/SB-999999").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_ui_speaks_chinese_from_the_browser_or_the_setting() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    b.lang = "zh-CN,zh;q=0.9,en;q=0.5";
+    assert!(b.get("/login").await.body.contains("登录 Switchboard"));
+    b.login("lin@x.io", PASSWORD).await;
+    assert!(b.get("/inbox").await.body.contains("收件箱"));
+
+    // The user's setting wins over the browser.
+    b.lang = "zh-CN";
+    let csrf = b.csrf().await;
+    let p = b.post("/settings", &[("_csrf", &csrf), ("locale", "en"), ("time_zone", "Asia/Shanghai")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let p = b.get("/inbox").await;
+    assert!(p.body.contains(">Inbox<") && !p.body.contains("收件箱"));
+    let p = b.post("/settings", &[("_csrf", &csrf), ("locale", "zh-CN"), ("time_zone", "Mars/Olympus")]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = b.post("/settings", &[("_csrf", &csrf), ("locale", "zh-CN"), ("time_zone", "")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    b.lang = "en";
+    let p = b.get("/inbox").await;
+    assert!(p.body.contains("收件箱") && p.body.contains("lang=\"zh-CN\""));
+}
