@@ -14,6 +14,20 @@ if command -v rustup >/dev/null 2>&1; then
   done
 fi
 
+# The browser tests drive headless Debian chromium through chromedriver; a CJK font makes the
+# Chinese screenshots legible.
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1 \
+   || ! ls /usr/share/fonts/truetype/wqy/wqy-microhei.ttc >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    log "installing chromium, chromium-driver and a CJK font"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      chromium chromium-driver fonts-wqy-microhei >/dev/null
+  else
+    echo "chromium and chromium-driver are missing and cannot be installed here (need root and apt-get)" >&2
+  fi
+fi
+
 # PostgreSQL: start the local cluster if it is installed and not running.
 pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 if [ -z "${TEST_DATABASE_URL:-}" ]; then

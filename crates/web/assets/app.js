@@ -61,7 +61,16 @@
     function () { return "/c/" + caseNo + "/thread"; },
     function (html) {
       var live = $("#conv-live");
-      if (live) live.innerHTML = html;
+      if (!live) return;
+      live.innerHTML = html;
+      // Keep the action form in step with changes made by others, unless it is being edited.
+      var h = $("#conv-header"), form = $("#update-form");
+      if (h && form && !form.contains(document.activeElement)) {
+        var set = function (name, v) { var el = form.elements[name]; if (el && v !== undefined) el.value = v; };
+        set("status", h.dataset.status);
+        set("priority", h.dataset.priority);
+        set("assignee", h.dataset.assignee);
+      }
     });
 
   // ---- server-sent events ----
@@ -73,7 +82,13 @@
   }
   if (window.EventSource && (page === "inbox" || page === "conversation")) {
     var es = new EventSource("/ui/events");
-    es.onopen = function () { setLive(true); body.dataset.live = "1"; };
+    // Whatever changed between rendering the page and (re)connecting is fetched once on open.
+    es.onopen = function () {
+      setLive(true);
+      if (page === "inbox") refreshInbox();
+      if (page === "conversation") refreshThread();
+      body.dataset.live = "1";
+    };
     es.onerror = function () { setLive(false); };
     var onChange = function (e) {
       var ev;

@@ -61,6 +61,7 @@ pub(crate) struct Header {
     priority: &'static str,
     priority_label: String,
     assignee: String,
+    assignee_id: String,
     tags: Vec<String>,
     snoozed_until: String,
 }
@@ -212,6 +213,7 @@ async fn load(st: &AppState, me: &UiUser, case: &str) -> Result<Loaded, Response
         priority: conv.priority.as_str(),
         priority_label: tr.t(&format!("priority-{}", conv.priority.as_str())),
         assignee: conv.assignee_id.and_then(|a| names.get(&a).cloned()).unwrap_or_default(),
+        assignee_id: conv.assignee_id.map(|a| a.to_string()).unwrap_or_default(),
         tags: conv.tags.clone(),
         snoozed_until: conv.snoozed_until.map(|t| tr.datetime(&t)).unwrap_or_default(),
     };
