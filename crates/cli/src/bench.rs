@@ -24,6 +24,8 @@ use crate::serve;
 pub enum BenchCommand {
     /// `POST /api/v1/inbound` on the real server vs a bare handler.
     Ingest(IngestArgs),
+    /// Agent UI: inbox page time on a large database, ingest → live event latency.
+    Ui(crate::bench_ui::UiArgs),
 }
 
 /// Options of `bench ingest`.
@@ -65,6 +67,7 @@ pub struct IngestArgs {
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
+        BenchCommand::Ui(args) => crate::bench_ui::run(args).await,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod bench_ui;
 mod config;
 mod demo;
 mod serve;

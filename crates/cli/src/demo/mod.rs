@@ -741,6 +741,7 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
         Some(Ok(())) => {
             println!();
             println!("Switchboard demo is running at {url}");
+            println!("  agent UI:     {url}/inbox");
             println!("  admin login:  {} / {PASSWORD}", USERS[0].1);
             println!("  agents:       {}, {} (same password)", USERS[1].1, USERS[2].1);
             println!("  API token (admin): {admin_token}");
