@@ -101,9 +101,9 @@ async fn seed(store: &DynStore, n: u64) -> anyhow::Result<switchboard_domain::Us
     for case in 1..=newest {
         let patch = ConversationPatch {
             status: (case % 2 == 0).then_some(Status::Resolved),
-            priority: if case % 50 == 0 {
+            priority: if case % 50 == 3 {
                 Some(Priority::Urgent)
-            } else if case % 10 == 0 {
+            } else if case % 10 == 5 {
                 Some(Priority::High)
             } else {
                 None
@@ -266,6 +266,7 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
 async fn live_latency(base: &str, cookie: &str, token: &str, rate: f64, seconds: u64) -> anyhow::Result<()> {
     let received: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let acked: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let ack_times: Arc<Mutex<Histogram<u64>>> = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
     let http = reqwest::Client::new();
     let mut stream = http.get(format!("{base}/ui/events")).header("cookie", cookie).send().await?;
     anyhow::ensure!(stream.status().is_success(), "GET /ui/events: {}", stream.status());
@@ -299,8 +300,14 @@ async fn live_latency(base: &str, cookie: &str, token: &str, rate: f64, seconds:
     for i in 0..total {
         tokio::time::sleep_until((start + Duration::from_secs_f64(i as f64 / rate)).into()).await;
         let permit = sem.clone().acquire_owned().await?;
-        let (http, url, token, acked, errors) =
-            (http.clone(), format!("{base}/api/v1/inbound"), token.to_owned(), acked.clone(), errors.clone());
+        let (http, url, token, acked, errors, ack_times) = (
+            http.clone(),
+            format!("{base}/api/v1/inbound"),
+            token.to_owned(),
+            acked.clone(),
+            errors.clone(),
+            ack_times.clone(),
+        );
         // 200 recurring customers: new conversations and messages in existing ones.
         let body = serde_json::json!({
             "channel": "bench", "external_id": format!("{run}-{i}"),
@@ -309,9 +316,13 @@ async fn live_latency(base: &str, cookie: &str, token: &str, rate: f64, seconds:
         });
         tasks.spawn(async move {
             let _permit = permit;
+            let sent = Instant::now();
             match http.post(url).bearer_auth(token).json(&body).send().await {
                 Ok(r) if r.status().is_success() => {
                     let at = Instant::now();
+                    if let Ok(mut h) = ack_times.lock() {
+                        let _ = h.record(at.duration_since(sent).as_micros().max(1) as u64);
+                    }
                     if let Ok(v) = r.json::<serde_json::Value>().await
                         && let Some(id) = v["message_id"].as_str()
                         && let Ok(mut m) = acked.lock()
@@ -349,6 +360,7 @@ async fn live_latency(base: &str, cookie: &str, token: &str, rate: f64, seconds:
         }
     }
     let ms = |us: u64| us as f64 / 1000.0;
+    let acks = ack_times.lock().map(|h| h.clone()).unwrap_or(Histogram::<u64>::new(3)?);
     println!();
     println!(
         "live: {} messages offered at {rate}/s over {offered_secs:.1} s, {} acknowledged, {} errors, {missing} events missing",
@@ -362,6 +374,11 @@ async fn live_latency(base: &str, cookie: &str, token: &str, rate: f64, seconds:
         ms(h.value_at_quantile(0.99)),
         ms(h.value_at_quantile(0.999)),
         ms(h.max())
+    );
+    println!(
+        "for comparison, request → acknowledgement of the same messages: p50 {:.2} ms, p99 {:.2} ms",
+        ms(acks.value_at_quantile(0.5)),
+        ms(acks.value_at_quantile(0.99))
     );
     Ok(())
 }

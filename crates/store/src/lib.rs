@@ -28,7 +28,8 @@ pub use records::*;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
 pub use ui::{
-    InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, UiSession, UiStore, UserPrefs, UserUpdate,
+    INBOX_COUNT_CAP, InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, UiSession, UiStore, UserPrefs,
+    UserUpdate,
 };
 
 /// Errors from the store. `NotFound`, `Conflict` and `Invalid` are the caller's fault.

@@ -113,7 +113,11 @@ pub struct InboxPage {
     pub has_more: bool,
 }
 
-/// Counts shown beside the inbox views (open conversations).
+/// Inbox counts stop at this number (shown as "999+"), so a page costs the same whatever the
+/// size of the backlog.
+pub const INBOX_COUNT_CAP: i64 = 1000;
+
+/// Counts shown beside the inbox views (open conversations), each at most [`INBOX_COUNT_CAP`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InboxCounts {
     /// Open and assigned to the viewer.
@@ -129,6 +133,17 @@ pub struct InboxCounts {
 /// The priority rank both backends sort by; the same expression is indexed (migration 5).
 pub(crate) const PRIORITY_RANK: &str =
     "(CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END)";
+
+/// The value of [`PRIORITY_RANK`] for `p`: filtering on it lets the urgency index serve a
+/// priority filter.
+pub(crate) fn priority_rank(p: Priority) -> i64 {
+    match p {
+        Priority::Urgent => 0,
+        Priority::High => 1,
+        Priority::Normal => 2,
+        Priority::Low => 3,
+    }
+}
 
 /// Storage of the web UI.
 #[async_trait]

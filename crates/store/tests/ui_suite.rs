@@ -349,3 +349,27 @@ async fn audit_log_records_and_pages_newest_first() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn inbox_counts_stop_at_the_cap() {
+    for_each_backend(|s| async move {
+        let ana = user(&s, "ana@x.test", Role::Agent).await;
+        let n = switchboard_store::INBOX_COUNT_CAP + 5;
+        let events: Vec<InboundEvent> =
+            (0..n).map(|i| inbound(&format!("e{i}"), &format!("u{i}"), "C", "hello", t0())).collect();
+        s.append_inbound(events).await.unwrap();
+        loop {
+            let waiting = s.unprocessed_events(1000).await.unwrap();
+            if waiting.is_empty() {
+                break;
+            }
+            s.thread_events(waiting, ThreadingRules::default()).await.unwrap();
+        }
+        let counts = s.inbox_counts(ana.id).await.unwrap();
+        assert_eq!(
+            (counts.all, counts.unassigned, counts.mine),
+            (switchboard_store::INBOX_COUNT_CAP, switchboard_store::INBOX_COUNT_CAP, 0)
+        );
+    })
+    .await;
+}

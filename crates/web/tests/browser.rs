@@ -246,6 +246,32 @@ async fn an_agents_day_in_the_browser() {
     .await;
     shot(&c, "inbox.png").await;
 
+    // Keyboard: `j` moves to the first conversation, `?` opens the shortcut help, Escape closes it.
+    c.find(Locator::Css("#main")).await.unwrap().send_keys("j").await.unwrap();
+    wait_until(
+        &c,
+        "j",
+        "var a = document.activeElement; var li = a && a.closest('li'); return li ? li.dataset.case : '';",
+        |s| !s.is_empty(),
+    )
+    .await;
+    c.find(Locator::Css("#main")).await.unwrap().send_keys("?").await.unwrap();
+    wait_until(
+        &c,
+        "the shortcut help",
+        "return document.querySelector('#shortcuts').hidden ? 'hidden' : 'shown';",
+        |s| s == "shown",
+    )
+    .await;
+    c.find(Locator::Css("#shortcuts [data-close]")).await.unwrap().send_keys("\u{e00c}").await.unwrap();
+    wait_until(
+        &c,
+        "the help closed",
+        "return document.querySelector('#shortcuts').hidden ? 'hidden' : 'shown';",
+        |s| s == "hidden",
+    )
+    .await;
+
     // Open it and reply.
     c.find(Locator::Css(&format!("li[data-case='{case}'] a"))).await.unwrap().click().await.unwrap();
     wait_until(&c, "the conversation", "return location.pathname;", |s| s == format!("/c/{case}")).await;

@@ -7,10 +7,10 @@ use switchboard_domain::{CaseNumber, ConversationId, UserId};
 
 use super::{CONV_COLS, PgStore, USER_COLS, conv_from_row, user_from_row};
 use crate::records::page_limit;
-use crate::ui::PRIORITY_RANK;
+use crate::ui::{PRIORITY_RANK, priority_rank};
 use crate::{
-    ConversationSummary, InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, Result, StoreError,
-    UiSession, UiStore, User, UserPrefs, UserUpdate, like_pattern, qualified,
+    ConversationSummary, INBOX_COUNT_CAP, InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, Result,
+    StoreError, UiSession, UiStore, User, UserPrefs, UserUpdate, like_pattern, qualified,
 };
 
 #[async_trait]
@@ -191,8 +191,10 @@ impl UiStore for PgStore {
         if let Some(ch) = &q.channel {
             qb.push(" AND c.channel = ").push_bind(ch.as_str().to_owned());
         }
+        let rank = PRIORITY_RANK.replace("priority", "c.priority");
         if let Some(p) = q.priority {
             qb.push(" AND c.priority = ").push_bind(p.as_str());
+            qb.push(format!(" AND {rank} = ")).push_bind(priority_rank(p) as i32);
         }
         if let Some(t) = q.tag.as_deref().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()) {
             qb.push(" AND c.tags::jsonb ? ").push_bind(t);
@@ -209,7 +211,6 @@ impl UiStore for PgStore {
                     .push("))");
             }
         }
-        let rank = PRIORITY_RANK.replace("priority", "c.priority");
         match q.sort {
             InboxSort::Urgency => qb.push(format!(" ORDER BY {rank}, c.last_message_at, c.id")),
             InboxSort::Recent => qb.push(" ORDER BY c.last_message_at DESC, c.id DESC"),
@@ -236,18 +237,24 @@ impl UiStore for PgStore {
     }
 
     async fn inbox_counts(&self, user: UserId) -> Result<InboxCounts> {
-        let r = sqlx::query(
-            "SELECT \
-               (SELECT COUNT(*) FROM conversations WHERE assignee_id = $1 AND status = 'open') AS mine, \
-               (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = $1 AND c.status = 'open' \
-                  AND c.last_message_at > COALESCE((SELECT r.last_read_at FROM conversation_reads r \
-                     WHERE r.user_id = $1 AND r.conversation_id = c.id), 'epoch'::timestamptz)) AS mine_unread, \
-               (SELECT COUNT(*) FROM conversations WHERE assignee_id IS NULL AND status = 'open') AS unassigned, \
-               (SELECT COUNT(*) FROM conversations WHERE status = 'open') AS all_open",
-        )
-        .bind(user.0)
-        .fetch_one(&self.pool)
-        .await?;
+        // Each count stops at the cap: bounded work per page however large the backlog.
+        let capped = |filter: &str| {
+            format!(
+                "(SELECT COUNT(*) FROM (SELECT 1 FROM conversations c WHERE c.status = 'open' AND {filter} \
+                 LIMIT {INBOX_COUNT_CAP}) AS x)"
+            )
+        };
+        let sql = format!(
+            "SELECT {} AS mine, {} AS mine_unread, {} AS unassigned, {} AS all_open",
+            capped("c.assignee_id = $1"),
+            capped(
+                "c.assignee_id = $1 AND c.last_message_at > COALESCE((SELECT r.last_read_at FROM conversation_reads r \
+                 WHERE r.user_id = $1 AND r.conversation_id = c.id), 'epoch'::timestamptz)"
+            ),
+            capped("c.assignee_id IS NULL"),
+            capped("TRUE"),
+        );
+        let r = sqlx::query(&sql).bind(user.0).fetch_one(&self.pool).await?;
         Ok(InboxCounts {
             mine: r.try_get("mine")?,
             mine_unread: r.try_get("mine_unread")?,

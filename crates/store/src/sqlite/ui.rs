@@ -8,10 +8,10 @@ use switchboard_domain::{CaseNumber, ConversationId, UserId};
 
 use super::{CONV_COLS, SqliteStore, USER_COLS, conv_from_row, from_ts, ts, user_from_row};
 use crate::records::page_limit;
-use crate::ui::PRIORITY_RANK;
+use crate::ui::{PRIORITY_RANK, priority_rank};
 use crate::{
-    ConversationSummary, InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, Result, StoreError,
-    UiSession, UiStore, User, UserPrefs, UserUpdate, like_pattern, qualified,
+    ConversationSummary, INBOX_COUNT_CAP, InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, Result,
+    StoreError, UiSession, UiStore, User, UserPrefs, UserUpdate, like_pattern, qualified,
 };
 
 fn uid(u: UserId) -> V {
@@ -226,8 +226,10 @@ impl UiStore for SqliteStore {
                 if let Some(ch) = &q.channel {
                     push(&mut sql, " AND c.channel = ?", V::Text(ch.as_str().into()));
                 }
+                let rank = PRIORITY_RANK.replace("priority", "c.priority");
                 if let Some(p) = q.priority {
                     push(&mut sql, " AND c.priority = ?", V::Text(p.as_str().into()));
+                    push(&mut sql, &format!(" AND {rank} = ?"), V::Integer(priority_rank(p)));
                 }
                 if let Some(t) = q.tag.as_deref().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()) {
                     push(&mut sql, " AND EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = ?)", V::Text(t));
@@ -241,7 +243,6 @@ impl UiStore for SqliteStore {
                         push(&mut sql, " OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ? ESCAPE '\\'))", V::Text(pat));
                     }
                 }
-                let rank = PRIORITY_RANK.replace("priority", "c.priority");
                 match q.sort {
                     InboxSort::Urgency => sql.push_str(&format!(" ORDER BY {rank}, c.last_message_at, c.id")),
                     InboxSort::Recent => sql.push_str(" ORDER BY c.last_message_at DESC, c.id DESC"),
@@ -268,26 +269,22 @@ impl UiStore for SqliteStore {
     async fn inbox_counts(&self, user: UserId) -> Result<InboxCounts> {
         self.conns
             .read(move |c| {
-                let count = |sql: &str, with_user: bool| -> rusqlite::Result<i64> {
-                    if with_user {
-                        c.query_row(sql, [user.0], |r| r.get(0))
-                    } else {
-                        c.query_row(sql, [], |r| r.get(0))
-                    }
+                // Each count stops at the cap: bounded work per page however large the backlog.
+                let count = |filter: &str, with_user: bool| -> rusqlite::Result<i64> {
+                    let sql = format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM conversations c WHERE c.status = 'open' AND {filter} LIMIT {INBOX_COUNT_CAP})"
+                    );
+                    if with_user { c.query_row(&sql, [user.0], |r| r.get(0)) } else { c.query_row(&sql, [], |r| r.get(0)) }
                 };
                 Ok(InboxCounts {
-                    mine: count("SELECT COUNT(*) FROM conversations WHERE assignee_id = ?1 AND status = 'open'", true)?,
+                    mine: count("c.assignee_id = ?1", true)?,
                     mine_unread: count(
-                        "SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = ?1 AND c.status = 'open' \
-                         AND c.last_message_at > COALESCE((SELECT r.last_read_at FROM conversation_reads r \
-                            WHERE r.user_id = ?1 AND r.conversation_id = c.id), 0)",
+                        "c.assignee_id = ?1 AND c.last_message_at > COALESCE((SELECT r.last_read_at \
+                         FROM conversation_reads r WHERE r.user_id = ?1 AND r.conversation_id = c.id), 0)",
                         true,
                     )?,
-                    unassigned: count(
-                        "SELECT COUNT(*) FROM conversations WHERE assignee_id IS NULL AND status = 'open'",
-                        false,
-                    )?,
-                    all: count("SELECT COUNT(*) FROM conversations WHERE status = 'open'", false)?,
+                    unassigned: count("c.assignee_id IS NULL", false)?,
+                    all: count("1 = 1", false)?,
                 })
             })
             .await

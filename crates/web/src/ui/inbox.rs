@@ -7,7 +7,7 @@ use axum::response::Response;
 use chrono::Utc;
 use serde::Deserialize;
 use switchboard_domain::{ChannelSlug, Priority, Status};
-use switchboard_store::{InboxCounts, InboxQuery, InboxRow, InboxSort, InboxView};
+use switchboard_store::{INBOX_COUNT_CAP, InboxCounts, InboxQuery, InboxRow, InboxSort, InboxView};
 
 use super::i18n::Tr;
 use super::session::{UiUser, urlencode};
@@ -137,6 +137,30 @@ fn row_view(tr: &Tr, r: &InboxRow, names: &std::collections::HashMap<switchboard
     }
 }
 
+/// Inbox counts as shown: capped counts read "999+".
+#[derive(Clone)]
+pub(crate) struct CountsView {
+    mine: String,
+    mine_unread: String,
+    unassigned: String,
+    all: String,
+}
+
+fn show_count(n: i64) -> String {
+    if n >= INBOX_COUNT_CAP { format!("{}+", INBOX_COUNT_CAP - 1) } else { n.to_string() }
+}
+
+impl From<InboxCounts> for CountsView {
+    fn from(c: InboxCounts) -> Self {
+        CountsView {
+            mine: show_count(c.mine),
+            mine_unread: show_count(c.mine_unread),
+            unassigned: show_count(c.unassigned),
+            all: show_count(c.all),
+        }
+    }
+}
+
 pub(crate) struct Choice {
     pub value: String,
     pub label: String,
@@ -148,7 +172,7 @@ pub(crate) struct Choice {
 struct InboxPage {
     c: Chrome,
     list_html: String,
-    counts: InboxCounts,
+    counts: CountsView,
     view: &'static str,
     q: String,
     tag: String,
@@ -164,7 +188,7 @@ struct InboxPage {
 struct RowsFragment {
     tr: Tr,
     rows: Vec<RowView>,
-    counts: InboxCounts,
+    counts: CountsView,
     prev_href: Option<String>,
     next_href: Option<String>,
 }
@@ -179,7 +203,7 @@ async fn load(st: &AppState, me: &UiUser, p: &InboxParams) -> Result<RowsFragmen
     Ok(RowsFragment {
         tr: me.tr.clone(),
         rows: page.rows.iter().map(|r| row_view(&me.tr, r, &names)).collect(),
-        counts,
+        counts: counts.into(),
         prev_href: (n > 0).then(|| p.href(p.view_name(), n - 1)),
         next_href: page.has_more.then(|| p.href(p.view_name(), n + 1)),
     })
@@ -228,7 +252,7 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Query(p): Query
         channels: channel_choices,
         sorts: choices(tr, "sort-", ["urgency", "recent"], &sort),
         view_hrefs: [p.href("mine", 0), p.href("unassigned", 0), p.href("all", 0)],
-        counts: list.counts,
+        counts: list.counts.clone(),
         list_html: list.render().unwrap_or_default(),
     };
     render(&page)
