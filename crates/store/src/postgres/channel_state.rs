@@ -1,0 +1,260 @@
+//! [`ChannelStateStore`] on PostgreSQL. A report and the application of kept reports for the same
+//! provider id take one transaction-scoped advisory lock, so a report is never kept after the
+//! kept reports were applied.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use switchboard_domain::{ChannelSlug, ConversationId, DeliveryStatus, Message, MessageId};
+use uuid::Uuid;
+
+use super::{MSG_COLS, PgStore, Tx, msg_from_row};
+use crate::channel_state::{pending_order, thread_visibility};
+use crate::{ChannelStateStore, EchoOutcome, EchoRecord, ReplyContext, Result};
+
+async fn lock(tx: &mut Tx<'_>, channel: &str, pmid: &str) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("delivery:{channel}:{pmid}"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn outbound_by_provider_id(tx: &mut Tx<'_>, channel: &str, pmid: &str) -> Result<Option<Message>> {
+    sqlx::query(&format!(
+        "SELECT {} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+         WHERE m.provider_message_id = $1 AND c.channel = $2 AND m.direction = 'outbound' FOR UPDATE OF m",
+        crate::qualified(MSG_COLS, "m")
+    ))
+    .bind(pmid)
+    .bind(channel)
+    .fetch_optional(&mut **tx)
+    .await?
+    .as_ref()
+    .map(msg_from_row)
+    .transpose()
+}
+
+async fn advance(tx: &mut Tx<'_>, msg: Message, status: DeliveryStatus, reason: Option<&str>) -> Result<Message> {
+    let current = msg.delivery_status.unwrap_or(DeliveryStatus::Queued);
+    if !current.should_advance_to(status) {
+        return Ok(msg);
+    }
+    let reason = if status == DeliveryStatus::Failed { reason } else { None };
+    let row = sqlx::query(&format!(
+        "UPDATE messages SET delivery_status = $2, failure_reason = $3 WHERE id = $1 RETURNING {MSG_COLS}"
+    ))
+    .bind(msg.id.0)
+    .bind(status.as_str())
+    .bind(reason)
+    .fetch_one(&mut **tx)
+    .await?;
+    msg_from_row(&row)
+}
+
+#[async_trait]
+impl ChannelStateStore for PgStore {
+    async fn report_delivery(
+        &self,
+        channel: &ChannelSlug,
+        provider_message_id: &str,
+        status: DeliveryStatus,
+        reason: Option<&str>,
+    ) -> Result<Option<Message>> {
+        let mut tx = self.pool.begin().await?;
+        lock(&mut tx, channel.as_str(), provider_message_id).await?;
+        let out = match outbound_by_provider_id(&mut tx, channel.as_str(), provider_message_id).await? {
+            Some(msg) => Some(advance(&mut tx, msg, status, reason).await?),
+            None => {
+                sqlx::query(
+                    "INSERT INTO pending_delivery_reports (channel, provider_message_id, status, reason, received_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(channel.as_str())
+                .bind(provider_message_id)
+                .bind(status.as_str())
+                .bind(reason)
+                .bind(crate::now_micros())
+                .execute(&mut *tx)
+                .await?;
+                None
+            }
+        };
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn apply_pending_deliveries(
+        &self,
+        channel: &ChannelSlug,
+        provider_message_id: &str,
+    ) -> Result<Option<Message>> {
+        let mut tx = self.pool.begin().await?;
+        lock(&mut tx, channel.as_str(), provider_message_id).await?;
+        let rows = sqlx::query(
+            "DELETE FROM pending_delivery_reports WHERE channel = $1 AND provider_message_id = $2 RETURNING status, reason",
+        )
+        .bind(channel.as_str())
+        .bind(provider_message_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut pending: Vec<(String, Option<String>)> =
+            rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("reason")?))).collect::<Result<_>>()?;
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let Some(mut msg) = outbound_by_provider_id(&mut tx, channel.as_str(), provider_message_id).await? else {
+            // Not recorded yet: the rollback keeps the reports for the next call.
+            return Ok(None);
+        };
+        pending.sort_by_key(|(s, _)| pending_order(s));
+        for (status, reason) in pending {
+            let Ok(status) = status.parse::<DeliveryStatus>() else { continue };
+            msg = advance(&mut tx, msg, status, reason.as_deref()).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(msg))
+    }
+
+    async fn mark_read_until(
+        &self,
+        channel: &ChannelSlug,
+        customer: &str,
+        watermark: DateTime<Utc>,
+    ) -> Result<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "UPDATE messages SET delivery_status = 'read' WHERE id IN (\
+               SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+               JOIN contact_identities i ON i.contact_id = c.contact_id AND i.channel = c.channel \
+               WHERE c.channel = $1 AND i.provider_user_id = $2 AND m.direction = 'outbound' \
+               AND m.delivery_status IN ('sent', 'delivered') AND m.sent_at <= $3) RETURNING {MSG_COLS}"
+        ))
+        .bind(channel.as_str())
+        .bind(customer)
+        .bind(watermark)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(msg_from_row).collect()
+    }
+
+    async fn record_echo(&self, channel: &ChannelSlug, echo: &EchoRecord) -> Result<EchoOutcome> {
+        let mut tx = self.pool.begin().await?;
+        lock(&mut tx, channel.as_str(), &echo.provider_message_id).await?;
+        if echo.sent_by_switchboard
+            || outbound_by_provider_id(&mut tx, channel.as_str(), &echo.provider_message_id).await?.is_some()
+        {
+            return Ok(EchoOutcome::Known);
+        }
+        let conv: Option<Uuid> = sqlx::query_scalar(
+            "SELECT c.id FROM conversations c JOIN contact_identities i ON i.contact_id = c.contact_id \
+             WHERE i.channel = $1 AND i.provider_user_id = $2 AND c.channel = $1 AND c.thread_key = $3 \
+             ORDER BY c.created_at DESC LIMIT 1",
+        )
+        .bind(channel.as_str())
+        .bind(&echo.recipient)
+        .bind(&echo.thread_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(conv) = conv else { return Ok(EchoOutcome::NoConversation) };
+        // Providers without send metadata (Instagram) echo our own send, possibly before its
+        // answer is recorded: a queued reply with the same text is that send.
+        let in_flight: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND direction = 'outbound' \
+             AND provider_message_id IS NULL AND text = $2 AND author_id IS NOT NULL)",
+        )
+        .bind(conv)
+        .bind(&echo.text)
+        .fetch_one(&mut *tx)
+        .await?;
+        if in_flight {
+            return Ok(EchoOutcome::Known);
+        }
+        let now = crate::now_micros();
+        let row = sqlx::query(&format!(
+            "INSERT INTO messages (id, conversation_id, direction, visibility, text, attachments, provider_message_id, \
+             delivery_status, sent_at, created_at) VALUES ($1, $2, 'outbound', $3, $4, $5, $6, 'sent', $7, $8) RETURNING {MSG_COLS}"
+        ))
+        .bind(MessageId::new().0)
+        .bind(conv)
+        .bind(thread_visibility(&echo.thread_key))
+        .bind(&echo.text)
+        .bind(serde_json::to_string(&echo.attachments)?)
+        .bind(&echo.provider_message_id)
+        .bind(echo.sent_at)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE conversations SET last_message_at = $2, updated_at = $2 WHERE id = $1")
+            .bind(conv)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let msg = msg_from_row(&row)?;
+        tx.commit().await?;
+        Ok(EchoOutcome::Recorded(msg))
+    }
+
+    async fn link_identity(&self, channel: &ChannelSlug, provider_user_id: &str, alias: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (known, new) in [(alias, provider_user_id), (provider_user_id, alias)] {
+            sqlx::query(
+                "INSERT INTO contact_identities (channel, provider_user_id, contact_id, handle, display_name, created_at) \
+                 SELECT channel, $3, contact_id, handle, display_name, $4 FROM contact_identities \
+                 WHERE channel = $1 AND provider_user_id = $2 ON CONFLICT DO NOTHING",
+            )
+            .bind(channel.as_str())
+            .bind(known)
+            .bind(new)
+            .bind(crate::now_micros())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn save_reply_payload(&self, stored_key: &str, payload: &serde_json::Value) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO reply_payloads (idempotency_key, payload, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(stored_key)
+        .bind(payload.to_string())
+        .bind(crate::now_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn reply_payload(&self, message_id: MessageId) -> Result<Option<serde_json::Value>> {
+        let s: Option<String> = sqlx::query_scalar(
+            "SELECT p.payload FROM reply_payloads p JOIN messages m ON m.idempotency_key = p.idempotency_key WHERE m.id = $1",
+        )
+        .bind(message_id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(s.map(|s| serde_json::from_str(&s)).transpose()?)
+    }
+
+    async fn reply_context(&self, conversation_id: ConversationId) -> Result<ReplyContext> {
+        let last = sqlx::query(
+            "SELECT provider_message_id, sent_at FROM messages WHERE conversation_id = $1 AND direction = 'inbound' \
+             ORDER BY sent_at DESC, created_at DESC LIMIT 1",
+        )
+        .bind(conversation_id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        let handle: Option<String> = sqlx::query_scalar(
+            "SELECT i.handle FROM contact_identities i JOIN conversations c ON c.contact_id = i.contact_id AND i.channel = c.channel \
+             WHERE c.id = $1 AND i.handle IS NOT NULL ORDER BY (i.handle LIKE '+%') DESC, i.created_at LIMIT 1",
+        )
+        .bind(conversation_id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(ReplyContext {
+            recipient_handle: handle,
+            last_inbound_id: last.as_ref().map(|r| r.try_get("provider_message_id")).transpose()?.flatten(),
+            last_inbound_at: last.as_ref().map(|r| r.try_get("sent_at")).transpose()?,
+        })
+    }
+}
