@@ -2,6 +2,7 @@
 //! realtime bus. Everything here is owned by [`Engine`] and stops gracefully on [`Engine::shutdown`].
 #![forbid(unsafe_code)]
 
+pub mod channel_delivery;
 pub mod delivery;
 pub mod ingest;
 pub mod metrics;

@@ -1,0 +1,104 @@
+//! WhatsApp, Messenger and Instagram webhooks: the signature is checked over the raw bytes before
+//! anything is parsed; customer messages go through the durable ingest path and the answer waits
+//! for their commit; status reports, echoes and read receipts update outbound messages.
+
+use std::collections::HashMap;
+
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use switchboard_channels::meta::{MetaConfig, parse_webhook, signature, verify_subscription};
+use switchboard_channels::{WebhookBatch, WebhookError};
+use switchboard_engine::RealtimeEvent;
+use switchboard_engine::channel_delivery::settings;
+use switchboard_store::{ChannelRecord, EchoOutcome, EchoRecord};
+
+use crate::AppState;
+use crate::error::{ApiResult, AppError};
+
+pub(super) fn handshake(ch: &ChannelRecord, q: &HashMap<String, String>) -> ApiResult<Response> {
+    let cfg = MetaConfig::from_settings(&settings(ch))
+        .map_err(|e| AppError::new(StatusCode::FORBIDDEN, "misconfigured_channel", e))?;
+    let get = |k: &str| q.get(k).map(String::as_str);
+    match verify_subscription(&cfg, get("hub.mode"), get("hub.verify_token"), get("hub.challenge")) {
+        Ok(challenge) => Ok(([(header::CONTENT_TYPE, "text/plain")], challenge).into_response()),
+        Err(reason) => {
+            tracing::warn!(channel = %ch.slug, %reason, "webhook subscription handshake refused");
+            Err(AppError::new(StatusCode::FORBIDDEN, "verification_failed", reason))
+        }
+    }
+}
+
+pub(super) async fn receive(st: &AppState, ch: &ChannelRecord, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+    let metrics = st.engine.metrics();
+    let sig = headers.get(signature::HEADER).map(|v| v.as_bytes());
+    if let Err(e) = signature::verify(ch.secret.as_deref(), sig, body) {
+        metrics.count_ingest("rejected");
+        tracing::warn!(channel = %ch.slug, reason = %e, "webhook refused: bad signature");
+        return Err(AppError::unauthorized(e.to_string()));
+    }
+    let batch = parse_webhook(&settings(ch), body).map_err(|e| {
+        metrics.count_ingest("rejected");
+        tracing::warn!(channel = %ch.slug, reason = %e, "webhook refused: bad payload");
+        match e {
+            WebhookError::Signature(m) => AppError::unauthorized(m),
+            WebhookError::Payload(m) => AppError::bad_request("invalid_payload", m),
+        }
+    })?;
+    let WebhookBatch { messages, statuses, echoes, reads, identity_links, skipped } = batch;
+    for s in &skipped {
+        tracing::info!(channel = %ch.slug, what = %s, "webhook part not turned into a message");
+    }
+    let store = st.engine.store();
+    // Identities first, so the pipeline finds the contact under either id.
+    for link in &identity_links {
+        store.link_identity(&ch.slug, &link.provider_user_id, &link.alias).await?;
+    }
+    let n = messages.len();
+    let acks = futures_util::future::join_all(messages.into_iter().map(|ev| st.engine.ingestor().submit(ev))).await;
+    let mut duplicates = 0;
+    for ack in acks {
+        if ack?.duplicate {
+            duplicates += 1;
+        }
+    }
+    let bus = st.engine.bus();
+    for s in &statuses {
+        if let Some(m) = store.report_delivery(&ch.slug, &s.provider_message_id, s.status, s.reason.as_deref()).await? {
+            bus.publish(RealtimeEvent::new("message.updated", m.conversation_id, None, Some(m.id))).await;
+        }
+    }
+    for e in echoes {
+        let rec = EchoRecord {
+            provider_message_id: e.provider_message_id,
+            recipient: e.recipient,
+            thread_key: e.thread_key,
+            text: e.text,
+            attachments: e.attachments,
+            sent_at: e.sent_at,
+            sent_by_switchboard: e.sent_by_switchboard,
+        };
+        match store.record_echo(&ch.slug, &rec).await? {
+            EchoOutcome::Recorded(m) => {
+                bus.publish(RealtimeEvent::new("message.created", m.conversation_id, None, Some(m.id))).await
+            }
+            EchoOutcome::Known => {}
+            EchoOutcome::NoConversation => tracing::info!(
+                channel = %ch.slug, provider_message_id = %rec.provider_message_id,
+                "echo of a brand message to a customer with no conversation here; not recorded"
+            ),
+        }
+    }
+    for r in &reads {
+        for m in store.mark_read_until(&ch.slug, &r.customer, r.watermark).await? {
+            bus.publish(RealtimeEvent::new("message.updated", m.conversation_id, None, Some(m.id))).await;
+        }
+    }
+    Ok((
+        StatusCode::OK,
+        axum::Json(serde_json::json!({
+            "messages": n, "duplicates": duplicates, "statuses": statuses.len(), "reads": reads.len(),
+            "skipped": skipped.len(),
+        })),
+    )
+        .into_response())
+}
