@@ -47,8 +47,13 @@ pub(crate) async fn after_sent(store: &DynStore, bus: &Bus, item: &OutboxItem, p
     match store.apply_pending_deliveries(&item.channel.slug, provider_id).await {
         Ok(Some(m)) => {
             tracing::debug!(message_id = %m.id, status = ?m.delivery_status, "early delivery reports applied");
-            bus.publish(RealtimeEvent::new("message.updated", item.conversation_id, Some(item.case_number), Some(m.id)))
-                .await;
+            bus.publish(RealtimeEvent::new(
+                "message.updated",
+                item.conversation_id,
+                Some(item.case_number),
+                Some(m.id),
+            ))
+            .await;
         }
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, message_id = %item.message_id, "cannot apply early delivery reports"),

@@ -165,7 +165,10 @@ async fn post_structured(
         .await?;
     if created {
         st.engine.wake_outbox();
-        st.engine.bus().publish(RealtimeEvent::new("message.created", conv.id, Some(conv.case_number), Some(msg.id))).await;
+        st.engine
+            .bus()
+            .publish(RealtimeEvent::new("message.created", conv.id, Some(conv.case_number), Some(msg.id)))
+            .await;
     }
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, axum::Json(msg)))
 }
@@ -188,7 +191,9 @@ pub(crate) async fn post_template(
     if ch.kind != ChannelKind::Whatsapp {
         return Err(invalid(format!("templates are a WhatsApp feature; {} is a {} channel", ch.slug, ch.kind)));
     }
-    let name_ok = !b.name.is_empty() && b.name.len() <= 512 && b.name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
+    let name_ok = !b.name.is_empty()
+        && b.name.len() <= 512
+        && b.name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
     if !name_ok {
         return Err(invalid("name must be a template name: lower-case letters, digits and _".into()));
     }
@@ -232,7 +237,8 @@ pub(crate) async fn post_media(
     require_open_window(&st, &conv, Visibility::Private).await?;
     let text = b.caption.clone().unwrap_or_default();
     let shown = if text.trim().is_empty() { format!("[{}] {}", b.kind, b.link) } else { text };
-    let payload = serde_json::json!({"type": "media", "media": {"kind": b.kind, "link": b.link, "filename": b.filename}});
+    let payload =
+        serde_json::json!({"type": "media", "media": {"kind": b.kind, "link": b.link, "filename": b.filename}});
     let key = idempotency_key(&headers)?;
     post_structured(&st, &caller, &conv, key, shown, payload).await
 }

@@ -28,7 +28,12 @@ pub(super) fn handshake(ch: &ChannelRecord, q: &HashMap<String, String>) -> ApiR
     }
 }
 
-pub(super) async fn receive(st: &AppState, ch: &ChannelRecord, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
+pub(super) async fn receive(
+    st: &AppState,
+    ch: &ChannelRecord,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
     let metrics = st.engine.metrics();
     let sig = headers.get(signature::HEADER).map(|v| v.as_bytes());
     if let Err(e) = signature::verify(ch.secret.as_deref(), sig, body) {

@@ -1,0 +1,299 @@
+//! End to end over real loopback HTTP: the Graph API simulator posts signed webhooks to the real
+//! server, agents answer through the API, the outbox sends through the simulator, and the
+//! simulator's status webhooks bring the replies to delivered/read — with and without an outage.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard_channels::meta::signature;
+use switchboard_channels::meta::simulator::{Outage, Simulator, SimulatorConfig, Traffic, meta_json};
+use switchboard_domain::{ChannelKind, ChannelSlug, Role};
+use switchboard_engine::{Engine, EngineConfig};
+use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions};
+use switchboard_web::{AppState, WebConfig, auth};
+use tokio::net::TcpListener;
+
+struct App {
+    base: String,
+    token: String,
+    store: DynStore,
+    sim: Simulator,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn spawn() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut webhooks = HashMap::new();
+    for (kind, slug) in [(ChannelKind::Whatsapp, "wa"), (ChannelKind::Messenger, "fb"), (ChannelKind::Instagram, "ig")]
+    {
+        webhooks.insert(kind, format!("{base}/webhooks/{slug}"));
+    }
+    let sim = Simulator::start(SimulatorConfig { webhooks, hang: Duration::from_secs(2), ..Default::default() })
+        .await
+        .unwrap();
+    let c = sim.config().clone();
+    for (kind, slug) in [(ChannelKind::Whatsapp, "wa"), (ChannelKind::Messenger, "fb"), (ChannelKind::Instagram, "ig")]
+    {
+        store
+            .upsert_channel(&ChannelRecord {
+                slug: ChannelSlug::parse(slug).unwrap(),
+                kind,
+                name: slug.into(),
+                callback_url: None,
+                secret: Some(c.app_secret.clone()),
+                config: json!({"verify_token": "meatyhamhock", "access_token": c.access_token,
+                    "phone_number_id": c.phone_number_id, "page_id": c.page_id, "ig_account_id": c.ig_account_id,
+                    "graph_base_url": sim.graph_base_url()}),
+                created_at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
+    let u = store
+        .create_user(&NewUser {
+            email: "agent@x.io".into(),
+            name: "Agent".into(),
+            role: Role::Admin,
+            password_hash: None,
+        })
+        .await
+        .unwrap();
+    let (token, hash) = auth::generate_token();
+    store.create_api_token(u.id, "t", &hash).await.unwrap();
+    let mut cfg = EngineConfig::default();
+    cfg.outbox.base_backoff = Duration::from_millis(20);
+    cfg.outbox.max_backoff = Duration::from_millis(200);
+    cfg.outbox.poll = Duration::from_millis(50);
+    cfg.outbox.request_timeout = Duration::from_millis(700);
+    cfg.outbox.lease = Duration::from_secs(5);
+    cfg.outbox.max_attempts = 200;
+    let engine = Engine::start(store.clone(), cfg).await;
+    let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    App { base, token, store, sim, http: reqwest::Client::new(), _dir: dir }
+}
+
+impl App {
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r =
+            self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(&body).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits until a conversation on `channel` exists whose messages satisfy `pred`.
+    async fn conversation_where(&self, channel: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..200 {
+            let list = self.get(&format!("/api/v1/conversations?channel={channel}")).await;
+            for c in list["items"].as_array().unwrap() {
+                let detail = self.get(&format!("/api/v1/conversations/{}", c["id"].as_str().unwrap())).await;
+                if pred(&detail) {
+                    return detail;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no conversation on {channel} matched");
+    }
+
+    async fn message_status(&self, id: &str, want: &[&str]) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..300 {
+            last = self.get(&format!("/api/v1/messages/{id}")).await;
+            if want.contains(&last["delivery_status"].as_str().unwrap_or("")) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("message {id} never reached {want:?}: {last}");
+    }
+
+    fn sends_of(&self, text: &str) -> usize {
+        self.sim.sent().iter().filter(|s| s.text() == Some(text)).count()
+    }
+}
+
+fn has_text(detail: &Value, text: &str) -> bool {
+    detail["messages"].as_array().unwrap().iter().any(|m| m["text"] == text)
+}
+
+#[tokio::test]
+async fn whatsapp_message_to_read_reply_exactly_once() {
+    let app = spawn().await;
+    let traffic = app.sim.traffic();
+    let customer = &Traffic::customers()[1];
+
+    // Handshake.
+    let url =
+        format!("{}/webhooks/wa?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=meatyhamhock", app.base);
+    let r = app.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().await.unwrap(), "1158201444");
+    let r = app.http.get(url.replace("meatyhamhock", "wrong")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+
+    // A signed customer message becomes a conversation; its redelivery changes nothing.
+    let body = traffic.whatsapp_payload(customer, vec![traffic.whatsapp_text(customer, "你好，我的订单还没有到 📦")]);
+    assert_eq!(traffic.post(ChannelKind::Whatsapp, &body).await, Some(200));
+    assert_eq!(traffic.post(ChannelKind::Whatsapp, &body).await, Some(200));
+    let conv = app.conversation_where("wa", |d| has_text(d, "你好，我的订单还没有到 📦")).await;
+    let id = conv["conversation"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(conv["messages"].as_array().unwrap().len(), 1, "the redelivery added nothing");
+    assert_eq!(conv["contact"]["identities"][0]["display_name"], "王小明");
+
+    // A bad or missing signature: 401, nothing stored.
+    let forged = traffic.whatsapp_payload(customer, vec![traffic.whatsapp_text(customer, "forged")]);
+    let bytes = meta_json(&forged);
+    for sig in [Some(signature::sign(b"not-the-secret", &bytes)), None] {
+        let mut req = app.http.post(format!("{}/webhooks/wa", app.base)).header("content-type", "application/json");
+        if let Some(s) = sig {
+            req = req.header("x-hub-signature-256", s);
+        }
+        assert_eq!(req.body(bytes.clone()).send().await.unwrap().status().as_u16(), 401);
+    }
+
+    // The window is open; the agent replies; the simulator receives exactly one send, and its
+    // status webhooks (sometimes out of order, sometimes before the send call returned) bring the
+    // message to read.
+    let w = app.get(&format!("/api/v1/conversations/{id}/window")).await;
+    assert_eq!((w["open"].as_bool(), w["channel_kind"].as_str()), (Some(true), Some("whatsapp")));
+    let (status, msg) =
+        app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "您好！我们马上查一下 🙏"})).await;
+    assert_eq!(status, 201, "{msg}");
+    let done = app.message_status(msg["id"].as_str().unwrap(), &["read"]).await;
+    assert!(done["provider_message_id"].as_str().unwrap().starts_with("wamid.SIM"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.sends_of("您好！我们马上查一下 🙏"), 1);
+    let sent = app.sim.sent();
+    assert_eq!(sent[0].body["to"], customer.id);
+
+    // Outside the window only a template goes out: refused with the reason before sending.
+    let late = Traffic::customers()[2].clone();
+    let mut old = traffic.whatsapp_text(&late, "Hola, ¿pueden cambiar la dirección?");
+    old["timestamp"] = json!((chrono::Utc::now() - chrono::Duration::hours(30)).timestamp().to_string());
+    assert_eq!(traffic.post(ChannelKind::Whatsapp, &traffic.whatsapp_payload(&late, vec![old])).await, Some(200));
+    let conv = app.conversation_where("wa", |d| has_text(d, "Hola, ¿pueden cambiar la dirección?")).await;
+    let late_id = conv["conversation"]["id"].as_str().unwrap().to_owned();
+    let (status, err) = app.post(&format!("/api/v1/conversations/{late_id}/messages"), json!({"text": "hi"})).await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"]["code"], "messaging_window_closed");
+    assert!(err["error"]["message"].as_str().unwrap().contains("24 hours"));
+    let w = app.get(&format!("/api/v1/conversations/{late_id}/window")).await;
+    assert_eq!(w["open"], false);
+    assert_eq!(w["allowed"], json!(["template"]));
+    let (status, tpl) = app
+        .post(
+            &format!("/api/v1/conversations/{late_id}/template"),
+            json!({"name": "order_update", "language": "es", "components": [{"type": "body", "parameters": [{"type": "text", "text": "4471"}]}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{tpl}");
+    app.message_status(tpl["id"].as_str().unwrap(), &["delivered", "read"]).await;
+    let t = app.sim.sent().into_iter().find(|s| s.body["type"] == "template").unwrap();
+    assert_eq!(t.body["template"]["name"], "order_update");
+    assert_eq!(t.body["template"]["language"]["code"], "es");
+    assert_eq!(app.sim.sent().len(), 2, "the refused reply was never sent");
+    drop(app.store);
+}
+
+#[tokio::test]
+async fn an_outage_delays_replies_but_loses_and_duplicates_none() {
+    let app = spawn().await;
+    let traffic = app.sim.traffic();
+    let customers = Traffic::customers();
+    // Conversations on WhatsApp and Messenger, and a public Instagram comment.
+    let wa = &customers[0];
+    let fb = &customers[3];
+    let ig = &customers[4];
+    traffic
+        .post(
+            ChannelKind::Whatsapp,
+            &traffic.whatsapp_payload(wa, vec![traffic.whatsapp_text(wa, "Where is my parcel? 📦")]),
+        )
+        .await;
+    traffic.post(ChannelKind::Messenger, &traffic.messenger_text(fb, "Bonjour, un remboursement svp 🙏")).await;
+    traffic.post(ChannelKind::Instagram, &traffic.instagram_comment(ig, "17918195224117851", "这件有M码吗？😍")).await;
+    let wa_conv = app.conversation_where("wa", |d| has_text(d, "Where is my parcel? 📦")).await;
+    let fb_conv = app.conversation_where("fb", |d| has_text(d, "Bonjour, un remboursement svp 🙏")).await;
+    let ig_conv = app.conversation_where("ig", |d| has_text(d, "这件有M码吗？😍")).await;
+    assert_eq!(ig_conv["messages"][0]["visibility"], "public");
+
+    app.sim.set_outage(Some(Outage::Mixed));
+    let mut replies = Vec::new();
+    for i in 0..4 {
+        for (conv, label) in [(&wa_conv, "wa"), (&fb_conv, "fb"), (&ig_conv, "ig")] {
+            let text = format!("{label} reply {i} ✅");
+            let id = conv["conversation"]["id"].as_str().unwrap();
+            let (status, msg) = app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": text})).await;
+            assert_eq!(status, 201, "{msg}");
+            replies.push((msg["id"].as_str().unwrap().to_owned(), text, label));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(app.sim.refused() > 0, "the outage refused sends");
+    app.sim.set_outage(None);
+
+    for (id, text, label) in &replies {
+        let want: &[&str] = match *label {
+            "wa" => &["read"],
+            "fb" => &["delivered", "read"],
+            _ => &["sent", "delivered", "read"],
+        };
+        let m = app.message_status(id, want).await;
+        assert!(m["failure_reason"].is_null(), "{m}");
+        assert_eq!(app.sends_of(text), 1, "{text} sent {} times", app.sends_of(text));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (_, text, _) in &replies {
+        assert_eq!(app.sends_of(text), 1, "{text}");
+    }
+    // The comment replies went to the comment's replies edge, publicly.
+    let comment_replies = app.sim.sent().into_iter().filter(|s| s.path.ends_with("/replies")).count();
+    assert_eq!(comment_replies, 4);
+    // Messenger echoes of our own sends did not add messages.
+    let fb_id = fb_conv["conversation"]["id"].as_str().unwrap();
+    let detail = app.get(&format!("/api/v1/conversations/{fb_id}")).await;
+    assert_eq!(detail["messages"].as_array().unwrap().len(), 5, "{detail}");
+}
+
+#[tokio::test]
+async fn statuses_from_fixtures_update_and_echoes_from_elsewhere_are_outbound() {
+    let app = spawn().await;
+    let traffic = app.sim.traffic();
+    let c = &Traffic::customers()[5];
+    traffic.post(ChannelKind::Messenger, &traffic.messenger_text(c, "Hallo, mein Paket ist beschädigt 😞")).await;
+    let conv = app.conversation_where("fb", |d| has_text(d, "Hallo, mein Paket ist beschädigt 😞")).await;
+    // The page answered from Meta's own inbox: the echo is recorded as an outbound message.
+    let now = chrono::Utc::now().timestamp_millis();
+    let page = &app.sim.config().page_id;
+    let echo = json!({"object": "page", "entry": [{"id": page, "time": now, "messaging": [{
+        "sender": {"id": page}, "recipient": {"id": c.id}, "timestamp": now,
+        "message": {"mid": "m_from_page_inbox", "is_echo": true, "app_id": 263902037430900u64, "text": "Wir kümmern uns darum!"}}]}]});
+    assert_eq!(traffic.post(ChannelKind::Messenger, &echo).await, Some(200));
+    assert_eq!(traffic.post(ChannelKind::Messenger, &echo).await, Some(200));
+    let id = conv["conversation"]["id"].as_str().unwrap();
+    let detail = app.get(&format!("/api/v1/conversations/{id}")).await;
+    let out: Vec<&Value> =
+        detail["messages"].as_array().unwrap().iter().filter(|m| m["direction"] == "outbound").collect();
+    assert_eq!(out.len(), 1, "{detail}");
+    assert_eq!(out[0]["text"], "Wir kümmern uns darum!");
+    assert_eq!(out[0]["delivery_status"], "sent");
+}
