@@ -388,7 +388,7 @@ async fn measure_server(
             concurrency: args.concurrency,
             rate: None,
             deadline,
-            whatsapp_secret: whatsapp_secret(&args)?,
+            whatsapp_secret: whatsapp_secret(args)?,
         },
         &format!("switchboard ingest ({}), {backend}", args.channel),
     )

@@ -217,6 +217,7 @@ impl Config {
                 max_backoff: Duration::from_secs(self.outbox.max_backoff_secs),
                 ..Default::default()
             },
+            media: Some(switchboard_engine::media::MediaConfig::new(self.data_dir.join("media"))),
             ..Default::default()
         }
     }

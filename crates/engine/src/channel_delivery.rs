@@ -44,6 +44,10 @@ pub(crate) async fn deliver(sender: &dyn Sender, store: &DynStore, item: &Outbox
 
 /// After a send is recorded: applies the provider reports that arrived before it.
 pub(crate) async fn after_sent(store: &DynStore, bus: &Bus, item: &OutboxItem, provider_id: &str) {
+    // Only provider channels report through webhooks that can overtake the send.
+    if item.channel.kind == switchboard_domain::ChannelKind::Api {
+        return;
+    }
     match store.apply_pending_deliveries(&item.channel.slug, provider_id).await {
         Ok(Some(m)) => {
             tracing::debug!(message_id = %m.id, status = ?m.delivery_status, "early delivery reports applied");

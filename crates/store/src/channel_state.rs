@@ -49,6 +49,36 @@ pub struct ReplyContext {
     pub last_inbound_at: Option<DateTime<Utc>>,
 }
 
+/// One inbound attachment to fetch from the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaJob {
+    /// The message it belongs to.
+    pub message_id: MessageId,
+    /// Its position in the message's attachments.
+    pub index: i32,
+    /// The channel it arrived on.
+    pub channel: ChannelSlug,
+    /// The provider's media id.
+    pub provider_id: String,
+    /// Attempts so far, including this one.
+    pub attempts: i32,
+}
+
+/// A fetched (or failed) inbound media file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaFile {
+    /// `pending`, `done` or `failed`.
+    pub state: String,
+    /// Path of the file, relative to the media directory (when done).
+    pub path: Option<String>,
+    /// MIME type (when done).
+    pub mime_type: Option<String>,
+    /// Size in bytes (when done).
+    pub size: Option<i64>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
 /// Persistence for provider channels. Both backends implement it and pass the same suite.
 #[async_trait]
 pub trait ChannelStateStore: Send + Sync {
@@ -88,6 +118,35 @@ pub trait ChannelStateStore: Send + Sync {
     async fn reply_payload(&self, message_id: MessageId) -> Result<Option<serde_json::Value>>;
     /// The context a sender needs for a reply in this conversation.
     async fn reply_context(&self, conversation_id: ConversationId) -> Result<ReplyContext>;
+    /// Queues an inbound attachment for download (once per message and index).
+    async fn enqueue_media(
+        &self,
+        channel: &ChannelSlug,
+        message_id: MessageId,
+        index: i32,
+        provider_id: &str,
+    ) -> Result<()>;
+    /// Leases up to `limit` due downloads until `lease_until`.
+    async fn claim_media(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: usize) -> Result<Vec<MediaJob>>;
+    /// Records a finished download.
+    async fn complete_media(
+        &self,
+        message_id: MessageId,
+        index: i32,
+        path: &str,
+        mime_type: &str,
+        size: i64,
+    ) -> Result<()>;
+    /// Records a failed attempt: retried at `retry_at`, or failed for good when `None`.
+    async fn fail_media(
+        &self,
+        message_id: MessageId,
+        index: i32,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// The download state of an attachment.
+    async fn media_file(&self, message_id: MessageId, index: i32) -> Result<Option<MediaFile>>;
 }
 
 /// The order in which kept reports are applied: each one only moves the status forward.

@@ -22,7 +22,7 @@ use switchboard_domain::{
     MessageId, OutboxId, UserId,
 };
 
-pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, ReplyContext};
+pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext};
 pub use records::*;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;

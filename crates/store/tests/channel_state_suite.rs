@@ -233,3 +233,34 @@ async fn read_watermarks_echoes_identities_payloads_and_reply_context() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn media_downloads_are_leased_retried_and_settled() {
+    for_each_backend(|s| async move {
+        setup(&s).await;
+        let (m1, m2) = (switchboard_domain::MessageId::new(), switchboard_domain::MessageId::new());
+        s.enqueue_media(&slug("wa"), m1, 0, "9001").await.unwrap();
+        s.enqueue_media(&slug("wa"), m1, 0, "9001").await.unwrap();
+        s.enqueue_media(&slug("wa"), m2, 1, "9002").await.unwrap();
+        let now = Utc::now();
+        let jobs = s.claim_media(now, now + Duration::seconds(60), 10).await.unwrap();
+        assert_eq!(jobs.len(), 2, "one job per attachment");
+        assert!(jobs.iter().all(|j| j.attempts == 1 && j.channel.as_str() == "wa"));
+        // Leased: not claimed again until the lease ends.
+        assert!(s.claim_media(now, now + Duration::seconds(60), 10).await.unwrap().is_empty());
+        s.complete_media(m1, 0, "wa/m1-0.jpg", "image/jpeg", 5004).await.unwrap();
+        let f = s.media_file(m1, 0).await.unwrap().unwrap();
+        assert_eq!((f.state.as_str(), f.path.as_deref(), f.size), ("done", Some("wa/m1-0.jpg"), Some(5004)));
+        // A retry comes back when due; a final failure keeps its reason.
+        s.fail_media(m2, 1, "media info answered 503", Some(now + Duration::seconds(5))).await.unwrap();
+        assert!(s.claim_media(now, now + Duration::seconds(60), 10).await.unwrap().is_empty());
+        let again = s.claim_media(now + Duration::seconds(6), now + Duration::seconds(66), 10).await.unwrap();
+        assert_eq!((again.len(), again[0].attempts), (1, 2));
+        s.fail_media(m2, 1, "media info answered 404", None).await.unwrap();
+        let f = s.media_file(m2, 1).await.unwrap().unwrap();
+        assert_eq!((f.state.as_str(), f.last_error.as_deref()), ("failed", Some("media info answered 404")));
+        assert!(s.claim_media(now + Duration::days(1), now + Duration::days(2), 10).await.unwrap().is_empty());
+        assert!(s.media_file(m2, 7).await.unwrap().is_none());
+    })
+    .await;
+}

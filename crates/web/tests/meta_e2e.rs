@@ -74,6 +74,11 @@ async fn spawn() -> App {
     cfg.outbox.request_timeout = Duration::from_millis(700);
     cfg.outbox.lease = Duration::from_secs(5);
     cfg.outbox.max_attempts = 200;
+    let mut media = switchboard_engine::media::MediaConfig::new(dir.path().join("media"));
+    media.poll = Duration::from_millis(50);
+    media.base_backoff = Duration::from_millis(20);
+    media.max_attempts = 3;
+    cfg.media = Some(media);
     let engine = Engine::start(store.clone(), cfg).await;
     let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -296,4 +301,63 @@ async fn statuses_from_fixtures_update_and_echoes_from_elsewhere_are_outbound() 
     assert_eq!(out.len(), 1, "{detail}");
     assert_eq!(out[0]["text"], "Wir kümmern uns darum!");
     assert_eq!(out[0]["delivery_status"], "sent");
+}
+
+#[tokio::test]
+async fn whatsapp_media_is_fetched_into_the_data_directory() {
+    let app = spawn().await;
+    let traffic = app.sim.traffic();
+    let c = &Traffic::customers()[6];
+    let jpeg: Vec<u8> = [0xFF, 0xD8, 0xFF, 0xE0].iter().copied().chain((0..5000u32).map(|i| (i % 251) as u8)).collect();
+    app.sim.add_media("9001", "image/jpeg", jpeg.clone());
+    let mut ok = traffic.whatsapp_text(c, "");
+    ok["type"] = json!("image");
+    ok.as_object_mut().unwrap().remove("text");
+    ok["image"] = json!({"caption": "破损的包裹", "mime_type": "image/jpeg", "id": "9001"});
+    let mut missing = ok.clone();
+    missing["id"] = json!(traffic.wamid());
+    missing["image"] = json!({"caption": "second photo", "mime_type": "image/jpeg", "id": "9404"});
+    assert_eq!(traffic.post(ChannelKind::Whatsapp, &traffic.whatsapp_payload(c, vec![ok, missing])).await, Some(200));
+    let conv = app.conversation_where("wa", |d| has_text(d, "破损的包裹") && has_text(d, "second photo")).await;
+    let msgs = conv["messages"].as_array().unwrap();
+    let id_of = |t: &str| msgs.iter().find(|m| m["text"] == t).unwrap()["id"].as_str().unwrap().to_owned();
+    let (good, bad) = (id_of("破损的包裹"), id_of("second photo"));
+    assert_eq!(msgs[0]["attachments"][0]["provider_id"], "9001");
+    let mut got = None;
+    for _ in 0..100 {
+        let r = app
+            .http
+            .get(format!("{}/api/v1/messages/{good}/attachments/0", app.base))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        if r.status().as_u16() == 200 {
+            assert_eq!(r.headers()["content-type"], "image/jpeg");
+            got = Some(r.bytes().await.unwrap());
+            break;
+        }
+        assert_eq!(r.status().as_u16(), 409, "pending until downloaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(got.unwrap().as_ref(), jpeg.as_slice());
+    // A media id the provider does not know fails with the provider's reason; the message stays.
+    let mut status = 0;
+    for _ in 0..100 {
+        let r = app
+            .http
+            .get(format!("{}/api/v1/messages/{bad}/attachments/0", app.base))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        status = r.status().as_u16();
+        if status == 502 {
+            let body: Value = r.json().await.unwrap();
+            assert!(body["error"]["message"].as_str().unwrap().contains("404"), "{body}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 502);
 }

@@ -5,6 +5,7 @@
 //! shape of their payloads (see [`whatsapp`], [`messenger`], [`instagram`]).
 
 pub mod instagram;
+pub mod media;
 pub mod messenger;
 pub mod outbound;
 pub mod signature;

@@ -14,3 +14,22 @@ CREATE TABLE reply_payloads (
     payload TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL
 );
+
+-- Inbound media files fetched from the provider into the data directory, one row per attachment.
+CREATE TABLE media_downloads (
+    message_id UUID NOT NULL,
+    attachment_index INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    lease_until TIMESTAMPTZ,
+    path TEXT,
+    mime_type TEXT,
+    size BIGINT,
+    last_error TEXT,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (message_id, attachment_index)
+);
+CREATE INDEX media_downloads_due ON media_downloads (next_attempt_at) WHERE state = 'pending';

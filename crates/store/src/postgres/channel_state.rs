@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{MSG_COLS, PgStore, Tx, msg_from_row};
 use crate::channel_state::{pending_order, thread_visibility};
-use crate::{ChannelStateStore, EchoOutcome, EchoRecord, ReplyContext, Result};
+use crate::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext, Result, StoreError};
 
 async fn lock(tx: &mut Tx<'_>, channel: &str, pmid: &str) -> Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
@@ -256,5 +256,124 @@ impl ChannelStateStore for PgStore {
             last_inbound_id: last.as_ref().map(|r| r.try_get("provider_message_id")).transpose()?.flatten(),
             last_inbound_at: last.as_ref().map(|r| r.try_get("sent_at")).transpose()?,
         })
+    }
+
+    async fn enqueue_media(
+        &self,
+        channel: &ChannelSlug,
+        message_id: MessageId,
+        index: i32,
+        provider_id: &str,
+    ) -> Result<()> {
+        let now = crate::now_micros();
+        sqlx::query(
+            "INSERT INTO media_downloads (message_id, attachment_index, channel, provider_id, state, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, 'pending', $5, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(message_id.0)
+        .bind(index)
+        .bind(channel.as_str())
+        .bind(provider_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_media(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: usize) -> Result<Vec<MediaJob>> {
+        let rows = sqlx::query(
+            "UPDATE media_downloads d SET attempts = d.attempts + 1, lease_until = $2 FROM (\
+               SELECT message_id, attachment_index FROM media_downloads WHERE state = 'pending' AND next_attempt_at <= $1 \
+               AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due \
+             WHERE d.message_id = due.message_id AND d.attachment_index = due.attachment_index \
+             RETURNING d.message_id, d.attachment_index, d.channel, d.provider_id, d.attempts",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let ch: String = r.try_get("channel")?;
+                Ok(MediaJob {
+                    message_id: MessageId(r.try_get("message_id")?),
+                    index: r.try_get("attachment_index")?,
+                    channel: ChannelSlug::parse(&ch).map_err(|e| StoreError::Backend(e.to_string()))?,
+                    provider_id: r.try_get("provider_id")?,
+                    attempts: r.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn complete_media(
+        &self,
+        message_id: MessageId,
+        index: i32,
+        path: &str,
+        mime_type: &str,
+        size: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE media_downloads SET state = 'done', lease_until = NULL, path = $3, mime_type = $4, size = $5, last_error = NULL \
+             WHERE message_id = $1 AND attachment_index = $2",
+        )
+        .bind(message_id.0)
+        .bind(index)
+        .bind(path)
+        .bind(mime_type)
+        .bind(size)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn fail_media(
+        &self,
+        message_id: MessageId,
+        index: i32,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let q = match retry_at {
+            Some(at) => sqlx::query(
+                "UPDATE media_downloads SET lease_until = NULL, next_attempt_at = $3, last_error = $4 \
+                 WHERE message_id = $1 AND attachment_index = $2",
+            )
+            .bind(message_id.0)
+            .bind(index)
+            .bind(at)
+            .bind(error),
+            None => sqlx::query(
+                "UPDATE media_downloads SET state = 'failed', lease_until = NULL, last_error = $3 \
+                 WHERE message_id = $1 AND attachment_index = $2",
+            )
+            .bind(message_id.0)
+            .bind(index)
+            .bind(error),
+        };
+        q.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn media_file(&self, message_id: MessageId, index: i32) -> Result<Option<MediaFile>> {
+        let row = sqlx::query(
+            "SELECT state, path, mime_type, size, last_error FROM media_downloads WHERE message_id = $1 AND attachment_index = $2",
+        )
+        .bind(message_id.0)
+        .bind(index)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(MediaFile {
+                state: r.try_get("state")?,
+                path: r.try_get("path")?,
+                mime_type: r.try_get("mime_type")?,
+                size: r.try_get("size")?,
+                last_error: r.try_get("last_error")?,
+            })
+        })
+        .transpose()
     }
 }

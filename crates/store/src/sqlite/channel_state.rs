@@ -5,11 +5,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use switchboard_domain::{ChannelSlug, ConversationId, DeliveryStatus, Message, MessageId};
+
+use super::parse_slug;
 use uuid::Uuid;
 
 use super::{MSG_COLS, SqliteStore, from_ts, msg_from_row, ts};
 use crate::channel_state::{pending_order, thread_visibility};
-use crate::{ChannelStateStore, EchoOutcome, EchoRecord, ReplyContext, Result};
+use crate::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext, Result};
 
 fn outbound_by_provider_id(c: &Connection, channel: &str, pmid: &str) -> Result<Option<Message>> {
     Ok(c.prepare_cached(&format!(
@@ -248,6 +250,112 @@ impl ChannelStateStore for SqliteStore {
                     last_inbound_id: last.as_ref().and_then(|(id, _)| id.clone()),
                     last_inbound_at: last.map(|(_, at)| from_ts(at)),
                 })
+            })
+            .await
+    }
+
+    async fn enqueue_media(
+        &self,
+        channel: &ChannelSlug,
+        message_id: MessageId,
+        index: i32,
+        provider_id: &str,
+    ) -> Result<()> {
+        let (channel, pid) = (channel.clone(), provider_id.to_owned());
+        self.conns
+            .write(move |c| {
+                let now = ts(Utc::now());
+                c.prepare_cached(
+                    "INSERT INTO media_downloads (message_id, attachment_index, channel, provider_id, state, next_attempt_at, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![message_id.0, index, channel.as_str(), pid, now])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn claim_media(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: usize) -> Result<Vec<MediaJob>> {
+        self.conns
+            .write(move |c| {
+                Ok(c.prepare_cached(
+                    "UPDATE media_downloads SET attempts = attempts + 1, lease_until = ?2 WHERE rowid IN (\
+                       SELECT rowid FROM media_downloads WHERE state = 'pending' AND next_attempt_at <= ?1 \
+                       AND (lease_until IS NULL OR lease_until < ?1) ORDER BY next_attempt_at LIMIT ?3) \
+                     RETURNING message_id, attachment_index, channel, provider_id, attempts",
+                )?
+                .query_map(params![ts(now), ts(lease_until), limit as i64], |r| {
+                    Ok(MediaJob {
+                        message_id: MessageId(r.get(0)?),
+                        index: r.get(1)?,
+                        channel: parse_slug(r, 2)?,
+                        provider_id: r.get(3)?,
+                        attempts: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn complete_media(
+        &self,
+        message_id: MessageId,
+        index: i32,
+        path: &str,
+        mime_type: &str,
+        size: i64,
+    ) -> Result<()> {
+        let (path, mime) = (path.to_owned(), mime_type.to_owned());
+        self.conns
+            .write(move |c| {
+                c.execute(
+                    "UPDATE media_downloads SET state = 'done', lease_until = NULL, path = ?3, mime_type = ?4, size = ?5, last_error = NULL \
+                     WHERE message_id = ?1 AND attachment_index = ?2",
+                    params![message_id.0, index, path, mime, size],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn fail_media(
+        &self,
+        message_id: MessageId,
+        index: i32,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let error = error.to_owned();
+        self.conns
+            .write(move |c| {
+                match retry_at {
+                    Some(at) => c.execute(
+                        "UPDATE media_downloads SET lease_until = NULL, next_attempt_at = ?3, last_error = ?4 \
+                         WHERE message_id = ?1 AND attachment_index = ?2",
+                        params![message_id.0, index, ts(at), error],
+                    )?,
+                    None => c.execute(
+                        "UPDATE media_downloads SET state = 'failed', lease_until = NULL, last_error = ?3 \
+                         WHERE message_id = ?1 AND attachment_index = ?2",
+                        params![message_id.0, index, error],
+                    )?,
+                };
+                Ok(())
+            })
+            .await
+    }
+
+    async fn media_file(&self, message_id: MessageId, index: i32) -> Result<Option<MediaFile>> {
+        self.conns
+            .read(move |c| {
+                Ok(c.prepare_cached(
+                    "SELECT state, path, mime_type, size, last_error FROM media_downloads WHERE message_id = ?1 AND attachment_index = ?2",
+                )?
+                .query_row(params![message_id.0, index], |r| {
+                    Ok(MediaFile { state: r.get(0)?, path: r.get(1)?, mime_type: r.get(2)?, size: r.get(3)?, last_error: r.get(4)? })
+                })
+                .optional()?)
             })
             .await
     }

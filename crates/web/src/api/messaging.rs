@@ -41,8 +41,13 @@ pub(crate) struct WindowBody {
 
 async fn window(st: &AppState, conv: &Conversation, visibility: Visibility) -> ApiResult<(ChannelKind, WindowState)> {
     let ch = st.channels.get(st.engine.store(), &conv.channel).await?.ok_or_else(|| AppError::not_found("channel"))?;
-    let ctx = st.engine.store().reply_context(conv.id).await?;
-    Ok((ch.kind, switchboard_channels::window_state(&settings(&ch), visibility, ctx.last_inbound_at, Utc::now())))
+    let last_inbound_at = if matches!(ch.kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram)
+    {
+        st.engine.store().reply_context(conv.id).await?.last_inbound_at
+    } else {
+        None
+    };
+    Ok((ch.kind, switchboard_channels::window_state(&settings(&ch), visibility, last_inbound_at, Utc::now())))
 }
 
 /// Refuses a free-form reply outside the provider's customer-service window, with the reason,
@@ -241,4 +246,53 @@ pub(crate) async fn post_media(
         serde_json::json!({"type": "media", "media": {"kind": b.kind, "link": b.link, "filename": b.filename}});
     let key = idempotency_key(&headers)?;
     post_structured(&st, &caller, &conv, key, shown, payload).await
+}
+
+/// An inbound attachment's file, once downloaded from the provider (WhatsApp media).
+#[utoipa::path(get, path = "/api/v1/messages/{id}/attachments/{index}", tag = "conversations",
+    params(("id" = String, Path, description = "Message id"), ("index" = i32, Path, description = "Attachment position, from 0")),
+    responses((status = 200, description = "The file, with its MIME type"),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "Not downloaded yet", body = crate::error::ErrorBody),
+        (status = 502, description = "The provider would not give the file", body = crate::error::ErrorBody)))]
+pub(crate) async fn get_attachment(
+    State(st): State<AppState>,
+    _caller: Caller,
+    Path((id, index)): Path<(String, i32)>,
+) -> ApiResult<axum::response::Response> {
+    let id = id
+        .parse::<switchboard_domain::MessageId>()
+        .map_err(|_| AppError::bad_request("invalid_id", "not a message id"))?;
+    let dir = st
+        .engine
+        .config()
+        .media
+        .as_ref()
+        .map(|m| m.dir.clone())
+        .ok_or_else(|| AppError::not_found("media download"))?;
+    let f = st.engine.store().media_file(id, index).await?.ok_or_else(|| AppError::not_found("media download"))?;
+    match (f.state.as_str(), f.path) {
+        ("done", Some(path)) => {
+            let full = dir.join(&path);
+            let bytes = tokio::task::spawn_blocking(move || std::fs::read(full))
+                .await
+                .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "media_unreadable", e.to_string()))?
+                .map_err(|e| AppError::new(StatusCode::NOT_FOUND, "media_missing", format!("the file is gone: {e}")))?;
+            let mime = f.mime_type.unwrap_or_else(|| "application/octet-stream".into());
+            Ok(([(axum::http::header::CONTENT_TYPE, mime)], bytes).into_response())
+        }
+        ("failed", _) => Err(AppError::new(
+            StatusCode::BAD_GATEWAY,
+            "media_unavailable",
+            f.last_error.unwrap_or_else(|| "the download failed".into()),
+        )),
+        _ => Err(AppError::new(
+            StatusCode::CONFLICT,
+            "media_pending",
+            match f.last_error {
+                Some(e) => format!("not downloaded yet; the last attempt failed: {e}"),
+                None => "not downloaded yet".into(),
+            },
+        )),
+    }
 }

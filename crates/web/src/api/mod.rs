@@ -26,7 +26,7 @@ use crate::AppState;
         contacts::list, contacts::get_one, contacts::patch, contacts::merge,
         channels::list, channels::upsert, channels::me, channels::users,
         events::stream,
-        messaging::get_window, messaging::post_template, messaging::post_media,
+        messaging::get_window, messaging::post_template, messaging::post_media, messaging::get_attachment,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::error::ErrorDetail,
@@ -69,6 +69,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/conversations/{id}/template", post(messaging::post_template))
         .route("/conversations/{id}/media", post(messaging::post_media))
         .route("/messages/{id}", get(conversations::get_message))
+        .route("/messages/{id}/attachments/{index}", get(messaging::get_attachment))
         .route("/contacts", get(contacts::list))
         .route("/contacts/{id}", get(contacts::get_one).patch(contacts::patch))
         .route("/contacts/{id}/merge", post(contacts::merge))

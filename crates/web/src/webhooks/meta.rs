@@ -59,12 +59,34 @@ pub(super) async fn receive(
         store.link_identity(&ch.slug, &link.provider_user_id, &link.alias).await?;
     }
     let n = messages.len();
+    // Provider media ids to fetch once the message is stored (WhatsApp; Messenger and Instagram
+    // send URLs).
+    let media: Vec<Vec<(i32, String)>> = messages
+        .iter()
+        .map(|ev| {
+            ev.attachments
+                .iter()
+                .enumerate()
+                .filter_map(|(i, a)| a.provider_id.clone().filter(|_| a.url.is_none()).map(|p| (i as i32, p)))
+                .collect()
+        })
+        .collect();
     let acks = futures_util::future::join_all(messages.into_iter().map(|ev| st.engine.ingestor().submit(ev))).await;
     let mut duplicates = 0;
-    for ack in acks {
-        if ack?.duplicate {
+    let mut queued_media = false;
+    for (ack, media) in acks.into_iter().zip(media) {
+        let ack = ack?;
+        if ack.duplicate {
             duplicates += 1;
         }
+        // Before the answer: if this fails Meta redelivers, and the redelivery queues it again.
+        for (index, provider_id) in media {
+            store.enqueue_media(&ch.slug, ack.message_id, index, &provider_id).await?;
+            queued_media = true;
+        }
+    }
+    if queued_media {
+        st.engine.wake_media();
     }
     let bus = st.engine.bus();
     for s in &statuses {
