@@ -544,6 +544,17 @@ pub struct Customer {
     pub username: Option<String>,
 }
 
+/// A 1×1 PNG: the picture the simulated customers send (served by the media endpoints).
+pub const SAMPLE_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0A, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00,
+    0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+/// Media id of [`SAMPLE_PNG`].
+pub const SAMPLE_MEDIA_ID: &str = "1003383421387256";
+
 /// Customer lines in several languages, with emoji.
 pub const LINES: &[&str] = &[
     "Hi, my order #48213 has not arrived yet. Can you check? 📦",
@@ -710,8 +721,13 @@ impl Traffic {
                             let mut m = self.whatsapp_text(c, "");
                             m["type"] = json!("image");
                             m.as_object_mut().map(|o| o.remove("text"));
-                            m["image"] = json!({"caption": "这是收到的包裹 📦", "mime_type": "image/jpeg",
-                                "sha256": "SfInY0gGKTsJlUWbwxC1k+FAD0FZHvzwfpvO0zX0GUI=", "id": "1003383421387256"});
+                            if let Ok(mut media) = self.state.media.lock() {
+                                media.insert(
+                                    SAMPLE_MEDIA_ID.to_owned(),
+                                    ("image/png".to_owned(), Bytes::from_static(SAMPLE_PNG)),
+                                );
+                            }
+                            m["image"] = json!({"caption": "这是收到的包裹 📦", "mime_type": "image/png", "id": SAMPLE_MEDIA_ID});
                             m
                         }
                         5 => {
