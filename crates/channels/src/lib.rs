@@ -40,6 +40,8 @@ pub struct StatusUpdate {
     pub reason: Option<String>,
     /// The provider's time of the report.
     pub at: DateTime<Utc>,
+    /// The business account that sent the message (WhatsApp: the `phone_number_id`).
+    pub account: Option<String>,
 }
 
 /// A message the brand sent from outside Switchboard (or Switchboard itself), echoed back by the
@@ -78,6 +80,8 @@ pub struct IdentityLink {
     pub provider_user_id: String,
     /// Another identifier the same person was (or may have been) known by.
     pub alias: String,
+    /// The business account it was seen on (WhatsApp: the `phone_number_id`).
+    pub account: Option<String>,
 }
 
 /// What one webhook delivery contained, in canonical form.
@@ -196,6 +200,8 @@ pub struct WindowState {
     pub allowed: Vec<&'static str>,
     /// Why free-form replies are refused, in words an agent understands.
     pub reason: Option<String>,
+    /// The same in Simplified Chinese.
+    pub reason_zh: Option<String>,
 }
 
 /// The window state of a conversation on a channel.
@@ -217,6 +223,7 @@ pub fn window_state(
             human_agent_until: None,
             allowed: vec!["text"],
             reason: None,
+            reason_zh: None,
         },
     }
 }

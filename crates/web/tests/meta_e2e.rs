@@ -361,3 +361,21 @@ async fn whatsapp_media_is_fetched_into_the_data_directory() {
     }
     assert_eq!(status, 502);
 }
+
+#[tokio::test]
+async fn a_second_business_number_lands_on_its_own_channel() {
+    let app = spawn().await;
+    let mut wa2 = app.store.get_channel(&ChannelSlug::parse("wa").unwrap()).await.unwrap().unwrap();
+    wa2.slug = ChannelSlug::parse("wa2").unwrap();
+    wa2.config["phone_number_id"] = json!("227040397163384");
+    app.store.upsert_channel(&wa2).await.unwrap();
+    let traffic = app.sim.traffic();
+    let c = &Traffic::customers()[7];
+    let mut body = traffic.whatsapp_payload(c, vec![traffic.whatsapp_text(c, "Bonjour, deuxième numéro")]);
+    body["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = json!("227040397163384");
+    // Delivered to the first channel's URL, as one Meta app does for all its numbers.
+    assert_eq!(traffic.post(ChannelKind::Whatsapp, &body).await, Some(200));
+    app.conversation_where("wa2", |d| has_text(d, "Bonjour, deuxième numéro")).await;
+    let on_wa = app.get("/api/v1/conversations?channel=wa").await;
+    assert!(on_wa["items"].as_array().unwrap().is_empty(), "{on_wa}");
+}

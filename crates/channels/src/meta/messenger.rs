@@ -134,6 +134,7 @@ pub(crate) fn messaging_event(
                     status: DeliveryStatus::Delivered,
                     reason: None,
                     at: timestamp(d.get("watermark")),
+                    account: None,
                 });
             }
         }

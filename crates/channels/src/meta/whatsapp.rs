@@ -35,7 +35,7 @@ pub(crate) fn parse(ch: &ChannelSettings, entries: &[Value], batch: &mut Webhook
                 }
             }
             for st in value.get("statuses").and_then(|m| m.as_array()).map_or(&[][..], Vec::as_slice) {
-                match status(st) {
+                match status(st, phone_number_id) {
                     Ok(u) => batch.statuses.push(u),
                     Err(why) => batch.skipped.push(why),
                 }
@@ -70,7 +70,11 @@ fn message(
     // Usernames hide phone numbers: the business-scoped user id is the stable key when present.
     let key = bsuid.or(phone).ok_or_else(|| format!("message {id} names no sender (from / from_user_id)"))?;
     let link = match (bsuid, phone) {
-        (Some(b), Some(p)) => Some(IdentityLink { provider_user_id: b.to_owned(), alias: p.to_owned() }),
+        (Some(b), Some(p)) => Some(IdentityLink {
+            provider_user_id: b.to_owned(),
+            alias: p.to_owned(),
+            account: phone_number_id.map(str::to_owned),
+        }),
         _ => None,
     };
     let handle = phone.map(|p| format!("+{}", p.trim_start_matches('+'))).or(username.map(|u| format!("@{u}")));
@@ -207,7 +211,7 @@ fn content(kind: &str, msg: &Value) -> (String, Vec<Attachment>) {
     }
 }
 
-fn status(st: &Value) -> Result<StatusUpdate, String> {
+fn status(st: &Value, phone_number_id: Option<&str>) -> Result<StatusUpdate, String> {
     let id = s(st, "id").ok_or("status without id")?;
     let status = match s(st, "status").unwrap_or("") {
         "sent" => DeliveryStatus::Sent,
@@ -230,5 +234,11 @@ fn status(st: &Value) -> Result<StatusUpdate, String> {
         }
         r
     });
-    Ok(StatusUpdate { provider_message_id: id.to_owned(), status, reason, at: timestamp(st.get("timestamp")) })
+    Ok(StatusUpdate {
+        provider_message_id: id.to_owned(),
+        status,
+        reason,
+        at: timestamp(st.get("timestamp")),
+        account: phone_number_id.map(str::to_owned),
+    })
 }

@@ -51,12 +51,17 @@ pub(crate) fn state(
         human_agent_until: None,
         allowed: vec![],
         reason: None,
+        reason_zh: None,
     };
     match ch.kind {
         ChannelKind::Whatsapp => {
             st.open = closes_at.is_some_and(|c| now < c);
             st.allowed = if st.open { vec!["text", "media", "template"] } else { vec!["template"] };
             if !st.open {
+                st.reason_zh = Some(match last {
+                    Some(_) => "距客户最后一条 WhatsApp 消息已超过 24 小时，只能发送已批准的消息模板（其他消息会被 WhatsApp 以错误 131047 拒绝）".into(),
+                    None => "客户尚未在 WhatsApp 上发来消息，只能发送已批准的消息模板".into(),
+                });
                 st.reason = Some(match last {
                     Some(_) => "more than 24 hours have passed since the customer's last WhatsApp message; only an approved template can be sent (WhatsApp would refuse anything else with error 131047)".into(),
                     None => "the customer has not written on WhatsApp yet; only an approved template can be sent".into(),
@@ -79,6 +84,11 @@ pub(crate) fn state(
                     st.allowed = vec!["text", "media"];
                 }
                 DmPolicy::Closed => {
+                    st.reason_zh = Some(if cfg.human_agent_tag {
+                        "距客户最后一条消息已超过 7 天，Meta 不允许再回复（HUMAN_AGENT 标签也不行）".into()
+                    } else {
+                        "距客户最后一条消息已超过 24 小时，Meta 不允许在标准消息窗口之外回复（在渠道上启用 human_agent_tag 可在 7 天内以 HUMAN_AGENT 标签回复）".into()
+                    });
                     st.reason = Some(if cfg.human_agent_tag {
                         "more than 7 days have passed since the customer's last message; Meta allows no reply (not even with the HUMAN_AGENT tag)".into()
                     } else {
@@ -114,6 +124,7 @@ mod tests {
         assert!(!closed.open);
         assert_eq!(closed.allowed, vec!["template"]);
         assert!(closed.reason.unwrap_or_default().contains("131047"));
+        assert!(closed.reason_zh.unwrap_or_default().contains("24 小时"));
         assert!(!state(&wa, Visibility::Private, None, now).open);
     }
 

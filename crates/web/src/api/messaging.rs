@@ -37,6 +37,8 @@ pub(crate) struct WindowBody {
     allowed: Vec<String>,
     /// Why free-form replies are refused.
     reason: Option<String>,
+    /// The same in Simplified Chinese (为什么不能发送自由格式的回复).
+    reason_zh: Option<String>,
 }
 
 async fn window(st: &AppState, conv: &Conversation, visibility: Visibility) -> ApiResult<(ChannelKind, WindowState)> {
@@ -85,6 +87,7 @@ pub(crate) async fn get_window(
         human_agent_until: w.human_agent_until,
         allowed: w.allowed.into_iter().map(str::to_owned).collect(),
         reason: w.reason,
+        reason_zh: w.reason_zh,
     }))
 }
 

@@ -49,39 +49,49 @@ pub(super) async fn receive(
             WebhookError::Payload(m) => AppError::bad_request("invalid_payload", m),
         }
     })?;
-    let WebhookBatch { messages, statuses, echoes, reads, identity_links, skipped } = batch;
+    let WebhookBatch { mut messages, statuses, echoes, reads, identity_links, skipped } = batch;
     for s in &skipped {
         tracing::info!(channel = %ch.slug, what = %s, "webhook part not turned into a message");
     }
     let store = st.engine.store();
+    // One Meta app delivers every business number's webhooks to one URL: each part goes to the
+    // channel configured with its phone_number_id.
+    let routes = routes(st, ch, &messages, &statuses).await?;
+    let routed = |account: Option<&str>| account.and_then(|a| routes.get(a)).unwrap_or(&ch.slug).clone();
+    for ev in &mut messages {
+        let account = ev.extra.get("whatsapp").and_then(|w| w.get("phone_number_id")).and_then(|p| p.as_str());
+        ev.channel = routed(account);
+    }
     // Identities first, so the pipeline finds the contact under either id.
     for link in &identity_links {
-        store.link_identity(&ch.slug, &link.provider_user_id, &link.alias).await?;
+        store.link_identity(&routed(link.account.as_deref()), &link.provider_user_id, &link.alias).await?;
     }
     let n = messages.len();
     // Provider media ids to fetch once the message is stored (WhatsApp; Messenger and Instagram
     // send URLs).
-    let media: Vec<Vec<(i32, String)>> = messages
+    let media: Vec<(switchboard_domain::ChannelSlug, Vec<(i32, String)>)> = messages
         .iter()
         .map(|ev| {
-            ev.attachments
+            let ids = ev
+                .attachments
                 .iter()
                 .enumerate()
                 .filter_map(|(i, a)| a.provider_id.clone().filter(|_| a.url.is_none()).map(|p| (i as i32, p)))
-                .collect()
+                .collect();
+            (ev.channel.clone(), ids)
         })
         .collect();
     let acks = futures_util::future::join_all(messages.into_iter().map(|ev| st.engine.ingestor().submit(ev))).await;
     let mut duplicates = 0;
     let mut queued_media = false;
-    for (ack, media) in acks.into_iter().zip(media) {
+    for (ack, (slug, media)) in acks.into_iter().zip(media) {
         let ack = ack?;
         if ack.duplicate {
             duplicates += 1;
         }
         // Before the answer: if this fails Meta redelivers, and the redelivery queues it again.
         for (index, provider_id) in media {
-            store.enqueue_media(&ch.slug, ack.message_id, index, &provider_id).await?;
+            store.enqueue_media(&slug, ack.message_id, index, &provider_id).await?;
             queued_media = true;
         }
     }
@@ -90,7 +100,8 @@ pub(super) async fn receive(
     }
     let bus = st.engine.bus();
     for s in &statuses {
-        if let Some(m) = store.report_delivery(&ch.slug, &s.provider_message_id, s.status, s.reason.as_deref()).await? {
+        let slug = routed(s.account.as_deref());
+        if let Some(m) = store.report_delivery(&slug, &s.provider_message_id, s.status, s.reason.as_deref()).await? {
             bus.publish(RealtimeEvent::new("message.updated", m.conversation_id, None, Some(m.id))).await;
         }
     }
@@ -128,4 +139,35 @@ pub(super) async fn receive(
         })),
     )
         .into_response())
+}
+
+/// WhatsApp: business numbers named in the delivery that belong to another WhatsApp channel,
+/// mapped to that channel. Empty (no lookup) when every part is for this channel's own number.
+async fn routes(
+    st: &AppState,
+    ch: &ChannelRecord,
+    messages: &[switchboard_domain::InboundEvent],
+    statuses: &[switchboard_channels::StatusUpdate],
+) -> ApiResult<HashMap<String, switchboard_domain::ChannelSlug>> {
+    let mut out = HashMap::new();
+    if ch.kind != switchboard_domain::ChannelKind::Whatsapp {
+        return Ok(out);
+    }
+    let own = ch.config.get("phone_number_id").and_then(|p| p.as_str());
+    let foreign = messages
+        .iter()
+        .filter_map(|ev| ev.extra.get("whatsapp").and_then(|w| w.get("phone_number_id")).and_then(|p| p.as_str()))
+        .chain(statuses.iter().filter_map(|s| s.account.as_deref()))
+        .any(|p| own.is_some_and(|o| o != p));
+    if !foreign {
+        return Ok(out);
+    }
+    for other in st.engine.store().list_channels().await? {
+        if other.kind == switchboard_domain::ChannelKind::Whatsapp
+            && let Some(p) = other.config.get("phone_number_id").and_then(|p| p.as_str())
+        {
+            out.insert(p.to_owned(), other.slug.clone());
+        }
+    }
+    Ok(out)
 }
