@@ -379,3 +379,53 @@ async fn a_second_business_number_lands_on_its_own_channel() {
     let on_wa = app.get("/api/v1/conversations?channel=wa").await;
     assert!(on_wa["items"].as_array().unwrap().is_empty(), "{on_wa}");
 }
+
+#[tokio::test]
+async fn a_permanent_provider_error_is_shown_on_the_message_and_secrets_stay_hidden() {
+    let app = spawn().await;
+    let traffic = app.sim.traffic();
+    let c = &Traffic::customers()[2];
+    // Posted around the simulator's traffic generator, so the simulated WhatsApp believes the
+    // customer never wrote: a free-form send is refused with 131047, as Meta does.
+    let body = traffic.whatsapp_payload(c, vec![traffic.whatsapp_text(c, "¿Siguen abiertos?")]);
+    let bytes = meta_json(&body);
+    let r = app
+        .http
+        .post(format!("{}/webhooks/wa", app.base))
+        .header("x-hub-signature-256", signature::sign(app.sim.config().app_secret.as_bytes(), &bytes))
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let conv = app.conversation_where("wa", |d| has_text(d, "¿Siguen abiertos?")).await;
+    let id = conv["conversation"]["id"].as_str().unwrap();
+    let (status, msg) =
+        app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "Sí, hasta las 8"})).await;
+    assert_eq!(status, 201);
+    let failed = app.message_status(msg["id"].as_str().unwrap(), &["failed"]).await;
+    let reason = failed["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("131047") && reason.contains("24 hours"), "{reason}");
+    assert_eq!(app.sends_of("Sí, hasta las 8"), 0);
+    assert_eq!(app.sim.attempts(), 1, "a permanent error is not retried");
+
+    // Channel secrets never come back from the API.
+    let list = app.get("/api/v1/channels").await;
+    let wa = list.as_array().unwrap().iter().find(|c| c["slug"] == "wa").unwrap();
+    assert!(wa.get("secret").is_none(), "{wa}");
+    assert_eq!(wa["config"]["access_token"], "********");
+    assert_eq!(wa["config"]["verify_token"], "********");
+    assert_eq!(wa["config"]["phone_number_id"], app.sim.config().phone_number_id);
+    // Saving it back as shown keeps the real values.
+    let (status, saved) = app
+        .post("/api/v1/channels", json!({"slug": "wa", "kind": "whatsapp", "name": "WhatsApp", "config": wa["config"]}))
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    let stored = app.store.get_channel(&ChannelSlug::parse("wa").unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.config["access_token"], app.sim.config().access_token);
+    assert_eq!(stored.secret.as_deref(), Some(app.sim.config().app_secret.as_str()));
+    let (status, err) = app
+        .post("/api/v1/channels", json!({"slug": "wa", "kind": "whatsapp", "name": "W", "config": {"phone": "1"}}))
+        .await;
+    assert_eq!(status, 422, "{err}");
+}
