@@ -494,18 +494,21 @@ async fn dm_reports(st: Arc<SimState>, kind: ChannelKind, own: String, recipient
 
 /// Meta signs "an escaped unicode version of the payload": non-ASCII as `\uXXXX` escapes.
 pub fn meta_json(v: &Value) -> Vec<u8> {
+    use std::fmt::Write;
     let s = v.to_string();
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
+    let mut out = String::with_capacity(s.len() + 64);
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        if !c.is_ascii() {
+            out.push_str(&s[start..i]);
             let mut buf = [0u16; 2];
             for unit in c.encode_utf16(&mut buf) {
-                out.push_str(&format!("\\u{unit:04x}"));
+                let _ = write!(out, "\\u{unit:04x}");
             }
+            start = i + c.len_utf8();
         }
     }
+    out.push_str(&s[start..]);
     out.into_bytes()
 }
 
@@ -784,5 +787,18 @@ impl Traffic {
             }
         }
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_json_escapes_non_ascii_like_meta() {
+        let v = json!({"t": "Hi 你好 😊"});
+        let s = String::from_utf8(meta_json(&v)).unwrap_or_default();
+        assert_eq!(s, r#"{"t":"Hi \u4f60\u597d \ud83d\ude0a"}"#);
+        assert_eq!(serde_json::from_str::<Value>(&s).ok(), Some(v));
     }
 }
