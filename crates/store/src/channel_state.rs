@@ -149,6 +149,10 @@ pub trait ChannelStateStore: Send + Sync {
     async fn media_file(&self, message_id: MessageId, index: i32) -> Result<Option<MediaFile>>;
 }
 
+/// How long a report for an unknown provider id is kept (reports for messages sent by other tools
+/// never find their message).
+pub(crate) const PENDING_REPORT_TTL: chrono::Duration = chrono::Duration::days(7);
+
 /// The order in which kept reports are applied: each one only moves the status forward.
 pub(crate) fn pending_order(status: &str) -> u8 {
     match status {

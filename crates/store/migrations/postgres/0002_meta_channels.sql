@@ -8,6 +8,8 @@ CREATE TABLE pending_delivery_reports (
     received_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (channel, provider_message_id, status)
 );
+-- Reports for messages sent outside Switchboard are never applied; they are pruned by age.
+CREATE INDEX pending_delivery_reports_age ON pending_delivery_reports (received_at);
 
 CREATE TABLE reply_payloads (
     idempotency_key TEXT PRIMARY KEY,

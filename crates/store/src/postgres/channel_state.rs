@@ -9,7 +9,7 @@ use switchboard_domain::{ChannelSlug, ConversationId, DeliveryStatus, Message, M
 use uuid::Uuid;
 
 use super::{MSG_COLS, PgStore, Tx, msg_from_row};
-use crate::channel_state::{pending_order, thread_visibility};
+use crate::channel_state::{PENDING_REPORT_TTL, pending_order, thread_visibility};
 use crate::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext, Result, StoreError};
 
 async fn lock(tx: &mut Tx<'_>, channel: &str, pmid: &str) -> Result<()> {
@@ -81,6 +81,16 @@ impl ChannelStateStore for PgStore {
             }
         };
         tx.commit().await?;
+        if out.is_none() {
+            // Old reports nobody claimed; rows another session is deleting are skipped.
+            sqlx::query(
+                "DELETE FROM pending_delivery_reports WHERE ctid IN (SELECT ctid FROM pending_delivery_reports \
+                 WHERE received_at < $1 LIMIT 100 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(crate::now_micros() - PENDING_REPORT_TTL)
+            .execute(&self.pool)
+            .await?;
+        }
         Ok(out)
     }
 

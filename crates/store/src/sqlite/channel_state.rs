@@ -10,7 +10,7 @@ use super::parse_slug;
 use uuid::Uuid;
 
 use super::{MSG_COLS, SqliteStore, from_ts, msg_from_row, ts};
-use crate::channel_state::{pending_order, thread_visibility};
+use crate::channel_state::{PENDING_REPORT_TTL, pending_order, thread_visibility};
 use crate::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext, Result};
 
 fn outbound_by_provider_id(c: &Connection, channel: &str, pmid: &str) -> Result<Option<Message>> {
@@ -65,6 +65,8 @@ impl ChannelStateStore for SqliteStore {
                              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
                             params![channel.as_str(), pmid, status.as_str(), reason, ts(Utc::now())],
                         )?;
+                        c.prepare_cached("DELETE FROM pending_delivery_reports WHERE received_at < ?1")?
+                            .execute([ts(Utc::now() - PENDING_REPORT_TTL)])?;
                         Ok(None)
                     }
                 }
