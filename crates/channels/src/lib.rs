@@ -62,6 +62,8 @@ pub struct Echo {
     pub sent_at: DateTime<Utc>,
     /// The send carried Switchboard's own metadata: our outbox records it already.
     pub sent_by_switchboard: bool,
+    /// The key Switchboard sent with it (its outbox row id), when the provider echoes it.
+    pub switchboard_key: Option<String>,
 }
 
 /// "Everything up to this time was read by this customer" (Messenger/Instagram read receipts).

@@ -225,6 +225,7 @@ fn messenger_events() {
     assert!(echo.messages.is_empty(), "an echo is never a customer message");
     assert_eq!(echo.echoes[0].recipient, "1254459154682919");
     assert!(echo.echoes[0].sent_by_switchboard);
+    assert_eq!(echo.echoes[0].switchboard_key.as_deref(), Some("agent:42"));
 
     let d = parse(ChannelKind::Messenger, "messenger/delivery.json");
     assert_eq!(d.statuses[0].status, DeliveryStatus::Delivered);

@@ -25,6 +25,8 @@ pub struct EchoRecord {
     pub sent_at: DateTime<Utc>,
     /// Switchboard's own send (marked by metadata): the outbox records it, never the echo.
     pub sent_by_switchboard: bool,
+    /// Switchboard's key sent with it: the outbox row id.
+    pub switchboard_key: Option<String>,
 }
 
 /// What recording an echo did.
@@ -34,6 +36,9 @@ pub enum EchoOutcome {
     Recorded(Message),
     /// Already known (a redelivery, or Switchboard's own send).
     Known,
+    /// Switchboard's own send whose answer was not recorded yet (or never will be: a crash after
+    /// the provider accepted it); the echo recorded it, so it is not sent again.
+    CompletedSend(Message),
     /// No conversation with that customer on that thread: nothing to attach it to.
     NoConversation,
 }

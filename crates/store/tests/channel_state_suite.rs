@@ -192,6 +192,7 @@ async fn read_watermarks_echoes_identities_payloads_and_reply_context() {
             attachments: vec![],
             sent_at: whole_second(Utc::now()),
             sent_by_switchboard: false,
+            switchboard_key: None,
         };
         let EchoOutcome::Recorded(m) = s.record_echo(&slug("wa"), &echo).await.unwrap() else { panic!("not recorded") };
         assert_eq!(
@@ -261,6 +262,43 @@ async fn media_downloads_are_leased_retried_and_settled() {
         assert_eq!((f.state.as_str(), f.last_error.as_deref()), ("failed", Some("media info answered 404")));
         assert!(s.claim_media(now + Duration::days(1), now + Duration::days(2), 10).await.unwrap().is_empty());
         assert!(s.media_file(m2, 7).await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_echo_of_our_own_send_records_it_when_its_answer_was_lost() {
+    for_each_backend(|s| async move {
+        let agent = setup(&s).await;
+        let out = deliver(&s, vec![inbound("m.in9", "psid-9", "+15550009", "")]).await;
+        let (msg, _) =
+            s.post_message(&reply(out[0].conversation_id, agent.id, "sent, answer lost", None)).await.unwrap();
+        let now = Utc::now();
+        let item = s.claim_outbox(now, now + Duration::seconds(60), 10).await.unwrap().remove(0);
+        // The provider accepted the send and echoed it; our sender never recorded the answer.
+        let echo = EchoRecord {
+            provider_message_id: "m.sent9".into(),
+            recipient: "psid-9".into(),
+            thread_key: String::new(),
+            text: "sent, answer lost".into(),
+            attachments: vec![],
+            sent_at: whole_second(now),
+            sent_by_switchboard: true,
+            switchboard_key: Some(item.id.to_string()),
+        };
+        let EchoOutcome::CompletedSend(m) = s.record_echo(&slug("wa"), &echo).await.unwrap() else {
+            panic!("not completed")
+        };
+        assert_eq!(
+            (m.id, m.provider_message_id.as_deref(), m.delivery_status),
+            (msg.id, Some("m.sent9"), Some(DeliveryStatus::Sent))
+        );
+        assert_eq!(s.record_echo(&slug("wa"), &echo).await.unwrap(), EchoOutcome::Known);
+        // The row is settled: never claimed (sent) again, and a late answer changes nothing.
+        let later = now + Duration::seconds(120);
+        assert!(s.claim_outbox(later, later + Duration::seconds(60), 10).await.unwrap().is_empty());
+        assert!(s.complete_outbox(item.id, item.attempts, "m.sent9", now).await.is_err());
+        assert_eq!(s.list_messages(out[0].conversation_id).await.unwrap().len(), 2);
     })
     .await;
 }

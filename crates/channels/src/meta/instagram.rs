@@ -92,6 +92,7 @@ fn comment(
             attachments: vec![],
             sent_at: at,
             sent_by_switchboard: false,
+            switchboard_key: None,
         });
         return;
     }

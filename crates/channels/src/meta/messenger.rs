@@ -49,7 +49,7 @@ pub(crate) fn messaging_event(
                 batch.skipped.push(format!("{product} echo {mid} without recipient"));
                 return;
             };
-            let ours = s(msg, "metadata").is_some_and(|m| m.starts_with(OWN_METADATA_PREFIX));
+            let key = s(msg, "metadata").and_then(|m| m.strip_prefix(OWN_METADATA_PREFIX));
             batch.echoes.push(Echo {
                 provider_message_id: mid.to_owned(),
                 recipient: to.to_owned(),
@@ -57,7 +57,8 @@ pub(crate) fn messaging_event(
                 text,
                 attachments,
                 sent_at: at,
-                sent_by_switchboard: ours,
+                sent_by_switchboard: key.is_some(),
+                switchboard_key: key.map(str::to_owned),
             });
             return;
         }

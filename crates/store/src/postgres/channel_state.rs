@@ -150,10 +150,35 @@ impl ChannelStateStore for PgStore {
     async fn record_echo(&self, channel: &ChannelSlug, echo: &EchoRecord) -> Result<EchoOutcome> {
         let mut tx = self.pool.begin().await?;
         lock(&mut tx, channel.as_str(), &echo.provider_message_id).await?;
-        if echo.sent_by_switchboard
-            || outbound_by_provider_id(&mut tx, channel.as_str(), &echo.provider_message_id).await?.is_some()
-        {
+        if outbound_by_provider_id(&mut tx, channel.as_str(), &echo.provider_message_id).await?.is_some() {
             return Ok(EchoOutcome::Known);
+        }
+        if echo.sent_by_switchboard {
+            // Our own send: if its answer was never recorded, the echo records it.
+            let Some(row) = echo.switchboard_key.as_deref().and_then(|k| Uuid::parse_str(k).ok()) else {
+                return Ok(EchoOutcome::Known);
+            };
+            let mid: Option<Uuid> = sqlx::query_scalar(
+                "UPDATE outbox SET state = 'sent', lease_until = NULL, sent_at = $3, last_error = NULL \
+                 WHERE id = $1 AND channel = $2 AND state IN ('pending', 'sending') RETURNING message_id",
+            )
+            .bind(row)
+            .bind(channel.as_str())
+            .bind(crate::now_micros())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(mid) = mid else { return Ok(EchoOutcome::Known) };
+            let row = sqlx::query(&format!(
+                "UPDATE messages SET provider_message_id = $2, failure_reason = NULL, delivery_status = \
+                 CASE WHEN delivery_status IN ('queued', 'failed') THEN 'sent' ELSE delivery_status END WHERE id = $1 RETURNING {MSG_COLS}"
+            ))
+            .bind(mid)
+            .bind(&echo.provider_message_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let msg = msg_from_row(&row)?;
+            tx.commit().await?;
+            return Ok(EchoOutcome::CompletedSend(msg));
         }
         let conv: Option<Uuid> = sqlx::query_scalar(
             "SELECT c.id FROM conversations c JOIN contact_identities i ON i.contact_id = c.contact_id \

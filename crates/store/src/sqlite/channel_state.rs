@@ -136,10 +136,29 @@ impl ChannelStateStore for SqliteStore {
         let (channel, echo) = (channel.clone(), echo.clone());
         self.conns
             .write(move |c| {
-                if outbound_by_provider_id(c, channel.as_str(), &echo.provider_message_id)?.is_some()
-                    || echo.sent_by_switchboard
-                {
+                if outbound_by_provider_id(c, channel.as_str(), &echo.provider_message_id)?.is_some() {
                     return Ok(EchoOutcome::Known);
+                }
+                if echo.sent_by_switchboard {
+                    // Our own send: if its answer was never recorded, the echo records it.
+                    let Some(row) = echo.switchboard_key.as_deref().and_then(|k| Uuid::parse_str(k).ok()) else {
+                        return Ok(EchoOutcome::Known);
+                    };
+                    let changed = c.execute(
+                        "UPDATE outbox SET state = 'sent', lease_until = NULL, sent_at = ?3, last_error = NULL \
+                         WHERE id = ?1 AND channel = ?2 AND state IN ('pending', 'sending')",
+                        params![row, channel.as_str(), ts(Utc::now())],
+                    )?;
+                    if changed == 0 {
+                        return Ok(EchoOutcome::Known);
+                    }
+                    let mid: Uuid = c.query_row("SELECT message_id FROM outbox WHERE id = ?1", [row], |r| r.get(0))?;
+                    c.execute(
+                        "UPDATE messages SET provider_message_id = ?2, failure_reason = NULL, delivery_status = \
+                         CASE WHEN delivery_status IN ('queued', 'failed') THEN 'sent' ELSE delivery_status END WHERE id = ?1",
+                        params![mid, echo.provider_message_id],
+                    )?;
+                    return Ok(message(c, MessageId(mid))?.map(EchoOutcome::CompletedSend).unwrap_or(EchoOutcome::Known));
                 }
                 let conv: Option<Uuid> = c
                     .prepare_cached(

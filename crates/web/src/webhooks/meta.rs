@@ -114,10 +114,16 @@ pub(super) async fn receive(
             attachments: e.attachments,
             sent_at: e.sent_at,
             sent_by_switchboard: e.sent_by_switchboard,
+            switchboard_key: e.switchboard_key,
         };
         match store.record_echo(&ch.slug, &rec).await? {
             EchoOutcome::Recorded(m) => {
                 bus.publish(RealtimeEvent::new("message.created", m.conversation_id, None, Some(m.id))).await
+            }
+            EchoOutcome::CompletedSend(m) => {
+                let applied = store.apply_pending_deliveries(&ch.slug, &rec.provider_message_id).await?;
+                let m = applied.unwrap_or(m);
+                bus.publish(RealtimeEvent::new("message.updated", m.conversation_id, None, Some(m.id))).await
             }
             EchoOutcome::Known => {}
             EchoOutcome::NoConversation => tracing::info!(
