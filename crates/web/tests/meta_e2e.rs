@@ -409,6 +409,16 @@ async fn a_permanent_provider_error_is_shown_on_the_message_and_secrets_stay_hid
     assert_eq!(app.sends_of("Sí, hasta las 8"), 0);
     assert_eq!(app.sim.attempts(), 1, "a permanent error is not retried");
 
+    // The new endpoints are in the OpenAPI document.
+    let doc = app.get("/api/v1/openapi.json").await;
+    for path in [
+        "/api/v1/conversations/{id}/window",
+        "/api/v1/conversations/{id}/template",
+        "/api/v1/conversations/{id}/media",
+        "/api/v1/messages/{id}/attachments/{index}",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
+    }
     // Channel secrets never come back from the API.
     let list = app.get("/api/v1/channels").await;
     let wa = list.as_array().unwrap().iter().find(|c| c["slug"] == "wa").unwrap();
