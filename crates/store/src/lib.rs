@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod channel_state;
 mod migrations;
 pub mod postgres;
 mod records;
@@ -24,6 +25,7 @@ use switchboard_domain::{
 };
 
 pub use audit::{AuditEntry, AuditFilter, AuditStore, NewAuditEntry};
+pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext};
 pub use records::*;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
@@ -98,7 +100,7 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: UiStore + AuditStore + Send + Sync + 'static {
+pub trait Store: UiStore + AuditStore + ChannelStateStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

@@ -121,6 +121,9 @@ composer-text = Message
 composer-placeholder = Write your reply… (Ctrl+Enter to send)
 composer-send = Send
 composer-over-limit = Over the channel's limit
+composer-window-open = Customer-service window open until { $time }
+composer-window-closed = The customer-service window is closed: { $reason }
+composer-window-template-hint = Only approved templates can be sent now.
 composer-closed = This case is closed: replies are not possible, notes are.
 
 ## Side panel and actions

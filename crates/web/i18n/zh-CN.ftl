@@ -121,6 +121,9 @@ composer-text = 消息
 composer-placeholder = 输入回复…（Ctrl+Enter 发送）
 composer-send = 发送
 composer-over-limit = 超出渠道字数限制
+composer-window-open = 客服会话窗口开放至 { $time }
+composer-window-closed = 客服会话窗口已关闭：{ $reason }
+composer-window-template-hint = 现在只能发送已审核的消息模板。
 composer-closed = 此工单已关闭：不能再回复，但可以添加备注。
 
 ## 侧栏与操作

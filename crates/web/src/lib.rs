@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 mod ops;
 pub mod ui;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,6 +111,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::router())
         .merge(ui::router())
+        .merge(webhooks::router())
         .nest("/api/v1", api::router())
         .fallback(|| async { AppError::not_found("route") })
         .method_not_allowed_fallback(|| async {

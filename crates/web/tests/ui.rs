@@ -585,3 +585,72 @@ async fn the_ui_speaks_chinese_from_the_browser_or_the_setting() {
     let p = b.get("/inbox").await;
     assert!(p.body.contains("收件箱") && p.body.contains("lang=\"zh-CN\""));
 }
+
+#[tokio::test]
+async fn replies_outside_the_whatsapp_window_are_refused_in_the_composer() {
+    let app = spawn_app().await;
+    let wa = ChannelSlug::parse("wa").unwrap();
+    app.store
+        .upsert_channel(&ChannelRecord {
+            slug: wa.clone(),
+            kind: ChannelKind::Whatsapp,
+            name: "WhatsApp".into(),
+            callback_url: None,
+            secret: None,
+            config: json!({}),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let ev = |id: &str, user: &str, ago_hours: i64| switchboard_domain::InboundEvent {
+        channel: wa.clone(),
+        provider_event_id: id.into(),
+        contact: switchboard_domain::ContactRef {
+            provider_user_id: user.into(),
+            handle: Some(format!("+8613800{user}")),
+            display_name: Some("Wang".into()),
+        },
+        thread_key: String::new(),
+        visibility: switchboard_domain::Visibility::Private,
+        text: format!("hello {id}"),
+        attachments: Vec::new(),
+        sent_at: chrono::Utc::now() - chrono::Duration::hours(ago_hours),
+        extra: serde_json::Map::new(),
+    };
+    app.store.append_inbound(vec![ev("old", "001", 48), ev("new", "002", 1)]).await.unwrap();
+    let mut cases = Vec::new();
+    for text in ["hello old", "hello new"] {
+        let mut found = None;
+        for _ in 0..200 {
+            let page = app
+                .store
+                .list_conversations(&switchboard_store::ConversationFilter {
+                    query: Some(text.into()),
+                    limit: 5,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            if let Some(c) = page.items.first() {
+                found = Some(c.conversation.case_number.to_string());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cases.push(found.unwrap());
+    }
+    let mut b = Browser::new(&app);
+    b.login("lin@x.io", PASSWORD).await;
+    let p = b.get(&format!("/c/{}", cases[0])).await;
+    assert!(p.body.contains("window-closed") && p.body.contains("Only approved templates"), "{}", p.body);
+    let csrf = hidden(&p.body, "_csrf");
+    let p = b.post(&format!("/c/{}/reply", cases[0]), &[("_csrf", &csrf), ("text", "hi"), ("kind", "reply")]).await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+    assert!(p.body.contains("window is closed"));
+    // A note is always possible.
+    let p =
+        b.post(&format!("/c/{}/reply", cases[0]), &[("_csrf", &csrf), ("text", "call them"), ("kind", "note")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let p = b.get(&format!("/c/{}", cases[1])).await;
+    assert!(p.body.contains("window-open") && p.body.contains("Customer-service window open until"));
+}

@@ -1,6 +1,7 @@
 //! The PostgreSQL backend (sqlx).
 
 mod audit;
+mod channel_state;
 mod threading;
 mod ui;
 

@@ -1,6 +1,7 @@
 //! The SQLite backend.
 
 mod audit;
+mod channel_state;
 mod conn;
 mod ui;
 

@@ -109,6 +109,38 @@ struct ConversationPage {
     tags: String,
     snooze_value: String,
     assigned_to_me: bool,
+    /// The provider's customer-service window, when the channel has one.
+    window: Option<WindowView>,
+}
+
+/// The customer-service window (WhatsApp, Messenger, Instagram) as the composer shows it.
+pub(crate) struct WindowView {
+    open: bool,
+    text: String,
+}
+
+/// The window state in the user's language; `None` when the channel has no window.
+async fn window_view(st: &AppState, tr: &Tr, conv: &Conversation, visibility: Visibility) -> Option<WindowView> {
+    let (_, w) = match crate::api::messaging::window(st, conv, visibility).await {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "cannot read the messaging window");
+            return None;
+        }
+    };
+    if !w.applies {
+        return None;
+    }
+    let reason = match tr.locale {
+        super::i18n::Locale::ZhCn => w.reason_zh.or(w.reason),
+        super::i18n::Locale::En => w.reason,
+    };
+    Some(if w.open {
+        let until = w.human_agent_until.or(w.closes_at).map(|t| tr.datetime(&t)).unwrap_or_default();
+        WindowView { open: true, text: tr.t1("composer-window-open", "time", &until) }
+    } else {
+        WindowView { open: false, text: tr.t1("composer-window-closed", "reason", &reason.unwrap_or_default()) }
+    })
 }
 
 fn safe_url(u: &Option<String>) -> Option<String> {
@@ -276,7 +308,9 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Path(case): Pat
         })
         .collect();
     let contact = l.contact.as_ref();
+    let window = window_view(&st, tr, &l.conv, crate::api::messaging::thread_visibility(&l.conv)).await;
     let page = ConversationPage {
+        window,
         c: me.chrome("inbox"),
         case: l.conv.case_number.to_string(),
         conversation_id: l.conv.id.to_string(),
@@ -385,6 +419,12 @@ pub(crate) async fn reply(
         Ok(c) => c,
         Err(r) => return r,
     };
+    if kind == MessageKind::Reply
+        && let Some(w) = window_view(&st, tr, &conv, visibility).await
+        && !w.open
+    {
+        return super::page_error_text(tr, StatusCode::CONFLICT, w.text);
+    }
     let store = st.engine.store();
     let posted = store
         .post_message(&NewMessage {
