@@ -31,6 +31,9 @@ pub struct RealtimeEvent {
     pub message_id: Option<MessageId>,
     /// When it happened.
     pub at: DateTime<Utc>,
+    /// Details of events that carry more than ids (e.g. `presence`: who, doing what).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
 }
 
 impl RealtimeEvent {
@@ -41,7 +44,13 @@ impl RealtimeEvent {
         case_number: Option<CaseNumber>,
         message_id: Option<MessageId>,
     ) -> Self {
-        Self { kind: kind.to_owned(), conversation_id, case_number, message_id, at: Utc::now() }
+        Self { kind: kind.to_owned(), conversation_id, case_number, message_id, at: Utc::now(), data: None }
+    }
+
+    /// The same event with details attached.
+    pub fn with_data(mut self, data: serde_json::Value) -> Self {
+        self.data = Some(data);
+        self
     }
 }
 

@@ -104,19 +104,25 @@
       if (page === "conversation") refreshThread();
     });
     es.addEventListener("presence", function (e) {
-      var p;
-      try { p = JSON.parse(e.data); } catch (_) { return; }
-      if (page === "conversation" && p.conversation_id === convId) showPresence(p.viewers);
+      var ev;
+      try { ev = JSON.parse(e.data); } catch (_) { return; }
+      if (page === "conversation" && ev.conversation_id === convId && ev.data) onPresence(ev.data);
     });
   }
 
   // ---- presence: who else is here (collision detection) ----
+  // No server state: each page reports every 10 s (and while typing); a person whose reports
+  // stop for 30 s, or who leaves, disappears; "typing" lasts 6 s after the last report.
   var presenceEl = $("#presence");
   var seen = {};
-  function showPresence(viewers) {
-    var now = Date.now();
-    seen = {};
-    viewers.forEach(function (v) { if (v.user_id !== me) seen[v.user_id] = { v: v, at: now }; });
+  function onPresence(p) {
+    if (p.user_id === me) return;
+    if (p.state === "left") { delete seen[p.user_id]; }
+    else {
+      var now = Date.now();
+      var prev = seen[p.user_id];
+      seen[p.user_id] = { name: p.name, at: now, typingUntil: p.state === "typing" ? now + 6000 : (prev ? prev.typingUntil : 0) };
+    }
     renderPresence();
   }
   function renderPresence() {
@@ -126,12 +132,13 @@
     Object.keys(seen).forEach(function (k) {
       var s = seen[k];
       if (now - s.at > 30000) { delete seen[k]; return; }
-      var tpl = s.v.typing ? presenceEl.dataset.typing : presenceEl.dataset.viewing;
-      lines.push(tpl.replace("__NAME__", s.v.name));
+      var tpl = s.typingUntil > now ? presenceEl.dataset.typing : presenceEl.dataset.viewing;
+      lines.push(tpl.replace("__NAME__", s.name));
     });
     presenceEl.textContent = lines.join(" · ");
     presenceEl.classList.toggle("active", lines.length > 0);
   }
+  setInterval(renderPresence, 2000);
   function report(state, keepalive) {
     if (!caseNo) return;
     fetch("/ui/presence", {

@@ -27,6 +27,8 @@ pub(crate) async fn stream(
     let guard = Guard(metrics);
     let rx = st.engine.bus().subscribe();
     let stream = futures_util::StreamExt::take_until(BroadcastStream::new(rx), st.shutdown.clone().cancelled_owned())
+        // Presence is chatter between agent UIs, not part of the API's event stream.
+        .filter(|item| !matches!(item, Ok(ev) if ev.kind == "presence"))
         .map(move |item| {
             let _keep = &guard;
             Ok(match item {

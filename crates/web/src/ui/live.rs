@@ -1,10 +1,13 @@
 //! Live updates for the UI: conversation and message events over server-sent events, and
 //! presence (who is viewing or typing in a conversation) for collision detection.
+//!
+//! Presence keeps no state on the server: a page reports `viewing` every few seconds and
+//! `typing` while its user writes; each report is published on the realtime bus (so it reaches
+//! browsers connected to any node, through PostgreSQL NOTIFY when there are several) and the
+//! pages keep the list, forgetting people whose reports stop.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -12,8 +15,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{ConversationId, UserId};
-use tokio::sync::broadcast;
+use switchboard_domain::UserId;
+use switchboard_engine::RealtimeEvent;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -21,51 +24,11 @@ use super::session::UiUser;
 use crate::AppState;
 use crate::extract::Json;
 
-/// A viewer who has not pinged for this long is gone.
-const PRESENCE_TTL: Duration = Duration::from_secs(30);
-/// "Typing" lasts this long after the last keystroke report.
-const TYPING_TTL: Duration = Duration::from_secs(6);
-
-struct Viewer {
-    name: String,
-    seen: Instant,
-    typing_until: Option<Instant>,
-}
-
-/// Who is in which conversation on this node, and a channel announcing changes.
-pub struct Presence {
-    rooms: Mutex<HashMap<ConversationId, HashMap<UserId, Viewer>>>,
-    tx: broadcast::Sender<PresenceUpdate>,
-}
-
-impl Default for Presence {
-    fn default() -> Self {
-        Presence { rooms: Mutex::default(), tx: broadcast::channel(1024).0 }
-    }
-}
-
-/// Everyone in one conversation now.
-#[derive(Debug, Clone, Serialize)]
-pub struct PresenceUpdate {
-    /// The conversation.
-    pub conversation_id: ConversationId,
-    /// Who is there.
-    pub viewers: Vec<ViewerState>,
-}
-
-/// One person in a conversation.
-#[derive(Debug, Clone, Serialize)]
-pub struct ViewerState {
-    /// Their id (the page hides its own user).
-    pub user_id: UserId,
-    /// Display name.
-    pub name: String,
-    /// Whether they are typing a reply or note.
-    pub typing: bool,
-}
+/// The bus event kind of presence reports.
+pub const PRESENCE: &str = "presence";
 
 /// What a page reports about its user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PresenceState {
     /// The conversation is open.
@@ -76,51 +39,15 @@ pub enum PresenceState {
     Left,
 }
 
-impl Presence {
-    /// Records `user`'s state in `conv` and announces the room.
-    pub fn report(&self, conv: ConversationId, user: UserId, name: &str, state: PresenceState) {
-        let now = Instant::now();
-        let viewers = {
-            let Ok(mut rooms) = self.rooms.lock() else { return };
-            let room = rooms.entry(conv).or_default();
-            match state {
-                PresenceState::Left => {
-                    room.remove(&user);
-                }
-                PresenceState::Viewing | PresenceState::Typing => {
-                    let v = room.entry(user).or_insert_with(|| Viewer {
-                        name: name.to_owned(),
-                        seen: now,
-                        typing_until: None,
-                    });
-                    v.seen = now;
-                    v.typing_until = match state {
-                        PresenceState::Typing => Some(now + TYPING_TTL),
-                        _ => None,
-                    };
-                }
-            }
-            room.retain(|_, v| now.duration_since(v.seen) < PRESENCE_TTL);
-            let viewers: Vec<ViewerState> = room
-                .iter()
-                .map(|(id, v)| ViewerState {
-                    user_id: *id,
-                    name: v.name.clone(),
-                    typing: v.typing_until.is_some_and(|t| t > now),
-                })
-                .collect();
-            if room.is_empty() {
-                rooms.remove(&conv);
-            }
-            viewers
-        };
-        let _ = self.tx.send(PresenceUpdate { conversation_id: conv, viewers });
-    }
-
-    /// A subscription to room announcements.
-    pub fn subscribe(&self) -> broadcast::Receiver<PresenceUpdate> {
-        self.tx.subscribe()
-    }
+/// The details of a presence event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresenceReport {
+    /// Who.
+    pub user_id: UserId,
+    /// Their display name.
+    pub name: String,
+    /// Doing what.
+    pub state: PresenceState,
 }
 
 /// `POST /ui/presence` body.
@@ -144,11 +71,18 @@ pub(crate) async fn presence(
     let Some(conv) = super::conversation::id_of(&st, &body.case).await else {
         return crate::AppError::not_found("conversation").into_response();
     };
-    st.ui.presence.report(conv, me.user.id, &me.user.name, body.state);
+    let report = PresenceReport { user_id: me.user.id, name: me.user.name.clone(), state: body.state };
+    let data = match serde_json::to_value(&report) {
+        Ok(v) => v,
+        Err(e) => {
+            return crate::AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()).into_response();
+        }
+    };
+    st.engine.bus().publish(RealtimeEvent::new(PRESENCE, conv, None, None).with_data(data)).await;
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// `GET /ui/events`: the realtime bus and presence announcements for a signed-in browser.
+/// `GET /ui/events`: the realtime bus (changes and presence) for a signed-in browser.
 pub(crate) async fn events(
     State(st): State<AppState>,
     _me: UiUser,
@@ -162,13 +96,8 @@ pub(crate) async fn events(
             Err(_) => Event::default().event("lagged").data("reload"),
         })
     });
-    let presence = BroadcastStream::new(st.ui.presence.subscribe()).filter_map(|item| {
-        item.ok().map(|p| {
-            Ok(Event::default().event("presence").json_data(&p).unwrap_or_else(|_| Event::default().event("error")))
-        })
-    });
-    let merged = futures_util::StreamExt::take_until(bus.merge(presence), st.shutdown.clone().cancelled_owned());
-    Sse::new(merged).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let stream = futures_util::StreamExt::take_until(bus, st.shutdown.clone().cancelled_owned());
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 #[cfg(test)]
@@ -176,20 +105,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn presence_tracks_viewers_and_typing() {
-        let p = Presence::default();
-        let mut rx = p.subscribe();
-        let conv = ConversationId(uuid::Uuid::now_v7());
-        let (lin, sam) = (UserId(uuid::Uuid::now_v7()), UserId(uuid::Uuid::now_v7()));
-        p.report(conv, lin, "Lin", PresenceState::Viewing);
-        p.report(conv, sam, "Sam", PresenceState::Typing);
-        let _ = rx.try_recv();
-        let u = rx.try_recv().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(u.viewers.len(), 2);
-        assert!(u.viewers.iter().any(|v| v.name == "Sam" && v.typing));
-        assert!(u.viewers.iter().any(|v| v.name == "Lin" && !v.typing));
-        p.report(conv, sam, "Sam", PresenceState::Left);
-        let u = rx.try_recv().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(u.viewers.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["Lin"]);
+    fn presence_reports_round_trip_through_a_bus_event() {
+        let r =
+            PresenceReport { user_id: UserId(uuid::Uuid::now_v7()), name: "林".into(), state: PresenceState::Typing };
+        let ev = RealtimeEvent::new(PRESENCE, switchboard_domain::ConversationId(uuid::Uuid::now_v7()), None, None)
+            .with_data(serde_json::to_value(&r).unwrap_or_default());
+        let wire = serde_json::to_string(&ev).unwrap_or_default();
+        assert!(wire.contains("\"type\":\"presence\"") && wire.contains("\"state\":\"typing\""), "{wire}");
+        let back: RealtimeEvent = serde_json::from_str(&wire).unwrap_or_else(|e| panic!("{e}"));
+        let data: PresenceReport =
+            serde_json::from_value(back.data.unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(data, r);
     }
 }

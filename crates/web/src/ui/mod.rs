@@ -29,14 +29,12 @@ use i18n::{Catalogue, Tr};
 pub struct UiState {
     /// The message catalogue.
     pub catalogue: Arc<Catalogue>,
-    /// Who is looking at or typing in which conversation.
-    pub presence: live::Presence,
 }
 
 impl UiState {
     /// Loads the embedded catalogues.
     pub fn new() -> Result<UiState, String> {
-        Ok(UiState { catalogue: Arc::new(Catalogue::load()?), presence: live::Presence::default() })
+        Ok(UiState { catalogue: Arc::new(Catalogue::load()?) })
     }
 }
 
