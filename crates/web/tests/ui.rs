@@ -37,7 +37,7 @@ async fn spawn_app() -> App {
             name: "Shop".into(),
             callback_url: None,
             secret: Some("s3cret-value".into()),
-            config: json!({"verify_token": "vt-123"}),
+            config: json!({"verify_token": "vt-123", "access_token": "EAAG-secret-token"}),
             created_at: chrono::Utc::now(),
         })
         .await
@@ -360,7 +360,11 @@ async fn admins_manage_channels_and_users_and_every_change_is_audited() {
     let p = admin.get("/admin/channels").await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.body.contains("/webhooks/shop") && p.body.contains("vt-123"));
-    assert!(!p.body.contains("s3cret-value"), "secret shown");
+    assert!(!p.body.contains("s3cret-value") && !p.body.contains("EAAG-secret-token"), "secret shown");
+    let p = admin.get("/admin/channels/shop").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(!p.body.contains("s3cret-value") && !p.body.contains("EAAG-secret-token"), "secret in the edit form");
+    assert!(p.body.contains("********"));
     let csrf = admin.csrf().await;
 
     // Edit: a blank secret keeps the stored one.
@@ -372,6 +376,7 @@ async fn admins_manage_channels_and_users_and_every_change_is_audited() {
                 ("slug", "shop"),
                 ("name", "Web shop"),
                 ("kind", "api"),
+                ("callback_url", "https://shop.example/replies"),
                 ("secret", ""),
                 ("config", "{\"verify_token\": \"vt-456\"}"),
             ],
@@ -380,6 +385,8 @@ async fn admins_manage_channels_and_users_and_every_change_is_audited() {
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
     let ch = app.store.get_channel(&ChannelSlug::parse("shop").unwrap()).await.unwrap().unwrap();
     assert_eq!((ch.name.as_str(), ch.secret.as_deref()), ("Web shop", Some("s3cret-value")));
+    // Tokens left out of the settings are kept.
+    assert_eq!(ch.config, json!({"verify_token": "vt-456", "access_token": "EAAG-secret-token"}));
     // Bad input: a clear error, nothing changed.
     let p = admin
         .post(
@@ -396,7 +403,14 @@ async fn admins_manage_channels_and_users_and_every_change_is_audited() {
     let p = admin
         .post(
             "/admin/channels/save",
-            &[("_csrf", &csrf), ("slug", "shop"), ("name", "Dup"), ("kind", "api"), ("is_new", "1")],
+            &[
+                ("_csrf", &csrf),
+                ("slug", "shop"),
+                ("name", "Dup"),
+                ("kind", "api"),
+                ("callback_url", "https://x.example/r"),
+                ("is_new", "1"),
+            ],
         )
         .await;
     assert_eq!(p.status, StatusCode::CONFLICT);
@@ -455,7 +469,11 @@ async fn admins_manage_channels_and_users_and_every_change_is_audited() {
     assert_eq!(e.before.as_ref().unwrap()["name"], "Shop");
     assert_eq!(e.after.as_ref().unwrap()["name"], "Web shop");
     assert_eq!(e.after.as_ref().unwrap()["secret_changed"], false);
-    assert!(!serde_json::to_string(&log.items).unwrap().contains("s3cret"), "secret in the audit log");
+    let all = serde_json::to_string(&log.items).unwrap();
+    assert!(
+        !all.contains("s3cret") && !all.contains("EAAG") && !all.contains("zzz-secret"),
+        "secret in the audit log: {all}"
+    );
 }
 
 #[tokio::test]

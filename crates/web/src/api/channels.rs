@@ -42,7 +42,7 @@ pub(crate) fn redacted(mut rec: ChannelRecord) -> ChannelRecord {
 }
 
 /// A new config with secret values that are missing or masked taken from the stored one.
-fn keep_secrets(mut new: serde_json::Value, old: Option<&serde_json::Value>) -> serde_json::Value {
+pub(crate) fn keep_secrets(mut new: serde_json::Value, old: Option<&serde_json::Value>) -> serde_json::Value {
     let (Some(obj), Some(old)) = (new.as_object_mut(), old.and_then(|o| o.as_object())) else { return new };
     for (k, v) in old {
         if !is_secret_key(k) {
@@ -118,6 +118,18 @@ pub(crate) async fn upsert(
     store.upsert_channel(&rec).await?;
     st.channels.invalidate(&slug);
     tracing::info!(channel = %slug, user = %caller.user_id, "channel saved");
+    crate::ui::audit(
+        &st,
+        switchboard_store::NewAuditEntry {
+            actor_id: Some(caller.user_id),
+            action: if existing.is_some() { "channel.update".into() } else { "channel.create".into() },
+            target: slug.as_str().to_owned(),
+            before: existing.and_then(|e| serde_json::to_value(redacted(e)).ok()),
+            after: serde_json::to_value(redacted(rec.clone())).ok(),
+            at: Utc::now(),
+        },
+    )
+    .await;
     Ok(axum::Json(redacted(rec)))
 }
 

@@ -126,7 +126,20 @@ pub(crate) async fn merge(
     Json(b): Json<MergeBody>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Supervisor)?;
-    let ct = st.engine.store().merge_contacts(parse_id(&id)?, parse_id(&b.other_id)?).await?;
+    let (keep, other) = (parse_id(&id)?, parse_id(&b.other_id)?);
+    let ct = st.engine.store().merge_contacts(keep, other).await?;
     tracing::info!(contact = %ct.id, user = %caller.user_id, "contacts merged");
+    crate::ui::audit(
+        &st,
+        switchboard_store::NewAuditEntry {
+            actor_id: Some(caller.user_id),
+            action: "contact.merge".into(),
+            target: ct.id.to_string(),
+            before: Some(serde_json::json!({ "merged_contact": other })),
+            after: serde_json::to_value(&ct).ok(),
+            at: chrono::Utc::now(),
+        },
+    )
+    .await;
     Ok(axum::Json(ct))
 }

@@ -14,6 +14,7 @@ use super::inbox::Choice;
 use super::session::UiUser;
 use super::{Chrome, audit, page_error, page_error_text, render, store_error};
 use crate::AppState;
+use crate::api::channels::{keep_secrets, redacted};
 
 /// The admin sections, for the sub-navigation. Later settings pages add themselves here.
 pub(crate) const SECTIONS: &[(&str, &str)] =
@@ -110,8 +111,9 @@ fn edit_page(me: &UiUser, headers: &HeaderMap, ch: Option<&ChannelRecord>) -> Re
             .collect(),
         callback_url: ch.and_then(|c| c.callback_url.clone()).unwrap_or_default(),
         has_secret: ch.and_then(|c| c.secret.as_deref()).is_some_and(|s| !s.is_empty()),
+        // Tokens and secrets are masked; sending the mask back keeps the stored value.
         config: ch
-            .map(|c| serde_json::to_string_pretty(&c.config).unwrap_or_else(|_| "{}".into()))
+            .map(|c| serde_json::to_string_pretty(&redacted(c.clone()).config).unwrap_or_else(|_| "{}".into()))
             .unwrap_or_else(|| "{}".into()),
         webhook_url: ch.map(|c| format!("{}/webhooks/{}", base_url(headers), c.slug.as_str())).unwrap_or_default(),
     })
@@ -203,11 +205,20 @@ pub(crate) async fn channel_save(
         u if u.starts_with("http://") || u.starts_with("https://") => Some(u.to_owned()),
         _ => return page_error(tr, StatusCode::UNPROCESSABLE_ENTITY, "error-bad-url"),
     };
+    if kind == ChannelKind::Api && callback_url.is_none() {
+        return page_error(tr, StatusCode::UNPROCESSABLE_ENTITY, "error-bad-url");
+    }
     let store = st.engine.store();
     let before = match store.get_channel(&slug).await {
         Ok(b) => b,
         Err(e) => return store_error(tr, e),
     };
+    let config = keep_secrets(config, before.as_ref().map(|b| &b.config));
+    if matches!(kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram)
+        && let Err(reason) = switchboard_channels::meta::validate_config(kind, &config)
+    {
+        return page_error_text(tr, StatusCode::UNPROCESSABLE_ENTITY, reason);
+    }
     if f.is_new.is_some() && before.is_some() {
         return page_error(tr, StatusCode::CONFLICT, "error-channel-exists");
     }
@@ -225,8 +236,9 @@ pub(crate) async fn channel_save(
         return store_error(tr, e);
     }
     st.channels.invalidate(&slug);
-    // `ChannelRecord` never serialises its secret; the entry says only whether it changed.
-    let mut after = serde_json::to_value(&record).unwrap_or_default();
+    // `ChannelRecord` never serialises its secret and `redacted` masks tokens in the config; the
+    // entry says only whether the secret changed.
+    let mut after = serde_json::to_value(redacted(record)).unwrap_or_default();
     if let Some(obj) = after.as_object_mut() {
         obj.insert("secret_changed".into(), serde_json::Value::Bool(secret_changed));
     }
@@ -236,7 +248,7 @@ pub(crate) async fn channel_save(
             actor_id: Some(me.user.id),
             action: if before.is_some() { "channel.update".into() } else { "channel.create".into() },
             target: slug.as_str().to_owned(),
-            before: before.as_ref().and_then(|b| serde_json::to_value(b).ok()),
+            before: before.and_then(|b| serde_json::to_value(redacted(b)).ok()),
             after: Some(after),
             at: Utc::now(),
         },
