@@ -577,6 +577,11 @@ async fn inbox_conversation_and_composer() {
         switchboard_domain::Status::Resolved
     );
     assert_eq!(b.get("/c/SB-999999").await.status, StatusCode::NOT_FOUND);
+    // Attachment downloads need a session and a real message.
+    let missing = format!("/ui/attachments/{}/0", uuid::Uuid::now_v7());
+    assert_eq!(b.get(&missing).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(b.get("/ui/attachments/not-an-id/0").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(Browser::new(&app).get(&missing).await.status, StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]

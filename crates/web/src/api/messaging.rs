@@ -267,6 +267,11 @@ pub(crate) async fn get_attachment(
     _caller: Caller,
     Path((id, index)): Path<(String, i32)>,
 ) -> ApiResult<axum::response::Response> {
+    attachment_file(&st, &id, index).await
+}
+
+/// The downloaded file of attachment `index` of message `id` (for the API and the agent UI).
+pub(crate) async fn attachment_file(st: &AppState, id: &str, index: i32) -> ApiResult<axum::response::Response> {
     let id = id
         .parse::<switchboard_domain::MessageId>()
         .map_err(|_| AppError::bad_request("invalid_id", "not a message id"))?;

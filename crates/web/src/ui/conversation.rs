@@ -170,9 +170,12 @@ fn msg_view(tr: &Tr, m: &Message, names: &HashMap<UserId, String>, contact: &str
         attachments: m
             .attachments
             .iter()
-            .map(|a| AttachmentView {
+            .enumerate()
+            .map(|(i, a)| AttachmentView {
                 label: a.filename.clone().unwrap_or_else(|| tr.t(&format!("attachment-{}", attachment_kind(&a.kind)))),
-                url: safe_url(&a.url),
+                // Provider media downloaded by Switchboard is served to signed-in agents.
+                url: safe_url(&a.url)
+                    .or_else(|| a.provider_id.as_ref().map(|_| format!("/ui/attachments/{}/{i}", m.id))),
             })
             .collect(),
     }
@@ -595,6 +598,31 @@ async fn record_sensitive(st: &AppState, me: &UiUser, before: &Conversation, aft
             serde_json::json!({ "status": after.status }),
         );
         audit(st, e).await;
+    }
+}
+
+/// `GET /ui/attachments/{message}/{index}`: a downloaded attachment for a signed-in agent. The
+/// file is the customer's content, so it is sandboxed: it can never run script in our origin.
+pub(crate) async fn attachment(
+    State(st): State<AppState>,
+    _me: UiUser,
+    Path((id, index)): Path<(String, i32)>,
+) -> Response {
+    match crate::api::messaging::attachment_file(&st, &id, index).await {
+        Ok(mut resp) => {
+            let h = resp.headers_mut();
+            h.insert("content-security-policy", axum::http::HeaderValue::from_static("sandbox; default-src 'none'"));
+            h.insert("x-content-type-options", axum::http::HeaderValue::from_static("nosniff"));
+            let inline = h
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with("image/") || t.starts_with("audio/") || t.starts_with("video/"));
+            if !inline {
+                h.insert(axum::http::header::CONTENT_DISPOSITION, axum::http::HeaderValue::from_static("attachment"));
+            }
+            resp
+        }
+        Err(e) => e.into_response(),
     }
 }
 

@@ -141,6 +141,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/users", get(admin::users).post(admin::user_create))
         .route("/admin/users/{id}", post(admin::user_update))
         .route("/admin/audit", get(admin::audit_log))
+        .route("/ui/attachments/{id}/{index}", get(conversation::attachment))
         .route("/ui/events", get(live::events))
         .route("/ui/presence", post(live::presence))
         .route("/assets/{file}", get(assets::asset))
