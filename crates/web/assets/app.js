@@ -115,10 +115,14 @@
   // stop for 30 s, or who leaves, disappears; "typing" lasts 6 s after the last report.
   var presenceEl = $("#presence");
   var seen = {};
+  var lastIntro = 0;
   function onPresence(p) {
     if (p.user_id === me) return;
     if (p.state === "left") { delete seen[p.user_id]; }
     else {
+      // Someone new arrived: tell them we are here too, instead of making them wait for our
+      // next periodic report.
+      if (!seen[p.user_id] && Date.now() - lastIntro > 3000) { lastIntro = Date.now(); report("viewing"); }
       var now = Date.now();
       var prev = seen[p.user_id];
       seen[p.user_id] = { name: p.name, at: now, typingUntil: p.state === "typing" ? now + 6000 : (prev ? prev.typingUntil : 0) };
