@@ -124,6 +124,11 @@ composer-over-limit = Over the channel's limit
 composer-window-open = Customer-service window open until { $time }
 composer-window-closed = The customer-service window is closed: { $reason }
 composer-window-template-hint = Only approved templates can be sent now.
+template-title = Send an approved WhatsApp template
+template-name = Template name
+template-language = Language code
+template-params = Body parameters, one per line ({"{{1}}"}, {"{{2}}"}, …)
+template-send = Send template
 composer-closed = This case is closed: replies are not possible, notes are.
 
 ## Side panel and actions

@@ -124,6 +124,11 @@ composer-over-limit = 超出渠道字数限制
 composer-window-open = 客服会话窗口开放至 { $time }
 composer-window-closed = 客服会话窗口已关闭：{ $reason }
 composer-window-template-hint = 现在只能发送已审核的消息模板。
+template-title = 发送已审核的 WhatsApp 消息模板
+template-name = 模板名称
+template-language = 语言代码
+template-params = 正文参数，每行一个（{"{{1}}"}、{"{{2}}"}…）
+template-send = 发送模板
 composer-closed = 此工单已关闭：不能再回复，但可以添加备注。
 
 ## 侧栏与操作

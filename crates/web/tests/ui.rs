@@ -674,6 +674,28 @@ async fn replies_outside_the_whatsapp_window_are_refused_in_the_composer() {
     let p =
         b.post(&format!("/c/{}/reply", cases[0]), &[("_csrf", &csrf), ("text", "call them"), ("kind", "note")]).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
+    // An approved template is possible outside the window.
+    let p = b.get(&format!("/c/{}", cases[0])).await;
+    assert!(p.body.contains("id=\"template-picker\" open"));
+    let tpl = format!("/c/{}/template", cases[0]);
+    let bad = b.post(&tpl, &[("_csrf", &csrf), ("name", "Not A Name"), ("language", "en_US")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("template name"));
+    let p = b
+        .post(
+            &tpl,
+            &[
+                ("_csrf", &csrf),
+                ("name", "order_update"),
+                ("language", "en_US"),
+                ("params", "Wang\nSB-1"),
+                ("idem", "k1"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = b.get(&format!("/c/{}/thread", cases[0])).await;
+    assert!(p.body.contains("[template order_update]"), "{}", p.body);
     let p = b.get(&format!("/c/{}", cases[1])).await;
     assert!(p.body.contains("window-open") && p.body.contains("Customer-service window open until"));
 }

@@ -111,6 +111,10 @@ struct ConversationPage {
     assigned_to_me: bool,
     /// The provider's customer-service window, when the channel has one.
     window: Option<WindowView>,
+    /// WhatsApp: templates can be sent (the picker is shown when the window is closed).
+    templates: bool,
+    /// The template language to suggest.
+    template_language: &'static str,
 }
 
 /// The customer-service window (WhatsApp, Messenger, Instagram) as the composer shows it.
@@ -313,6 +317,11 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Path(case): Pat
     let contact = l.contact.as_ref();
     let window = window_view(&st, tr, &l.conv, crate::api::messaging::thread_visibility(&l.conv)).await;
     let page = ConversationPage {
+        templates: kind == ChannelKind::Whatsapp,
+        template_language: match tr.locale {
+            super::i18n::Locale::ZhCn => "zh_CN",
+            super::i18n::Locale::En => "en_US",
+        },
         window,
         c: me.chrome("inbox"),
         case: l.conv.case_number.to_string(),
@@ -623,6 +632,75 @@ pub(crate) async fn attachment(
             resp
         }
         Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TemplateForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    name: String,
+    language: String,
+    /// Body parameters, one per line, in order ({{1}}, {{2}}, …).
+    #[serde(default)]
+    params: String,
+    #[serde(default)]
+    idem: Option<String>,
+}
+
+/// `POST /c/{case}/template`: an approved WhatsApp template (possible outside the window), sent
+/// through the same code as `POST /api/v1/conversations/{id}/template`.
+pub(crate) async fn template(
+    State(st): State<AppState>,
+    me: UiUser,
+    Path(case): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<TemplateForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let tr = &me.tr;
+    let Ok(Form(f)) = form else { return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form") };
+    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
+        return r;
+    }
+    let params: Vec<serde_json::Value> = f
+        .params
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::json!({"type": "text", "text": l}))
+        .collect();
+    let mut body = serde_json::json!({"name": f.name.trim(), "language": f.language.trim()});
+    if !params.is_empty() {
+        body["components"] = serde_json::json!([{"type": "body", "parameters": params}]);
+    }
+    let Ok(body) = serde_json::from_value(body) else {
+        return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form");
+    };
+    let mut h = HeaderMap::new();
+    if let Some(k) = f.idem.filter(|k| !k.is_empty() && k.len() <= 200)
+        && let Ok(v) = axum::http::HeaderValue::from_str(&format!("ui-template:{k}"))
+    {
+        h.insert("idempotency-key", v);
+    }
+    let caller = crate::auth::Caller { user_id: me.user.id, role: me.user.role };
+    let sent = crate::api::messaging::post_template(
+        State(st.clone()),
+        caller,
+        Path(case.clone()),
+        h,
+        crate::extract::Json(body),
+    )
+    .await;
+    match sent {
+        Ok(_) => {
+            if let Ok(n) = CaseNumber::parse(&case)
+                && let Ok(Some(c)) = st.engine.store().get_conversation_by_case(n).await
+            {
+                let _ = st.engine.store().mark_read(me.user.id, c.id, Utc::now()).await;
+            }
+            Redirect::to(&format!("/c/{case}")).into_response()
+        }
+        Err(e) => super::page_error_text(tr, e.status, e.message),
     }
 }
 

@@ -132,6 +132,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/c/{case}/thread", get(conversation::thread))
         .route("/c/{case}/reply", post(conversation::reply))
         .route("/c/{case}/update", post(conversation::update))
+        .route("/c/{case}/template", post(conversation::template))
         .route("/settings", get(settings::page).post(settings::save))
         .route("/admin", get(|| async { Redirect::to("/admin/channels") }))
         .route("/admin/channels", get(admin::channels))
