@@ -29,12 +29,15 @@ use i18n::{Catalogue, Tr};
 pub struct UiState {
     /// The message catalogue.
     pub catalogue: Arc<Catalogue>,
+    /// A password hash to verify against when the email is unknown, so that a sign-in takes as
+    /// long whether or not the account exists (made on first use).
+    pub(crate) dummy_hash: Arc<std::sync::OnceLock<String>>,
 }
 
 impl UiState {
     /// Loads the embedded catalogues.
     pub fn new() -> Result<UiState, String> {
-        Ok(UiState { catalogue: Arc::new(Catalogue::load()?) })
+        Ok(UiState { catalogue: Arc::new(Catalogue::load()?), dummy_hash: Arc::default() })
     }
 }
 

@@ -281,20 +281,30 @@ pub(crate) async fn login(
         }
     };
     let password = f.password;
-    let verified = match user
-        .as_ref()
-        .and_then(|u| u.password_hash.clone())
-        .filter(|_| user.as_ref().is_some_and(|u| !u.disabled))
-    {
-        Some(hash) => tokio::task::spawn_blocking(move || {
-            argon2::PasswordHash::new(&hash)
-                .map(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-                .unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false),
-        None => false,
-    };
+    let usable = user.as_ref().filter(|u| !u.disabled).and_then(|u| u.password_hash.clone());
+    let has_account = usable.is_some();
+    let dummy = st.ui.dummy_hash.clone();
+    let verified = tokio::task::spawn_blocking(move || {
+        // Unknown accounts are checked against a throwaway hash: same work, same time.
+        let hash = usable.unwrap_or_else(|| {
+            dummy
+                .get_or_init(|| {
+                    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+                    let salt = SaltString::generate(&mut OsRng);
+                    argon2::Argon2::default()
+                        .hash_password(random_token().as_bytes(), &salt)
+                        .map(|h| h.to_string())
+                        .unwrap_or_default()
+                })
+                .clone()
+        });
+        argon2::PasswordHash::new(&hash)
+            .map(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+        && has_account;
     let Some(user) = user.filter(|_| verified) else {
         if let Err(e) = store.record_login_failure(&email, &ip, now).await {
             tracing::error!(error = %e, "cannot record sign-in failure");
