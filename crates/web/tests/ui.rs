@@ -207,6 +207,11 @@ async fn sign_in_sessions_and_sign_out_everywhere() {
     assert!(p.body.contains("Wrong email or password."));
     assert!(!b.cookies.contains_key("sb_session"));
 
+    // An unknown account gets the same answer as a wrong password.
+    let p = b.login("nobody@x.io", PASSWORD).await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.body.contains("Wrong email or password."));
+
     let p = b.login("LIN@x.io", PASSWORD).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
     assert_eq!(p.location.as_deref(), Some("/inbox"));
