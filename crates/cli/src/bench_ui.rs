@@ -231,6 +231,7 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
         ("/inbox?view=all&page=20", "inbox: page 21 (offset 1,000)"),
         ("/inbox/rows?view=all", "inbox rows fragment (live refresh)"),
         ("/inbox?view=all&q=SB-000777", "inbox: search by case number"),
+        ("/inbox?view=all&q=parcel", "inbox: text search, frequent match"),
         ("/c/SB-000777", "conversation page"),
     ] {
         timings

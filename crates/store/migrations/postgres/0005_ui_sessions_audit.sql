@@ -43,6 +43,6 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_at ON audit_log (at, id);
 
 CREATE INDEX conversations_inbox ON conversations (status,
-    (CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END), last_message_at);
+    (CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END), last_message_at, id);
 CREATE INDEX conversations_inbox_assignee ON conversations (assignee_id, status,
-    (CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END), last_message_at);
+    (CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END), last_message_at, id);
