@@ -218,6 +218,10 @@ async fn sign_in_sessions_and_sign_out_everywhere() {
     let p = b.get("/inbox").await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.body.contains("Inbox") && p.body.contains("Lin"));
+    let r = app.http.get(format!("{}/inbox", app.base)).header("cookie", b.cookie_header()).send().await.unwrap();
+    let csp = r.headers().get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(r.headers().get("x-frame-options").unwrap(), "DENY");
 
     // The session cookie is HttpOnly and SameSite; Secure behind an HTTPS proxy.
     let r = app.http.get(format!("{}/login", app.base)).header("x-forwarded-proto", "https").send().await.unwrap();
