@@ -1,6 +1,7 @@
 //! Switchboard's domain: the types every layer shares and the rules that need no I/O.
 #![forbid(unsafe_code)]
 
+pub mod calendar;
 pub mod channel;
 pub mod contact;
 pub mod conversation;
@@ -8,6 +9,7 @@ pub mod ids;
 pub mod inbound;
 pub mod message;
 pub mod patch;
+pub mod sla;
 pub mod threading;
 pub mod user;
 
