@@ -509,7 +509,7 @@ mod tests {
         p.escalations = (1..=5)
             .map(|i| EscalationLevel { at_percent: i * 100, action: EscalationAction::NotifyAssignee })
             .collect();
-        assert!(p.validate().unwrap_err().0.contains("at most 4"));
+        assert!(p.validate().err().is_some_and(|e| e.0.contains("at most 4")));
         p.escalations.truncate(2);
         p.escalations.reverse();
         assert!(p.validate().is_err());
