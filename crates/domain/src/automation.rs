@@ -627,7 +627,7 @@ mod tests {
             ),
         ];
         for r in bad {
-            assert!(RuleSet::compile(&[r.clone()]).is_err(), "{r:?} accepted");
+            assert!(RuleSet::compile(std::slice::from_ref(&r)).is_err(), "{r:?} accepted");
         }
     }
 }
