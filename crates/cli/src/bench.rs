@@ -24,6 +24,10 @@ use crate::serve;
 pub enum BenchCommand {
     /// `POST /api/v1/inbound` on the real server vs a bare handler.
     Ingest(IngestArgs),
+    /// Automation rule evaluation (1,000 rules per message) vs a naive interpreter.
+    Rules(crate::bench_routing::RulesArgs),
+    /// SLA due-time computation in business hours vs calendar time.
+    Sla(crate::bench_routing::SlaArgs),
 }
 
 /// Options of `bench ingest`.
@@ -65,6 +69,8 @@ pub struct IngestArgs {
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
+        BenchCommand::Rules(args) => crate::bench_routing::rules(args),
+        BenchCommand::Sla(args) => crate::bench_routing::sla(args),
     }
 }
 

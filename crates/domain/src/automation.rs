@@ -4,15 +4,16 @@
 //! Triage fields (language, sentiment, intent, suggested priority) are optional inputs: a
 //! condition on a field that is not known never matches.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 
 use crate::{ChannelKind, Priority, Status, UserId, Visibility, string_enum};
 
-/// How deep automation may trigger automation (an action's own event evaluated again).
-pub const MAX_CHAIN_DEPTH: u8 = 1;
+/// Events caused by automation itself carry depth 1 and above; rules run only up to this depth,
+/// so a rule's action can never trigger rules again.
+pub const MAX_CHAIN_DEPTH: u8 = 0;
 
 string_enum!(
     /// What makes rules run.
@@ -296,21 +297,33 @@ pub struct Evaluation {
     pub actions: Vec<Action>,
 }
 
+/// Interned strings: each distinct channel, language, intent or sentiment of any rule gets a
+/// small number, so matching compares integers.
+type Sym = u32;
+
 #[derive(Debug, Clone)]
 enum Compiled {
-    Channel(Vec<String>),
-    ChannelKind(Vec<ChannelKind>),
-    Language(Vec<String>),
-    Intent(Vec<String>),
-    Sentiment(Vec<String>),
-    Priority(Vec<Priority>),
+    Channel(Vec<Sym>),
+    /// Bit per [`ChannelKind`].
+    ChannelKind(u16),
+    /// Language symbols (full tag or primary subtag).
+    Language(Vec<Sym>),
+    Intent(Vec<Sym>),
+    Sentiment(Vec<Sym>),
+    /// Bit per [`Priority`].
+    Priority(u8),
     /// Keyword ids in the shared automaton.
     Keywords(Vec<u32>),
     Contact(String, String),
     BusinessHours(bool),
     TimeOfDay(u16, u16),
     Visibility(Visibility),
-    Status(Vec<Status>),
+    /// Bit per [`Status`].
+    Status(u8),
+}
+
+fn bit_of<T: PartialEq>(all: &[T], v: &T) -> u32 {
+    all.iter().position(|x| x == v).unwrap_or(0) as u32
 }
 
 #[derive(Debug, Clone)]
@@ -322,12 +335,34 @@ struct CompiledRule {
 }
 
 /// Rules compiled for fast evaluation: one keyword automaton for all rules, so the message text
-/// is scanned once whatever the number of rules.
+/// is scanned once whatever the number of rules, and interned values, so each condition compares
+/// integers.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
     keywords: Option<AhoCorasick>,
-    keyword_count: usize,
+    /// Keyword texts by id (for explanations).
+    keyword_list: Vec<String>,
+    /// Channel slugs (exact).
+    channels: HashMap<String, Sym>,
+    /// Languages, intents and sentiments (lower-case).
+    words: HashMap<String, Sym>,
+}
+
+/// The input's values as symbols (`Sym::MAX`: unknown to every rule).
+struct Resolved {
+    channel: Sym,
+    language: [Sym; 2],
+    intent: Sym,
+    sentiment: Sym,
+    kind_bit: u16,
+    priority_bit: u8,
+    status_bit: u8,
+}
+
+fn intern(map: &mut HashMap<String, Sym>, s: String) -> Sym {
+    let next = map.len() as Sym;
+    *map.entry(s).or_insert(next)
 }
 
 fn event_bit(e: TriggerEvent) -> u8 {
@@ -338,40 +373,42 @@ fn lower(list: &[String]) -> Vec<String> {
     list.iter().map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect()
 }
 
-/// Language tags match on the primary subtag: `zh-CN` matches `zh`.
-fn lang_eq(want: &str, have: &str) -> bool {
-    let primary = have.split(['-', '_']).next().unwrap_or(have);
-    want.eq_ignore_ascii_case(have) || want.eq_ignore_ascii_case(primary)
-}
-
 impl RuleSet {
     /// Validates and compiles rules (in evaluation order); disabled rules are left out.
     pub fn compile(rules: &[Rule]) -> Result<RuleSet, RuleError> {
-        let mut words: Vec<String> = Vec::new();
-        let mut index: BTreeMap<String, u32> = BTreeMap::new();
+        let mut kw: Vec<String> = Vec::new();
+        let mut kw_index: BTreeMap<String, u32> = BTreeMap::new();
+        let mut channels = HashMap::new();
+        let mut words = HashMap::new();
         let mut out = Vec::with_capacity(rules.len());
         for r in rules {
             r.validate()?;
             if !r.enabled {
                 continue;
             }
-            let conditions = r
-                .conditions
-                .iter()
-                .map(|c| match c {
-                    Condition::Channel { any_of } => Compiled::Channel(any_of.clone()),
-                    Condition::ChannelKind { any_of } => Compiled::ChannelKind(any_of.clone()),
-                    Condition::Language { any_of } => Compiled::Language(lower(any_of)),
-                    Condition::Intent { any_of } => Compiled::Intent(lower(any_of)),
-                    Condition::Sentiment { any_of } => Compiled::Sentiment(lower(any_of)),
-                    Condition::Priority { any_of } => Compiled::Priority(any_of.clone()),
+            let mut conditions = Vec::with_capacity(r.conditions.len());
+            for c in &r.conditions {
+                let mut syms = |list: &[String]| lower(list).into_iter().map(|w| intern(&mut words, w)).collect();
+                conditions.push(match c {
+                    Condition::Channel { any_of } => {
+                        Compiled::Channel(any_of.iter().map(|c| intern(&mut channels, c.clone())).collect())
+                    }
+                    Condition::ChannelKind { any_of } => Compiled::ChannelKind(
+                        any_of.iter().fold(0u16, |acc, k| acc | (1 << bit_of(ChannelKind::ALL, k))),
+                    ),
+                    Condition::Language { any_of } => Compiled::Language(syms(any_of)),
+                    Condition::Intent { any_of } => Compiled::Intent(syms(any_of)),
+                    Condition::Sentiment { any_of } => Compiled::Sentiment(syms(any_of)),
+                    Condition::Priority { any_of } => {
+                        Compiled::Priority(any_of.iter().fold(0u8, |acc, p| acc | (1 << bit_of(Priority::ALL, p))))
+                    }
                     Condition::Keywords { any_of } => Compiled::Keywords(
                         lower(any_of)
                             .into_iter()
                             .map(|w| {
-                                *index.entry(w.clone()).or_insert_with(|| {
-                                    words.push(w);
-                                    (words.len() - 1) as u32
+                                *kw_index.entry(w.clone()).or_insert_with(|| {
+                                    kw.push(w);
+                                    (kw.len() - 1) as u32
                                 })
                             })
                             .collect(),
@@ -384,24 +421,49 @@ impl RuleSet {
                         Compiled::TimeOfDay(hhmm(from).unwrap_or(0), hhmm(to).unwrap_or(0))
                     }
                     Condition::Visibility { is } => Compiled::Visibility(*is),
-                    Condition::Status { any_of } => Compiled::Status(any_of.clone()),
-                })
-                .collect();
+                    Condition::Status { any_of } => {
+                        Compiled::Status(any_of.iter().fold(0u8, |acc, s| acc | (1 << bit_of(Status::ALL, s))))
+                    }
+                });
+            }
             let events = r.events.iter().fold(0u8, |acc, e| acc | event_bit(*e));
             out.push(CompiledRule { events, conditions, source: r.clone() });
         }
-        let keywords = if words.is_empty() {
+        let keywords = if kw.is_empty() {
             None
         } else {
             Some(
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
-                    .build(&words)
+                    .build(&kw)
                     .map_err(|e| RuleError { rule: String::new(), reason: format!("keywords: {e}") })?,
             )
         };
-        Ok(RuleSet { rules: out, keywords, keyword_count: words.len() })
+        Ok(RuleSet { rules: out, keywords, keyword_list: kw, channels, words })
+    }
+
+    fn resolve(&self, i: &RuleInput<'_>) -> Resolved {
+        let word = |v: Option<&str>| {
+            v.and_then(|v| {
+                if v.bytes().any(|b| b.is_ascii_uppercase()) {
+                    self.words.get(&v.to_ascii_lowercase()).copied()
+                } else {
+                    self.words.get(v).copied()
+                }
+            })
+            .unwrap_or(Sym::MAX)
+        };
+        let primary = i.language.map(|l| l.split(['-', '_']).next().unwrap_or(l));
+        Resolved {
+            channel: self.channels.get(i.channel).copied().unwrap_or(Sym::MAX),
+            language: [word(i.language), word(primary)],
+            intent: word(i.intent),
+            sentiment: word(i.sentiment),
+            kind_bit: 1 << bit_of(ChannelKind::ALL, &i.channel_kind),
+            priority_bit: 1 << bit_of(Priority::ALL, &i.priority),
+            status_bit: 1 << bit_of(Status::ALL, &i.status),
+        }
     }
 
     /// Number of enabled rules.
@@ -415,14 +477,61 @@ impl RuleSet {
     }
 
     /// Evaluates every rule for `input`, in order. Rules never run for an event that automation
-    /// itself caused beyond [`MAX_CHAIN_DEPTH`], so rules cannot trigger each other forever.
+    /// itself caused (depth above [`MAX_CHAIN_DEPTH`]), so rules cannot trigger each other.
     pub fn evaluate(&self, input: &RuleInput<'_>) -> Evaluation {
         let mut ev = Evaluation::default();
-        if input.depth > MAX_CHAIN_DEPTH {
-            return ev;
+        let (hits, found) = self.scan(input);
+        for idx in hits {
+            let r = &self.rules[idx];
+            ev.fired.push(FiredRule { rule: r.source.name.clone(), reasons: self.explain(r, input, &found) });
+            ev.actions.extend(r.source.actions.iter().cloned());
         }
+        ev
+    }
+
+    /// Human-readable reasons for a fired rule (only computed for rules that fired).
+    fn explain(&self, rule: &CompiledRule, i: &RuleInput<'_>, found: &[u64]) -> Vec<String> {
+        let mut out = Vec::with_capacity(rule.conditions.len() + 1);
+        out.push(format!("event {}", i.event));
+        for (c, src) in rule.conditions.iter().zip(&rule.source.conditions) {
+            out.push(match (c, src) {
+                (Compiled::Keywords(ids), _) => {
+                    let hit = ids.iter().find(|&&id| found[id as usize / 64] & (1 << (id % 64)) != 0);
+                    let word = hit.and_then(|&id| self.keyword_list.get(id as usize)).map(String::as_str);
+                    format!("keyword {:?} found", word.unwrap_or("?"))
+                }
+                (_, Condition::Channel { .. }) => format!("channel is {}", i.channel),
+                (_, Condition::ChannelKind { .. }) => format!("channel kind is {}", i.channel_kind),
+                (_, Condition::Language { .. }) => format!("language is {}", i.language.unwrap_or("?")),
+                (_, Condition::Intent { .. }) => format!("intent is {}", i.intent.unwrap_or("?")),
+                (_, Condition::Sentiment { .. }) => format!("sentiment is {}", i.sentiment.unwrap_or("?")),
+                (_, Condition::Priority { .. }) => format!("priority is {}", i.priority),
+                (_, Condition::Keywords { .. }) => "keyword found".into(),
+                (_, Condition::ContactAttribute { key, equals }) => format!("contact {key} is {equals}"),
+                (_, Condition::BusinessHours { open: true }) => "inside business hours".into(),
+                (_, Condition::BusinessHours { open: false }) => "outside business hours".into(),
+                (_, Condition::TimeOfDay { from, to }) => format!("local time between {from} and {to}"),
+                (_, Condition::Visibility { is }) => format!("message is {is}"),
+                (_, Condition::Status { .. }) => format!("status is {}", i.status),
+            });
+        }
+        out
+    }
+
+    /// The indices (in evaluation order) of the rules that fire for `input`, without building
+    /// explanations: the hot path. [`RuleSet::evaluate`] adds reasons and actions.
+    pub fn matching(&self, input: &RuleInput<'_>) -> Vec<usize> {
+        self.scan(input).0
+    }
+
+    /// Matching rule indices and the keyword bitset of the text.
+    fn scan(&self, input: &RuleInput<'_>) -> (Vec<usize>, Vec<u64>) {
+        let mut hits = Vec::new();
         // Which keywords the text contains: one scan for all rules.
-        let mut found = vec![0u64; self.keyword_count.div_ceil(64)];
+        let mut found = vec![0u64; self.keyword_list.len().div_ceil(64)];
+        if input.depth > MAX_CHAIN_DEPTH {
+            return (hits, found);
+        }
         if let Some(ac) = &self.keywords
             && !input.text.is_empty()
         {
@@ -439,32 +548,31 @@ impl RuleSet {
                 found[id / 64] |= 1 << (id % 64);
             }
         }
+        let res = self.resolve(input);
         let bit = event_bit(input.event);
-        for r in &self.rules {
+        for (idx, r) in self.rules.iter().enumerate() {
             if r.events & bit == 0 {
                 continue;
             }
-            if r.conditions.iter().all(|c| matches(c, input, &found)) {
-                ev.fired.push(FiredRule { rule: r.source.name.clone(), reasons: explain(&r.source, input) });
-                ev.actions.extend(r.source.actions.iter().cloned());
+            if r.conditions.iter().all(|c| matches(c, input, &res, &found)) {
+                hits.push(idx);
                 if r.source.stop_processing {
                     break;
                 }
             }
         }
-        ev
+        (hits, found)
     }
 }
 
-fn matches(c: &Compiled, i: &RuleInput<'_>, found: &[u64]) -> bool {
-    let has = |list: &[String], v: Option<&str>| v.is_some_and(|v| list.iter().any(|x| x.eq_ignore_ascii_case(v)));
+fn matches(c: &Compiled, i: &RuleInput<'_>, r: &Resolved, found: &[u64]) -> bool {
     match c {
-        Compiled::Channel(l) => l.iter().any(|x| x == i.channel),
-        Compiled::ChannelKind(l) => l.contains(&i.channel_kind),
-        Compiled::Language(l) => i.language.is_some_and(|have| l.iter().any(|w| lang_eq(w, have))),
-        Compiled::Intent(l) => has(l, i.intent),
-        Compiled::Sentiment(l) => has(l, i.sentiment),
-        Compiled::Priority(l) => l.contains(&i.priority),
+        Compiled::Channel(l) => l.contains(&r.channel),
+        Compiled::ChannelKind(mask) => mask & r.kind_bit != 0,
+        Compiled::Language(l) => l.iter().any(|s| r.language.contains(s) && *s != Sym::MAX),
+        Compiled::Intent(l) => l.contains(&r.intent),
+        Compiled::Sentiment(l) => l.contains(&r.sentiment),
+        Compiled::Priority(mask) => mask & r.priority_bit != 0,
         Compiled::Keywords(ids) => ids.iter().any(|&id| found[id as usize / 64] & (1 << (id % 64)) != 0),
         Compiled::Contact(k, v) => i.contact.get(k).is_some_and(|have| have.to_lowercase() == *v),
         Compiled::BusinessHours(open) => i.business_hours_open == Some(*open),
@@ -472,35 +580,8 @@ fn matches(c: &Compiled, i: &RuleInput<'_>, found: &[u64]) -> bool {
             i.local_minute.is_some_and(|m| if from <= to { *from <= m && m < *to } else { m >= *from || m < *to })
         }
         Compiled::Visibility(v) => i.visibility == *v,
-        Compiled::Status(l) => l.contains(&i.status),
+        Compiled::Status(mask) => mask & r.status_bit != 0,
     }
-}
-
-/// Human-readable reasons for a fired rule (only computed for rules that fired).
-fn explain(rule: &Rule, i: &RuleInput<'_>) -> Vec<String> {
-    let mut out = vec![format!("event {}", i.event)];
-    for c in &rule.conditions {
-        out.push(match c {
-            Condition::Channel { .. } => format!("channel is {}", i.channel),
-            Condition::ChannelKind { .. } => format!("channel kind is {}", i.channel_kind),
-            Condition::Language { .. } => format!("language is {}", i.language.unwrap_or("?")),
-            Condition::Intent { .. } => format!("intent is {}", i.intent.unwrap_or("?")),
-            Condition::Sentiment { .. } => format!("sentiment is {}", i.sentiment.unwrap_or("?")),
-            Condition::Priority { .. } => format!("priority is {}", i.priority),
-            Condition::Keywords { any_of } => {
-                let text = i.text.to_lowercase();
-                let hit = any_of.iter().find(|w| text.contains(&w.trim().to_lowercase()));
-                format!("keyword {:?} found", hit.map(String::as_str).unwrap_or("?"))
-            }
-            Condition::ContactAttribute { key, equals } => format!("contact {key} is {equals}"),
-            Condition::BusinessHours { open: true } => "inside business hours".into(),
-            Condition::BusinessHours { open: false } => "outside business hours".into(),
-            Condition::TimeOfDay { from, to } => format!("local time between {from} and {to}"),
-            Condition::Visibility { is } => format!("message is {is}"),
-            Condition::Status { .. } => format!("status is {}", i.status),
-        });
-    }
-    out
 }
 
 #[cfg(test)]

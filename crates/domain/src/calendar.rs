@@ -10,7 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday,
+};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -291,19 +293,54 @@ impl BusinessCalendar {
     fn walk_open(&self, from: DateTime<Utc>, mut f: impl FnMut(DateTime<Utc>, DateTime<Utc>) -> bool) {
         // Start a day early: the previous local date's last interval may end after `from`.
         let Some(mut date) = self.local_date(from).pred_opt() else { return };
+        // The UTC offset at local midnight, carried from one day to the next: on the ~363 days a
+        // year without a transition every boundary is local time minus one fixed offset, which
+        // saves a time-zone lookup per boundary.
+        let mut midnight: Option<(NaiveDate, Option<FixedOffset>)> = None;
         for _ in 0..HORIZON_DAYS {
-            for &s in self.day_spans(date) {
-                let (a, b) = self.utc_span(date, s);
-                if b <= from || b <= a {
-                    continue;
-                }
-                if !f(a.max(from), b) {
-                    return;
+            let spans = self.day_spans(date);
+            let Some(next) = date.succ_opt() else { return };
+            if !spans.is_empty() {
+                let start_off = match midnight {
+                    Some((d, off)) if d == date => off,
+                    _ => self.midnight_offset(date),
+                };
+                let end_off = self.midnight_offset(next);
+                midnight = Some((next, end_off));
+                let fixed = match (start_off, end_off) {
+                    (Some(a), Some(b)) if a == b => Some(a),
+                    _ => None,
+                };
+                for &s in spans {
+                    let (a, b) = match fixed {
+                        Some(off) => (Self::fixed_utc(date, s.start, off), Self::fixed_utc(date, s.end, off)),
+                        None => self.utc_span(date, s),
+                    };
+                    if b <= from || b <= a {
+                        continue;
+                    }
+                    if !f(a.max(from), b) {
+                        return;
+                    }
                 }
             }
-            let Some(next) = date.succ_opt() else { return };
             date = next;
         }
+    }
+
+    /// The offset in force at local midnight of `date`, if that midnight exists exactly once.
+    fn midnight_offset(&self, date: NaiveDate) -> Option<FixedOffset> {
+        use chrono::Offset;
+        match self.tz.offset_from_local_datetime(&date.and_time(NaiveTime::MIN)) {
+            LocalResult::Single(o) => Some(o.fix()),
+            _ => None,
+        }
+    }
+
+    /// Local minute `m` of `date` (up to 24:00) at a fixed offset, as UTC.
+    fn fixed_utc(date: NaiveDate, m: u16, off: FixedOffset) -> DateTime<Utc> {
+        let secs = i64::from(m) * 60 - i64::from(off.local_minus_utc());
+        date.and_time(NaiveTime::MIN).and_utc() + Duration::seconds(secs)
     }
 
     /// Whether the team is open at `t`.

@@ -18,6 +18,18 @@ string_enum!(
 );
 
 string_enum!(
+    /// A member's part in a team: who escalations notify.
+    MemberRole, "member role" {
+        /// Answers conversations.
+        Agent => "agent",
+        /// Notified at the "notify supervisor" escalation level.
+        Supervisor => "supervisor",
+        /// Notified at the "notify manager" escalation level.
+        Manager => "manager",
+    }
+);
+
+string_enum!(
     /// How a team hands out conversations.
     AssignmentPolicy, "assignment policy" {
         /// Nobody is picked automatically.

@@ -445,6 +445,107 @@ pub struct SlaStatus {
     pub breached: bool,
 }
 
+/// What happened in a conversation, as far as SLA clocks care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimelineEvent {
+    /// The customer wrote.
+    CustomerMessage,
+    /// An agent replied to the customer (automatic replies do not count).
+    AgentReply,
+    /// The status changed to this.
+    Status(crate::Status),
+}
+
+/// A clock with the cycle it belongs to (next-response clocks restart on each customer message
+/// after an agent reply; other metrics have cycle 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TrackedClock {
+    /// 0 for first response and resolution; 1, 2, … for successive next-response waits.
+    pub cycle: i32,
+    /// The clock.
+    pub clock: SlaClock,
+}
+
+/// Replays a conversation's timeline into its SLA clocks under `policy`: first response and
+/// resolution start at `created_at`; an agent reply meets first/next response; a customer
+/// message after an agent reply starts a new next-response wait; every clock pauses while the
+/// conversation is pending (waiting on the customer) and resumes when it is not; resolving stops
+/// the response clocks and pauses resolution until a reopen. `events` must be in time order.
+pub fn derive_clocks(
+    created_at: DateTime<Utc>,
+    events: &[(DateTime<Utc>, TimelineEvent)],
+    policy: &SlaPolicy,
+    cal: &BusinessCalendar,
+) -> Vec<TrackedClock> {
+    use crate::Status;
+    let mut first = policy.first_response.map(|t| SlaClock::start(SlaMetric::FirstResponse, t, created_at));
+    let mut resolution = policy.resolution.map(|t| SlaClock::start(SlaMetric::Resolution, t, created_at));
+    let mut next: Option<TrackedClock> = None;
+    let mut cycles = 0;
+    let mut replied = false;
+    let mut paused = false;
+    for &(at, ev) in events {
+        let at = at.max(created_at);
+        match ev {
+            TimelineEvent::AgentReply => {
+                replied = true;
+                if let Some(c) = first.as_mut() {
+                    c.stop(cal, at);
+                }
+                if let Some(n) = next.as_mut() {
+                    n.clock.stop(cal, at);
+                }
+            }
+            TimelineEvent::CustomerMessage => {
+                let waiting = next.as_ref().is_some_and(|n| n.clock.stopped_at.is_none());
+                if replied
+                    && !waiting
+                    && let Some(t) = policy.next_response
+                {
+                    cycles += 1;
+                    let mut c = SlaClock::start(SlaMetric::NextResponse, t, at);
+                    if paused {
+                        c.pause(cal, at);
+                    }
+                    next = Some(TrackedClock { cycle: cycles, clock: c });
+                }
+            }
+            TimelineEvent::Status(to) => {
+                let now_paused = matches!(to, Status::Pending | Status::Resolved | Status::Closed);
+                let clocks = [first.as_mut(), resolution.as_mut(), next.as_mut().map(|n| &mut n.clock)];
+                for c in clocks.into_iter().flatten() {
+                    if now_paused && !paused {
+                        c.pause(cal, at);
+                    } else if !now_paused && paused {
+                        c.resume(at);
+                    }
+                }
+                if matches!(to, Status::Resolved | Status::Closed) {
+                    // Nothing is owed an answer any more.
+                    if let Some(c) = first.as_mut() {
+                        c.stop(cal, at);
+                    }
+                    if let Some(n) = next.as_mut() {
+                        n.clock.stop(cal, at);
+                    }
+                }
+                if to == Status::Closed
+                    && let Some(c) = resolution.as_mut()
+                {
+                    c.stop(cal, at);
+                }
+                paused = now_paused;
+            }
+        }
+    }
+    first
+        .map(|clock| TrackedClock { cycle: 0, clock })
+        .into_iter()
+        .chain(next)
+        .chain(resolution.map(|clock| TrackedClock { cycle: 0, clock }))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -578,6 +679,37 @@ mod tests {
         assert_eq!(p.team, Some(Some("t2".into())));
         assert_eq!(p.assignee_id, Some(None));
         assert!(EscalationAction::NotifyManager.patch(Priority::Low).is_none());
+    }
+
+    #[test]
+    fn clocks_follow_the_timeline() {
+        use crate::Status;
+        let cal = BusinessCalendar::always_open(chrono_tz::UTC);
+        let policy = SlaPolicy::defaults().remove(2); // normal: 4 h first/next, 24 h resolution
+        let t0 = utc("2026-01-05T00:00:00Z");
+        let h = |n: i64| t0 + Duration::hours(n);
+        let events = [
+            (h(1), TimelineEvent::AgentReply),
+            (h(2), TimelineEvent::Status(Status::Pending)),
+            (h(5), TimelineEvent::Status(Status::Open)),
+            (h(5), TimelineEvent::CustomerMessage),
+            (h(6), TimelineEvent::CustomerMessage),
+        ];
+        let clocks = derive_clocks(t0, &events, &policy, &cal);
+        assert_eq!(clocks.len(), 3);
+        assert_eq!(clocks[0].clock.metric, SlaMetric::FirstResponse);
+        assert_eq!(clocks[0].clock.elapsed(&cal, h(100)), Duration::hours(1));
+        // One next-response wait (the second message joins it), due 4 h after 05:00.
+        assert_eq!((clocks[1].cycle, clocks[1].clock.due_at(&cal)), (1, Some(h(9))));
+        // Resolution paused for 3 h while pending: due at 24 + 3.
+        assert_eq!(clocks[2].clock.due_at(&cal), Some(h(27)));
+        // Resolved: no response clock runs; reopening resumes resolution only.
+        let mut more = events.to_vec();
+        more.push((h(7), TimelineEvent::Status(Status::Resolved)));
+        more.push((h(8), TimelineEvent::Status(Status::Open)));
+        let clocks = derive_clocks(t0, &more, &policy, &cal);
+        assert!(clocks[1].clock.stopped_at.is_some());
+        assert_eq!(clocks[2].clock.due_at(&cal), Some(h(28)));
     }
 
     proptest! {

@@ -10,6 +10,7 @@
 mod migrations;
 pub mod postgres;
 mod records;
+pub mod routing;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use switchboard_domain::{
 };
 
 pub use records::*;
+pub use routing::RoutingStore;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
 
@@ -91,7 +93,7 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: RoutingStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

@@ -1,5 +1,6 @@
 //! The PostgreSQL backend (sqlx).
 
+mod routing;
 mod threading;
 
 use async_trait::async_trait;

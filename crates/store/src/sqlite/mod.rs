@@ -1,6 +1,7 @@
 //! The SQLite backend.
 
 mod conn;
+mod routing;
 
 use std::path::Path;
 
