@@ -712,7 +712,7 @@ impl RoutingStore for PgStore {
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "WITH cand AS ( \
                SELECT c.id FROM conversations c LEFT JOIN routing_state r ON r.conversation_id = c.id \
-               WHERE (r.conversation_id IS NULL OR r.synced_at IS NULL OR c.updated_at > r.synced_at) \
+               WHERE (r.conversation_id IS NULL OR r.synced_at IS NULL OR c.updated_at <> r.synced_at) \
                AND (r.lease_until IS NULL OR r.lease_until < $1) ORDER BY c.updated_at LIMIT $3) \
              INSERT INTO routing_state (conversation_id, lease_until) SELECT id, $2 FROM cand \
              ON CONFLICT (conversation_id) DO UPDATE SET lease_until = EXCLUDED.lease_until \
@@ -789,7 +789,7 @@ impl RoutingStore for PgStore {
             "UPDATE sla_timers SET fired_at = $1 WHERE id IN ( \
                SELECT t.id FROM sla_timers t WHERE t.fired_at IS NULL AND t.fire_at <= $1 \
                AND EXISTS (SELECT 1 FROM routing_state r JOIN conversations c ON c.id = r.conversation_id \
-                           WHERE r.conversation_id = t.conversation_id AND r.synced_at >= c.updated_at) \
+                           WHERE r.conversation_id = t.conversation_id AND r.synced_at = c.updated_at) \
                ORDER BY t.fire_at LIMIT $2 FOR UPDATE OF t SKIP LOCKED) \
              RETURNING id, conversation_id, metric, cycle, kind, action, fire_at",
         )

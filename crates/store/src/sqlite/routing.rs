@@ -637,7 +637,7 @@ impl RoutingStore for SqliteStore {
                 let ids: Vec<Uuid> = c
                     .prepare_cached(
                         "SELECT c.id FROM conversations c LEFT JOIN routing_state r ON r.conversation_id = c.id \
-                         WHERE (r.conversation_id IS NULL OR r.synced_at IS NULL OR c.updated_at > r.synced_at) \
+                         WHERE (r.conversation_id IS NULL OR r.synced_at IS NULL OR c.updated_at <> r.synced_at) \
                          AND (r.lease_until IS NULL OR r.lease_until < ?1) ORDER BY c.updated_at LIMIT ?2",
                     )?
                     .query_map(params![ts(now), limit as i64], |r| r.get(0))?
@@ -720,7 +720,7 @@ impl RoutingStore for SqliteStore {
                         "SELECT id, conversation_id, metric, cycle, kind, action, fire_at FROM sla_timers \
                          WHERE fired_at IS NULL AND fire_at <= ?1 \
                          AND EXISTS (SELECT 1 FROM routing_state r JOIN conversations c ON c.id = r.conversation_id \
-                                     WHERE r.conversation_id = sla_timers.conversation_id AND r.synced_at >= c.updated_at) \
+                                     WHERE r.conversation_id = sla_timers.conversation_id AND r.synced_at = c.updated_at) \
                          ORDER BY fire_at LIMIT ?2",
                     )?
                     .query_map(params![ts(now), limit as i64], |r| {
