@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Instant;
 
-
 use chrono::{DateTime, Duration, Utc};
 use clap::Args;
 use rand::rngs::StdRng;

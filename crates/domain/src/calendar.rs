@@ -206,6 +206,11 @@ impl BusinessCalendar {
         Self { tz, always_open: true, weekly: Default::default(), special: BTreeMap::new() }
     }
 
+    /// Open around the clock in UTC: what a team without a calendar uses.
+    pub fn around_the_clock() -> Self {
+        Self::always_open(chrono_tz::UTC)
+    }
+
     /// The calendar's time zone.
     pub fn time_zone(&self) -> Tz {
         self.tz

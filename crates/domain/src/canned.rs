@@ -101,6 +101,13 @@ pub fn pick_variant<'v>(variants: &'v BTreeMap<String, String>, language: Option
         .map(|(k, v)| (k.as_str(), v.as_str()))
 }
 
+/// A language guess from the script alone: `zh` when the text has Han characters, else `en`.
+/// Only a fallback for choosing the acknowledgement's language when triage has not set one.
+pub fn script_language(text: &str) -> &'static str {
+    let han = text.chars().any(|c| matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}'));
+    if han { "zh" } else { "en" }
+}
+
 /// Whether the language is Chinese.
 fn is_zh(language: Option<&str>) -> bool {
     language.is_some_and(|l| l.split(['-', '_']).next().is_some_and(|p| p.eq_ignore_ascii_case("zh")))
@@ -168,6 +175,12 @@ mod tests {
         assert_eq!(pick_variant(&v, None), Some(("en", "Hello")));
         let only_zh: BTreeMap<String, String> = [("zh".to_string(), "你好".to_string())].into();
         assert_eq!(pick_variant(&only_zh, Some("de")), Some(("zh", "你好")));
+    }
+
+    #[test]
+    fn script_language_tells_chinese_from_latin() {
+        assert_eq!(script_language("我的快递还没到"), "zh");
+        assert_eq!(script_language("Where is my parcel?"), "en");
     }
 
     #[test]

@@ -72,7 +72,12 @@ where
 macro_rules! assert_err {
     ($result:expr, $variant:ident) => {{
         let r = $result;
-        assert!(matches!(r, Err(StoreError::$variant { .. })), "expected StoreError::{}, got {:?}", stringify!($variant), r);
+        assert!(
+            matches!(r, Err(StoreError::$variant { .. })),
+            "expected StoreError::{}, got {:?}",
+            stringify!($variant),
+            r
+        );
     }};
 }
 
@@ -104,7 +109,12 @@ async fn agent(s: &DynStore, email: &str) -> User {
 }
 
 fn team(name: &str, policy: AssignmentPolicy, calendar: Option<&str>) -> TeamInput {
-    TeamInput { name: name.into(), description: String::new(), assignment_policy: policy, calendar: calendar.map(Into::into) }
+    TeamInput {
+        name: name.into(),
+        description: String::new(),
+        assignment_policy: policy,
+        calendar: calendar.map(Into::into),
+    }
 }
 
 fn member(langs: &[&str], cap: u32) -> MemberInput {
@@ -124,7 +134,12 @@ async fn to_team(s: &DynStore, id: ConversationId, team: &str) {
 #[tokio::test]
 async fn teams_members_and_skill_assignment() {
     for_each_backend(|s| async move {
-        let office = CalendarSpec { time_zone: "Asia/Shanghai".into(), always_open: true, weekly: vec![], special_dates: vec![] };
+        let office = CalendarSpec {
+            time_zone: "Asia/Shanghai".into(),
+            always_open: true,
+            weekly: vec![],
+            special_dates: vec![],
+        };
         s.put_calendar("shanghai", &office).await.unwrap();
         assert_err!(s.create_team(&team("Bad Name", AssignmentPolicy::Manual, None)).await, Invalid);
         assert_err!(s.create_team(&team("cn", AssignmentPolicy::Manual, Some("nowhere"))).await, Invalid);
@@ -296,7 +311,13 @@ async fn timers_fire_exactly_once_and_escalate() {
         let conv = s.get_conversation(c).await.unwrap().unwrap();
         let (w, e) = (t("2030-01-01T01:00:00Z"), t("2030-01-01T02:00:00Z"));
         let timers = vec![
-            TimerSpec { metric: SlaMetric::FirstResponse, cycle: 0, kind: SlaTimerKind::Warning, action: None, fire_at: w },
+            TimerSpec {
+                metric: SlaMetric::FirstResponse,
+                cycle: 0,
+                kind: SlaTimerKind::Warning,
+                action: None,
+                fire_at: w,
+            },
             TimerSpec {
                 metric: SlaMetric::FirstResponse,
                 cycle: 0,
@@ -322,7 +343,10 @@ async fn timers_fire_exactly_once_and_escalate() {
         let mut fired = a.unwrap();
         fired.extend(b.unwrap());
         fired.sort_by_key(|f| f.fire_at);
-        assert_eq!(fired.iter().map(|f| f.kind).collect::<Vec<_>>(), [SlaTimerKind::Warning, SlaTimerKind::Escalation(1)]);
+        assert_eq!(
+            fired.iter().map(|f| f.kind).collect::<Vec<_>>(),
+            [SlaTimerKind::Warning, SlaTimerKind::Escalation(1)]
+        );
         assert!(s.fire_due_timers(e + Duration::hours(1), 10).await.unwrap().is_empty());
         let conv = s.get_conversation(c).await.unwrap().unwrap();
         assert_eq!(conv.priority, Priority::High, "raise_priority escalation applied");
