@@ -295,6 +295,9 @@ pub enum SlaTimerKind {
     Breach,
     /// Escalation level `n` (1-based).
     Escalation(u8),
+    /// An automation rule's "resolve after inactivity" came due (metric `resolution`, cycle =
+    /// the conversation's message count when scheduled).
+    AutoResolve,
 }
 
 impl SlaTimerKind {
@@ -304,6 +307,7 @@ impl SlaTimerKind {
             SlaTimerKind::Warning => "warning".into(),
             SlaTimerKind::Breach => "breach".into(),
             SlaTimerKind::Escalation(n) => format!("escalation_{n}"),
+            SlaTimerKind::AutoResolve => "auto_resolve".into(),
         }
     }
 
@@ -312,6 +316,7 @@ impl SlaTimerKind {
         match s {
             "warning" => Some(SlaTimerKind::Warning),
             "breach" => Some(SlaTimerKind::Breach),
+            "auto_resolve" => Some(SlaTimerKind::AutoResolve),
             _ => {
                 let n: u8 = s.strip_prefix("escalation_")?.parse().ok()?;
                 (1..=MAX_ESCALATION_LEVELS as u8).contains(&n).then_some(SlaTimerKind::Escalation(n))
@@ -666,6 +671,8 @@ mod tests {
         for (k, _) in &t {
             assert_eq!(SlaTimerKind::parse(&k.as_str()), Some(*k));
         }
+        assert_eq!(SlaTimerKind::parse("auto_resolve"), Some(SlaTimerKind::AutoResolve));
+        assert_eq!(SlaTimerKind::parse("escalation_5"), None);
     }
 
     #[test]

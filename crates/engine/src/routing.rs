@@ -126,6 +126,15 @@ pub struct TickReport {
     pub fired: usize,
 }
 
+/// What evaluating rules for one event did.
+#[derive(Debug, Default)]
+struct RulesOutcome {
+    /// Rules fired (facts recorded, actions applied).
+    changed: bool,
+    /// A rule asked to resolve after this many hours of inactivity.
+    auto_resolve_hours: Option<u32>,
+}
+
 /// Language and triage signals of a conversation. The NLP triage fills these; until a field is
 /// known it is `None` and conditions on it do not match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -220,6 +229,7 @@ impl Routing {
                 SlaTimerKind::Warning => "sla.warning",
                 SlaTimerKind::Breach => "sla.breached",
                 SlaTimerKind::Escalation(_) => "sla.escalated",
+                SlaTimerKind::AutoResolve => "conversation.updated",
             };
             tracing::info!(case = %f.case_number, metric = %f.metric, timer = %f.kind.as_str(), "SLA timer fired");
             self.inner.bus.publish(RealtimeEvent::new(kind, f.conversation_id, Some(f.case_number), None)).await;
@@ -302,6 +312,7 @@ impl Routing {
             seen_message_at: None,
             policy: None,
             clocks: Vec::new(),
+            auto_resolve_hours: None,
         });
         let messages = store.list_messages(id).await?;
         let facts = store.list_facts(id).await?;
@@ -330,9 +341,12 @@ impl Routing {
         let channel_kind = channel.as_ref().map(|c| c.kind).unwrap_or(ChannelKind::Api);
         let mut conv = conv;
         let mut changed = false;
+        let mut auto_resolve_hours = state.auto_resolve_hours;
         for ev in &events {
             let cal = self.calendar_of(conv.team.as_deref()).await?;
-            changed |= self.run_rules(&conv, *ev, latest_inbound, &triage, channel_kind, &cal, now, cfg).await?;
+            let out = self.run_rules(&conv, *ev, latest_inbound, &triage, channel_kind, &cal, now, cfg).await?;
+            changed |= out.changed;
+            auto_resolve_hours = out.auto_resolve_hours.or(auto_resolve_hours);
             if changed {
                 conv = store.get_conversation(id).await?.unwrap_or(conv);
             }
@@ -387,6 +401,19 @@ impl Routing {
                 }
             }
         }
+        // "Resolve after inactivity": while the conversation waits on the customer, resolve it
+        // that long after the last message. A new message is a new cycle with its own timer.
+        if let Some(h) = auto_resolve_hours
+            && conv.status == Status::Pending
+        {
+            timers.push(TimerSpec {
+                metric: SlaMetric::Resolution,
+                cycle: messages.len() as i32,
+                kind: SlaTimerKind::AutoResolve,
+                action: None,
+                fire_at: conv.last_message_at + chrono::Duration::hours(i64::from(h)),
+            });
+        }
         // Re-read last: `synced_at` must be the version these timers were computed from.
         let latest = store.get_conversation(id).await?.unwrap_or(conv);
         let seen = latest_inbound.map(|m| m.created_at).or(state.seen_message_at);
@@ -396,6 +423,7 @@ impl Routing {
             seen_message_at: seen,
             policy: policy.map(|p| p.name.clone()),
             clocks,
+            auto_resolve_hours,
         };
         store.save_routing_state(&new_state, &timers).await?;
         if changed {
@@ -476,19 +504,14 @@ impl Routing {
         let channel_kind = store.get_channel(&conv.channel).await?.map(|c| c.kind).unwrap_or(ChannelKind::Api);
         let cal = self.calendar_of(conv.team.as_deref()).await?;
         tracing::debug!(case = %conv.case_number, metric = %metric, "evaluating rules on SLA warning");
-        if self
-            .run_rules(
-                &conv,
-                TriggerEvent::SlaWarning,
-                latest_inbound,
-                &triage_of(&messages),
-                channel_kind,
-                &cal,
-                now,
-                cfg,
-            )
-            .await?
-        {
+        let triage = triage_of(&messages);
+        let out = self
+            .run_rules(&conv, TriggerEvent::SlaWarning, latest_inbound, &triage, channel_kind, &cal, now, cfg)
+            .await?;
+        if out.auto_resolve_hours.is_some() {
+            tracing::warn!(case = %conv.case_number, "auto_resolve_after applies to conversation and message events only");
+        }
+        if out.changed {
             self.inner.bus.publish(RealtimeEvent::new("conversation.updated", id, Some(conv.case_number), None)).await;
         }
         Ok(())
@@ -506,9 +529,10 @@ impl Routing {
         cal: &BusinessCalendar,
         now: DateTime<Utc>,
         cfg: &Config,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<RulesOutcome, StoreError> {
+        let mut outcome = RulesOutcome::default();
         if cfg.rules.is_empty() {
-            return Ok(false);
+            return Ok(outcome);
         }
         let store = &self.inner.store;
         let contact = store.get_contact(conv.contact_id).await?;
@@ -540,8 +564,9 @@ impl Routing {
         };
         let ev = cfg.rules.evaluate(&input);
         if ev.fired.is_empty() {
-            return Ok(false);
+            return Ok(outcome);
         }
+        outcome.changed = true;
         for f in &ev.fired {
             tracing::info!(case = %conv.case_number, rule = %f.rule, event = %event, "automation rule fired");
             store
@@ -573,10 +598,7 @@ impl Routing {
                 }
                 Action::SendCannedReply { shortcut } => replies.push(shortcut.clone()),
                 Action::Webhook { url } => self.webhook(url.clone(), conv, event),
-                Action::AutoResolveAfter { hours } => {
-                    // Not scheduled yet: recorded so the timeline says what was asked.
-                    tracing::warn!(case = %conv.case_number, hours, "auto_resolve_after is not implemented; ignored");
-                }
+                Action::AutoResolveAfter { hours } => outcome.auto_resolve_hours = Some(*hours),
             }
         }
         let tags = switchboard_domain::conversation::normalize_tags(&tags);
@@ -594,7 +616,7 @@ impl Routing {
         for shortcut in replies {
             self.send_canned(conv, &shortcut, latest_inbound, triage, cal, now, event).await?;
         }
-        Ok(true)
+        Ok(outcome)
     }
 
     #[allow(clippy::too_many_arguments)]

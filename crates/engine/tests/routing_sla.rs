@@ -230,3 +230,79 @@ async fn urgent_message_outside_hours_is_acknowledged_routed_warned_and_escalate
         }
     }
 }
+
+#[tokio::test]
+async fn pending_conversation_is_resolved_after_inactivity() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        switchboard_store::open(dir.path().join("r.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
+    store
+        .create_rule(
+            0,
+            &Rule {
+                name: "close quiet cases".into(),
+                enabled: true,
+                events: vec![TriggerEvent::ConversationCreated],
+                conditions: vec![],
+                actions: vec![Action::AutoResolveAfter { hours: 24 }],
+                stop_processing: false,
+            },
+        )
+        .await
+        .unwrap();
+    let start = Utc::now();
+    let clock = ManualClock::new(start);
+    let config = EngineConfig {
+        routing: RoutingConfig { tick: StdDuration::from_secs(3600), clock: clock.clock(), ..Default::default() },
+        ..Default::default()
+    };
+    let engine = Engine::start(store.clone(), config).await;
+    store
+        .append_inbound(vec![InboundEvent {
+            channel: ChannelSlug::parse("api").unwrap(),
+            provider_event_id: "q1".into(),
+            contact: ContactRef { provider_user_id: "c9".into(), handle: None, display_name: None },
+            thread_key: String::new(),
+            visibility: Visibility::Private,
+            text: "Is the shop open on Sunday?".into(),
+            attachments: vec![],
+            sent_at: start,
+            extra: serde_json::Map::new(),
+        }])
+        .await
+        .unwrap();
+    engine.wake_pipeline();
+    let mut conv = None;
+    for _ in 0..200 {
+        engine.routing().tick().await.unwrap();
+        if let Some(c) = store.list_conversations(&Default::default()).await.unwrap().items.first() {
+            let c = c.conversation.clone();
+            if !facts_of(&store, &c, FactKind::RuleFired).await.is_empty() {
+                conv = Some(c);
+                break;
+            }
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    let conv = conv.expect("rule fired");
+    // Open (not waiting on the customer): nothing happens however long it stays quiet.
+    clock.advance(Duration::hours(30));
+    engine.routing().tick().await.unwrap();
+    assert_eq!(store.get_conversation(conv.id).await.unwrap().unwrap().status, switchboard_domain::Status::Open);
+    // Pending: resolved 24 h after the last message.
+    let pending = switchboard_store::ConversationPatch {
+        status: Some(switchboard_domain::Status::Pending),
+        ..Default::default()
+    };
+    store.update_conversation(conv.id, &pending, None).await.unwrap();
+    clock.set(conv.last_message_at + Duration::hours(24) - Duration::seconds(1));
+    engine.routing().tick().await.unwrap();
+    assert_eq!(store.get_conversation(conv.id).await.unwrap().unwrap().status, switchboard_domain::Status::Pending);
+    clock.set(conv.last_message_at + Duration::hours(24));
+    engine.routing().tick().await.unwrap();
+    let done = store.get_conversation(conv.id).await.unwrap().unwrap();
+    assert_eq!(done.status, switchboard_domain::Status::Resolved);
+    let changes = facts_of(&store, &conv, FactKind::StatusChanged).await;
+    assert_eq!(changes.last().unwrap()["to"], "resolved");
+    engine.shutdown(StdDuration::from_secs(5)).await;
+}

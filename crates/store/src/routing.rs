@@ -190,6 +190,10 @@ pub struct RoutingState {
     pub policy: Option<String>,
     /// The SLA clocks.
     pub clocks: Vec<TrackedClock>,
+    /// An automation rule asked to resolve the conversation after this many hours without a
+    /// message while it waits on the customer.
+    #[serde(default)]
+    pub auto_resolve_hours: Option<u32>,
 }
 
 /// A timer to schedule.
@@ -406,5 +410,28 @@ pub(crate) fn fact_for_timer(
             data["action"] = serde_json::to_value(action).unwrap_or_default();
             (FactKind::SlaEscalated, data)
         }
+        SlaTimerKind::AutoResolve => {
+            let mut data = base;
+            data["rule_action"] = serde_json::json!("auto_resolve_after");
+            (FactKind::RuleFired, data)
+        }
+    }
+}
+
+/// The change a fired timer makes besides its fact: an escalation's action, or resolving a
+/// conversation still waiting on the customer.
+pub(crate) fn patch_for_timer(
+    kind: SlaTimerKind,
+    action: Option<&EscalationAction>,
+    cur: &switchboard_domain::Conversation,
+) -> Option<switchboard_domain::ConversationPatch> {
+    match kind {
+        SlaTimerKind::AutoResolve => {
+            (cur.status == switchboard_domain::Status::Pending).then(|| switchboard_domain::ConversationPatch {
+                status: Some(switchboard_domain::Status::Resolved),
+                ..Default::default()
+            })
+        }
+        _ => action.and_then(|a| a.patch(cur.priority)),
     }
 }

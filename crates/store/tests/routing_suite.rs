@@ -332,6 +332,7 @@ async fn timers_fire_exactly_once_and_escalate() {
             seen_message_at: Some(conv.last_message_at),
             policy: Some("Default normal".into()),
             clocks: vec![],
+            auto_resolve_hours: None,
         };
         s.save_routing_state(&state, &timers).await.unwrap();
         assert_eq!(s.get_routing_state(c).await.unwrap().unwrap(), state);

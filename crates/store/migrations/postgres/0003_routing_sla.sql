@@ -59,7 +59,8 @@ CREATE TABLE routing_state (
     seen_message_at TIMESTAMPTZ,
     lease_until TIMESTAMPTZ,
     policy TEXT,
-    clocks TEXT NOT NULL DEFAULT '[]'
+    clocks TEXT NOT NULL DEFAULT '[]',
+    auto_resolve_hours INTEGER
 );
 CREATE INDEX conversations_updated ON conversations (updated_at);
 -- Conversations from before this version count as processed: no acknowledgement or rule runs

@@ -17,7 +17,7 @@ use super::{CONV_COLS, PgStore, Tx, add_fact, conv_from_row, json, parse};
 use crate::routing::{
     AUTOMATION_USER, CalendarRecord, CannedInput, CannedReply, FiredTimer, MemberInput, RoutingState, RoutingStore,
     RuleRecord, SlaPolicyRecord, Team, TeamInput, TeamMember, TimerSpec, capacity_for, check_canned, check_name,
-    fact_for_timer,
+    fact_for_timer, patch_for_timer,
 };
 use crate::{NewMessage, Result, Store, StoreError};
 
@@ -729,7 +729,7 @@ impl RoutingStore for PgStore {
 
     async fn get_routing_state(&self, id: ConversationId) -> Result<Option<RoutingState>> {
         let row = sqlx::query(
-            "SELECT synced_at, seen_message_at, policy, clocks FROM routing_state WHERE conversation_id = $1",
+            "SELECT synced_at, seen_message_at, policy, clocks, auto_resolve_hours FROM routing_state WHERE conversation_id = $1",
         )
         .bind(id.0)
         .fetch_optional(&self.pool)
@@ -741,6 +741,7 @@ impl RoutingStore for PgStore {
                 seen_message_at: r.try_get("seen_message_at")?,
                 policy: r.try_get("policy")?,
                 clocks: json(&r, "clocks")?,
+                auto_resolve_hours: r.try_get::<Option<i32>, _>("auto_resolve_hours")?.map(|h| h.max(0) as u32),
             })
         })
         .transpose()
@@ -749,15 +750,17 @@ impl RoutingStore for PgStore {
     async fn save_routing_state(&self, st: &RoutingState, timers: &[TimerSpec]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO routing_state (conversation_id, synced_at, seen_message_at, lease_until, policy, clocks) \
-             VALUES ($1, $2, $3, NULL, $4, $5) ON CONFLICT (conversation_id) DO UPDATE SET synced_at = EXCLUDED.synced_at, \
-             seen_message_at = EXCLUDED.seen_message_at, lease_until = NULL, policy = EXCLUDED.policy, clocks = EXCLUDED.clocks",
+            "INSERT INTO routing_state (conversation_id, synced_at, seen_message_at, lease_until, policy, clocks, auto_resolve_hours) \
+             VALUES ($1, $2, $3, NULL, $4, $5, $6) ON CONFLICT (conversation_id) DO UPDATE SET synced_at = EXCLUDED.synced_at, \
+             seen_message_at = EXCLUDED.seen_message_at, lease_until = NULL, policy = EXCLUDED.policy, clocks = EXCLUDED.clocks, \
+             auto_resolve_hours = EXCLUDED.auto_resolve_hours",
         )
         .bind(st.conversation_id.0)
         .bind(st.synced_at)
         .bind(st.seen_message_at)
         .bind(&st.policy)
         .bind(serde_json::to_string(&st.clocks)?)
+        .bind(st.auto_resolve_hours.map(|h| h.min(i32::MAX as u32) as i32))
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM sla_timers WHERE conversation_id = $1 AND fired_at IS NULL")
@@ -824,9 +827,7 @@ impl RoutingStore for PgStore {
             let cur = locked_conversation(&mut tx, conv_id).await?;
             let (fact, data) = fact_for_timer(metric, cycle, kind, action.as_ref(), fire_at);
             add_fact(&mut tx, conv_id, fact, Some(AUTOMATION_USER), data, now).await?;
-            if let Some(p) =
-                action.as_ref().and_then(|a: &switchboard_domain::sla::EscalationAction| a.patch(cur.priority))
-            {
+            if let Some(p) = patch_for_timer(kind, action.as_ref(), &cur) {
                 apply_patch(&mut tx, conv_id, &p, Some(AUTOMATION_USER), now).await?;
             }
             fired.push(FiredTimer {

@@ -15,7 +15,7 @@ use super::{SqliteStore, add_fact, apply_patch, from_ts, get_conversation, json_
 use crate::routing::{
     AUTOMATION_USER, CalendarRecord, CannedInput, CannedReply, FiredTimer, MemberInput, RoutingState, RoutingStore,
     RuleRecord, SlaPolicyRecord, Team, TeamInput, TeamMember, TimerSpec, capacity_for, check_canned, check_name,
-    fact_for_timer,
+    fact_for_timer, patch_for_timer,
 };
 use crate::{NewMessage, Result, StoreError};
 
@@ -658,7 +658,7 @@ impl RoutingStore for SqliteStore {
         self.conns
             .read(move |c| {
                 Ok(c.prepare_cached(
-                    "SELECT synced_at, seen_message_at, policy, clocks FROM routing_state WHERE conversation_id = ?1",
+                    "SELECT synced_at, seen_message_at, policy, clocks, auto_resolve_hours FROM routing_state WHERE conversation_id = ?1",
                 )?
                 .query_row([id.0], |r| {
                     Ok(RoutingState {
@@ -667,6 +667,7 @@ impl RoutingStore for SqliteStore {
                         seen_message_at: r.get::<_, Option<i64>>(1)?.map(from_ts),
                         policy: r.get(2)?,
                         clocks: json_col(r, 3)?,
+                        auto_resolve_hours: r.get::<_, Option<u32>>(4)?,
                     })
                 })
                 .optional()?)
@@ -679,15 +680,17 @@ impl RoutingStore for SqliteStore {
         self.conns
             .write(move |c| {
                 c.execute(
-                    "INSERT INTO routing_state (conversation_id, synced_at, seen_message_at, lease_until, policy, clocks) \
-                     VALUES (?1, ?2, ?3, NULL, ?4, ?5) ON CONFLICT (conversation_id) DO UPDATE SET synced_at = excluded.synced_at, \
-                     seen_message_at = excluded.seen_message_at, lease_until = NULL, policy = excluded.policy, clocks = excluded.clocks",
+                    "INSERT INTO routing_state (conversation_id, synced_at, seen_message_at, lease_until, policy, clocks, auto_resolve_hours) \
+                     VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6) ON CONFLICT (conversation_id) DO UPDATE SET synced_at = excluded.synced_at, \
+                     seen_message_at = excluded.seen_message_at, lease_until = NULL, policy = excluded.policy, clocks = excluded.clocks, \
+                     auto_resolve_hours = excluded.auto_resolve_hours",
                     params![
                         st.conversation_id.0,
                         st.synced_at.map(ts),
                         st.seen_message_at.map(ts),
                         st.policy,
-                        serde_json::to_string(&st.clocks)?
+                        serde_json::to_string(&st.clocks)?,
+                        st.auto_resolve_hours
                     ],
                 )?;
                 c.execute("DELETE FROM sla_timers WHERE conversation_id = ?1 AND fired_at IS NULL", [st.conversation_id.0])?;
@@ -740,7 +743,7 @@ impl RoutingStore for SqliteStore {
                     let fire_at = from_ts(fire_at);
                     let (fact, data) = fact_for_timer(metric, cycle, kind, action.as_ref(), fire_at);
                     add_fact(c, conv_id, fact, Some(AUTOMATION_USER), data, now)?;
-                    if let Some(p) = action.as_ref().and_then(|a| a.patch(cur.priority)) {
+                    if let Some(p) = patch_for_timer(kind, action.as_ref(), &cur) {
                         apply_patch(c, conv_id, &p, Some(AUTOMATION_USER), now)?;
                     }
                     fired.push(FiredTimer {
