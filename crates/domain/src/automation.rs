@@ -347,6 +347,13 @@ pub struct RuleSet {
     channels: HashMap<String, Sym>,
     /// Languages, intents and sentiments (lower-case).
     words: HashMap<String, Sym>,
+    /// Rules indexed by a value they require: a rule whose conditions include `channel`,
+    /// `language` or `intent` can only fire for messages with one of those values, so only the
+    /// rules in the buckets of the message's values (and the unindexed ones) are evaluated.
+    by_channel: HashMap<Sym, Vec<u32>>,
+    by_word: HashMap<Sym, Vec<u32>>,
+    /// Rules without such a condition: evaluated for every message.
+    unindexed: Vec<u32>,
 }
 
 /// The input's values as symbols (`Sym::MAX`: unknown to every rule).
@@ -381,6 +388,9 @@ impl RuleSet {
         let mut channels = HashMap::new();
         let mut words = HashMap::new();
         let mut out = Vec::with_capacity(rules.len());
+        let mut by_channel: HashMap<Sym, Vec<u32>> = HashMap::new();
+        let mut by_word: HashMap<Sym, Vec<u32>> = HashMap::new();
+        let mut unindexed = Vec::new();
         for r in rules {
             r.validate()?;
             if !r.enabled {
@@ -427,7 +437,23 @@ impl RuleSet {
                 });
             }
             let events = r.events.iter().fold(0u8, |acc, e| acc | event_bit(*e));
+            let idx = out.len() as u32;
+            // Index by the first condition that names required values (all conditions must
+            // match, so the rule cannot fire for a message without one of them).
+            let key = conditions.iter().find_map(|c| match c {
+                Compiled::Channel(l) => Some((true, l.clone())),
+                Compiled::Language(l) | Compiled::Intent(l) => Some((false, l.clone())),
+                _ => None,
+            });
+            match key {
+                Some((true, syms)) => syms.into_iter().for_each(|s| by_channel.entry(s).or_default().push(idx)),
+                Some((false, syms)) => syms.into_iter().for_each(|s| by_word.entry(s).or_default().push(idx)),
+                None => unindexed.push(idx),
+            }
             out.push(CompiledRule { events, conditions, source: r.clone() });
+        }
+        for list in by_channel.values_mut().chain(by_word.values_mut()) {
+            list.dedup();
         }
         let keywords = if kw.is_empty() {
             None
@@ -440,7 +466,7 @@ impl RuleSet {
                     .map_err(|e| RuleError { rule: String::new(), reason: format!("keywords: {e}") })?,
             )
         };
-        Ok(RuleSet { rules: out, keywords, keyword_list: kw, channels, words })
+        Ok(RuleSet { rules: out, keywords, keyword_list: kw, channels, words, by_channel, by_word, unindexed })
     }
 
     fn resolve(&self, i: &RuleInput<'_>) -> Resolved {
@@ -550,12 +576,36 @@ impl RuleSet {
         }
         let res = self.resolve(input);
         let bit = event_bit(input.event);
-        for (idx, r) in self.rules.iter().enumerate() {
+        // The candidates, in rule order: unindexed rules plus the buckets of this message's values.
+        let mut candidates: Vec<u32> = Vec::with_capacity(self.unindexed.len() + 64);
+        candidates.extend_from_slice(&self.unindexed);
+        let mut buckets = 0;
+        if let Some(l) = self.by_channel.get(&res.channel) {
+            candidates.extend_from_slice(l);
+            buckets += 1;
+        }
+        let mut words = [res.language[0], res.language[1], res.intent];
+        words.sort_unstable();
+        for (i, w) in words.iter().enumerate() {
+            if *w != Sym::MAX
+                && (i == 0 || words[i - 1] != *w)
+                && let Some(l) = self.by_word.get(w)
+            {
+                candidates.extend_from_slice(l);
+                buckets += 1;
+            }
+        }
+        if buckets > 0 {
+            candidates.sort_unstable();
+            candidates.dedup();
+        }
+        for idx in candidates {
+            let r = &self.rules[idx as usize];
             if r.events & bit == 0 {
                 continue;
             }
             if r.conditions.iter().all(|c| matches(c, input, &res, &found)) {
-                hits.push(idx);
+                hits.push(idx as usize);
                 if r.source.stop_processing {
                     break;
                 }
@@ -709,6 +759,96 @@ mod tests {
         ];
         for r in bad {
             assert!(RuleSet::compile(std::slice::from_ref(&r)).is_err(), "{r:?} accepted");
+        }
+    }
+
+    /// The reference: each rule interpreted directly from its definition.
+    fn naive(rules: &[Rule], i: &RuleInput<'_>) -> Vec<usize> {
+        let has = |l: &[String], v: Option<&str>| v.is_some_and(|v| l.iter().any(|x| x.eq_ignore_ascii_case(v)));
+        let text = i.text.to_lowercase();
+        let primary = i.language.map(|l| l.split(['-', '_']).next().unwrap_or(l));
+        let mut out = Vec::new();
+        for (n, r) in rules.iter().enumerate() {
+            let ok = r.events.contains(&i.event)
+                && r.conditions.iter().all(|c| match c {
+                    Condition::Channel { any_of } => any_of.iter().any(|x| x == i.channel),
+                    Condition::Language { any_of } => has(any_of, i.language) || has(any_of, primary),
+                    Condition::Intent { any_of } => has(any_of, i.intent),
+                    Condition::Sentiment { any_of } => has(any_of, i.sentiment),
+                    Condition::Priority { any_of } => any_of.contains(&i.priority),
+                    Condition::Keywords { any_of } => any_of.iter().any(|w| text.contains(&w.to_lowercase())),
+                    Condition::BusinessHours { open } => i.business_hours_open == Some(*open),
+                    _ => unreachable!("not generated"),
+                });
+            if ok {
+                out.push(n);
+                if r.stop_processing {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// The compiled, indexed rule set fires exactly the rules a direct interpretation fires,
+        /// in the same order.
+        #[test]
+        fn compiled_matches_naive(
+            specs in proptest::collection::vec(
+                (proptest::collection::vec((0u8..7, 0usize..4, 0usize..4), 1..4), proptest::bool::weighted(0.05), 0usize..3),
+                0..60),
+            inputs in proptest::collection::vec((0usize..4, 0usize..5, 0usize..4, 0usize..4, 0usize..4, proptest::bool::ANY, 0usize..4), 1..20),
+        ) {
+            const CH: [&str; 4] = ["wa", "x", "web", "mail"];
+            const LANG: [&str; 5] = ["en", "zh", "zh-CN", "de", "EN"];
+            const WORDS: [&str; 4] = ["refund", "Late", "退款", "broken glass"];
+            const SENT: [&str; 4] = ["negative", "neutral", "positive", "NEGATIVE"];
+            const TEXTS: [&str; 4] = ["I want a REFUND", "it came late", "我要退款", "nothing to see"];
+            let rules: Vec<Rule> = specs
+                .iter()
+                .enumerate()
+                .map(|(n, (conds, stop, ev))| Rule {
+                    name: format!("r{n}"),
+                    enabled: true,
+                    events: vec![TriggerEvent::ALL[*ev]],
+                    conditions: conds
+                        .iter()
+                        .map(|(kind, a, b)| match kind {
+                            0 => Condition::Channel { any_of: vec![CH[*a].into(), CH[*b].into()] },
+                            1 => Condition::Language { any_of: vec![LANG[*a].into()] },
+                            2 => Condition::Intent { any_of: vec![["billing", "delivery", "zh", "x"][*a].into()] },
+                            3 => Condition::Sentiment { any_of: vec![SENT[*a].into()] },
+                            4 => Condition::Priority { any_of: vec![Priority::ALL[*a]] },
+                            5 => Condition::Keywords { any_of: vec![WORDS[*a].into(), WORDS[*b].into()] },
+                            _ => Condition::BusinessHours { open: *a % 2 == 0 },
+                        })
+                        .collect(),
+                    actions: vec![Action::AddTags { tags: vec!["t".into()] }],
+                    stop_processing: *stop,
+                })
+                .collect();
+            let set = RuleSet::compile(&rules).expect("compile");
+            let contact = BTreeMap::new();
+            for (ch, lang, intent, sent, text, open, ev) in inputs {
+                let input = RuleInput {
+                    event: TriggerEvent::ALL[ev % 3],
+                    channel: CH[ch],
+                    channel_kind: ChannelKind::Api,
+                    visibility: Visibility::Private,
+                    status: Status::Open,
+                    priority: Priority::ALL[sent],
+                    text: TEXTS[text],
+                    language: Some(LANG[lang]),
+                    sentiment: Some(SENT[sent]),
+                    intent: (intent < 3).then(|| ["billing", "delivery", "zh"][intent]),
+                    contact: &contact,
+                    business_hours_open: Some(open),
+                    local_minute: Some(600),
+                    depth: 0,
+                };
+                proptest::prop_assert_eq!(set.matching(&input), naive(&rules, &input));
+            }
         }
     }
 }

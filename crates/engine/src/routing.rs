@@ -6,7 +6,6 @@
 //!
 //! Time comes from a [`Clock`], so tests move time forward instead of sleeping.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -366,12 +365,12 @@ impl Routing {
 
         // SLA clocks from the timeline.
         let cal = self.calendar_of(conv.team.as_deref()).await?;
-        let contact_tier = None;
+        let attributes = store.get_contact_attributes(conv.contact_id).await?;
         let ctx = SlaContext {
             priority: conv.priority,
             channel: conv.channel.as_str(),
             team: conv.team.as_deref(),
-            tier: contact_tier,
+            tier: attributes.get("tier").map(String::as_str),
         };
         let policy = select_policy(&cfg.policies, &ctx);
         let timeline = timeline(&messages, &facts);
@@ -536,7 +535,7 @@ impl Routing {
         }
         let store = &self.inner.store;
         let contact = store.get_contact(conv.contact_id).await?;
-        let mut attrs = BTreeMap::new();
+        let mut attrs = store.get_contact_attributes(conv.contact_id).await?;
         if let Some(c) = &contact {
             if let Some(n) = &c.name {
                 attrs.insert("name".to_string(), n.clone());

@@ -179,6 +179,19 @@ async fn scenario(store: DynStore) {
     let first = sla.iter().find(|s| s.metric == SlaMetric::FirstResponse).unwrap();
     assert_eq!((first.due_at, first.policy.as_str()), (Some(due), "Urgent"));
 
+    // Li goes offline: the conversation is unassigned and routed again, to Bo.
+    let bo = store
+        .create_user(&NewUser { email: "bo@x.test".into(), name: "Bo".into(), role: Role::Agent, password_hash: None })
+        .await
+        .unwrap();
+    store.put_team_member("escalations", bo.id, &member).await.unwrap();
+    store.set_availability(bo.id, Availability::Online, start).await.unwrap();
+    clock.advance(Duration::seconds(1));
+    let freed = store.set_availability(agent.id, Availability::Offline, engine.routing().now()).await.unwrap();
+    assert_eq!(freed.len(), 1);
+    engine.routing().tick().await.unwrap();
+    assert_eq!(store.get_conversation(conv.id).await.unwrap().unwrap().assignee_id, Some(bo.id));
+
     // Warning at 75 %, breach and level 1 at 100 %, level 2 at 200 %; each once.
     let warn_at = cal.add_business(conv.created_at, Duration::seconds(30 * 60 * 3 / 4)).unwrap();
     let level2_at = cal.add_business(conv.created_at, Duration::minutes(60)).unwrap();

@@ -10,7 +10,7 @@ use switchboard_domain::automation::Rule;
 use switchboard_domain::calendar::CalendarSpec;
 use switchboard_domain::routing::{AssignmentPolicy, Availability, MemberRole, Skills};
 use switchboard_domain::sla::{EscalationAction, SlaMetric, SlaPolicy, SlaTimerKind, TrackedClock};
-use switchboard_domain::{CaseNumber, ConversationId, Message, UserId};
+use switchboard_domain::{CaseNumber, ContactId, ConversationId, Message, UserId};
 use uuid::Uuid;
 
 use crate::{NewMessage, Result};
@@ -338,6 +338,10 @@ pub trait RoutingStore: Send + Sync {
     /// Posts an automatic reply (by [`AUTOMATION_USER`]) through the outbox like
     /// [`crate::Store::post_message`], except that it never counts as the first response.
     async fn post_automatic_reply(&self, msg: &NewMessage) -> Result<(Message, bool)>;
+    /// A contact's attributes (`tier`, `plan`, …); empty when none.
+    async fn get_contact_attributes(&self, contact: ContactId) -> Result<BTreeMap<String, String>>;
+    /// Replaces a contact's attributes (checked with [`check_attributes`]).
+    async fn set_contact_attributes(&self, contact: ContactId, attrs: &BTreeMap<String, String>) -> Result<()>;
     /// Records a fact by automation on a conversation (`rule_fired`, `auto_acknowledged`).
     async fn record_routing_fact(
         &self,
@@ -382,6 +386,32 @@ pub fn check_canned(c: &CannedInput) -> Result<()> {
         }
         switchboard_domain::canned::validate_template(text)
             .map_err(|e| crate::StoreError::Invalid(format!("variant {lang}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Most attributes one contact may have.
+pub const MAX_ATTRIBUTES: usize = 50;
+
+/// Checks contact attributes: keys of 1–64 characters of a-z, 0-9, '_', '-', '.'; values up to
+/// 256 characters; at most [`MAX_ATTRIBUTES`].
+pub fn check_attributes(attrs: &BTreeMap<String, String>) -> Result<()> {
+    if attrs.len() > MAX_ATTRIBUTES {
+        return Err(crate::StoreError::Invalid(format!("at most {MAX_ATTRIBUTES} attributes, got {}", attrs.len())));
+    }
+    for (k, v) in attrs {
+        let ok = !k.is_empty()
+            && k.len() <= 64
+            && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.'));
+        if !ok {
+            return Err(crate::StoreError::Invalid(format!(
+                "attribute key {:?} must be 1-64 characters of a-z, 0-9, '_', '-' or '.'",
+                k.chars().take(80).collect::<String>()
+            )));
+        }
+        if v.chars().count() > 256 {
+            return Err(crate::StoreError::Invalid(format!("attribute {k} is longer than 256 characters")));
+        }
     }
     Ok(())
 }

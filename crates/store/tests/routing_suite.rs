@@ -399,6 +399,16 @@ async fn automatic_replies_are_sent_but_are_no_first_response() {
         assert_eq!(conv.first_response_at, None);
         assert!(s.list_facts(c).await.unwrap().iter().all(|f| f.kind != FactKind::FirstResponse));
         assert_eq!(s.outbox_backlog().await.unwrap(), 1, "sent through the outbox");
+        let contact = s.get_conversation(c).await.unwrap().unwrap().contact_id;
+        assert!(s.get_contact_attributes(contact).await.unwrap().is_empty());
+        let attrs: BTreeMap<String, String> = [("tier".to_string(), "gold".to_string())].into();
+        s.set_contact_attributes(contact, &attrs).await.unwrap();
+        assert_eq!(s.get_contact_attributes(contact).await.unwrap(), attrs);
+        let bad: BTreeMap<String, String> = [("Tier!".to_string(), "x".to_string())].into();
+        assert_err!(s.set_contact_attributes(contact, &bad).await, Invalid);
+        assert_err!(s.set_contact_attributes(switchboard_domain::ContactId::new(), &attrs).await, NotFound);
+        s.set_contact_attributes(contact, &BTreeMap::new()).await.unwrap();
+        assert!(s.get_contact_attributes(contact).await.unwrap().is_empty());
         s.record_routing_fact(c, FactKind::RuleFired, serde_json::json!({"rule": "r"}), t("2026-01-12T08:00:02Z"))
             .await
             .unwrap();

@@ -272,4 +272,16 @@ async fn policies_rules_canned_replies_and_conversation_sla() {
     assert_eq!(r["text"], format!("Hi Ada, this is  about {case}."));
     let (_, list) = app.get("/api/v1/canned-replies", &app.agent).await;
     assert_eq!(list[0]["usage_count"], 2);
+
+    // Contact attributes: the customer tier that SLA policies choose by.
+    let contact = conv["contact"]["id"].as_str().unwrap();
+    let path = format!("/api/v1/contacts/{contact}/attributes");
+    let (s, _) = app.put(&path, &app.agent, &json!({"tier": "gold"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = app.put(&path, &app.admin, &json!({"Bad Key": "x"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (s, a) = app.put(&path, &app.admin, &json!({"tier": "gold"})).await;
+    assert_eq!((s, a), (StatusCode::OK, json!({"tier": "gold"})));
+    let (_, a) = app.get(&path, &app.agent).await;
+    assert_eq!(a["tier"], "gold");
 }

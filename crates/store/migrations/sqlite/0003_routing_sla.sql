@@ -93,3 +93,11 @@ CREATE TABLE canned_replies (
 );
 CREATE UNIQUE INDEX canned_replies_shortcut ON canned_replies (COALESCE(team_id, X''), shortcut);
 
+
+-- Customer attributes (tier, plan, …) used by SLA policy conditions and automation rules.
+CREATE TABLE contact_attributes (
+    contact_id BLOB NOT NULL REFERENCES contacts(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (contact_id, key)
+);

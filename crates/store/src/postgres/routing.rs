@@ -2,6 +2,8 @@
 //! leased with an upsert that re-checks the lease, and timers are claimed `FOR UPDATE SKIP
 //! LOCKED`, so any number of nodes share the work and each timer fires once.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -10,14 +12,16 @@ use switchboard_domain::automation::Rule;
 use switchboard_domain::calendar::CalendarSpec;
 use switchboard_domain::routing::{Availability, Candidate, RouteRequest, choose_agent};
 use switchboard_domain::sla::{SlaMetric, SlaPolicy, SlaTimerKind};
-use switchboard_domain::{CaseNumber, Conversation, ConversationId, ConversationPatch, FactKind, Message, UserId};
+use switchboard_domain::{
+    CaseNumber, ContactId, Conversation, ConversationId, ConversationPatch, FactKind, Message, UserId,
+};
 use uuid::Uuid;
 
 use super::{CONV_COLS, PgStore, Tx, add_fact, conv_from_row, json, parse};
 use crate::routing::{
     AUTOMATION_USER, CalendarRecord, CannedInput, CannedReply, FiredTimer, MemberInput, RoutingState, RoutingStore,
-    RuleRecord, SlaPolicyRecord, Team, TeamInput, TeamMember, TimerSpec, capacity_for, check_canned, check_name,
-    fact_for_timer, patch_for_timer,
+    RuleRecord, SlaPolicyRecord, Team, TeamInput, TeamMember, TimerSpec, capacity_for, check_attributes, check_canned,
+    check_name, fact_for_timer, patch_for_timer,
 };
 use crate::{NewMessage, Result, Store, StoreError};
 
@@ -868,6 +872,38 @@ impl RoutingStore for PgStore {
         }
         tx.commit().await?;
         Ok((m, created))
+    }
+
+    async fn get_contact_attributes(&self, contact: ContactId) -> Result<BTreeMap<String, String>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, value FROM contact_attributes WHERE contact_id = $1 ORDER BY key")
+                .bind(contact.0)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn set_contact_attributes(&self, contact: ContactId, attrs: &BTreeMap<String, String>) -> Result<()> {
+        check_attributes(attrs)?;
+        let mut tx = self.pool.begin().await?;
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM contacts WHERE id = $1)")
+            .bind(contact.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !exists {
+            return Err(StoreError::NotFound("contact"));
+        }
+        sqlx::query("DELETE FROM contact_attributes WHERE contact_id = $1").bind(contact.0).execute(&mut *tx).await?;
+        for (k, v) in attrs {
+            sqlx::query("INSERT INTO contact_attributes (contact_id, key, value) VALUES ($1, $2, $3)")
+                .bind(contact.0)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn record_routing_fact(

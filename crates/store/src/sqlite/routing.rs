@@ -1,6 +1,8 @@
 //! [`RoutingStore`] on SQLite. Its single writer serialises every write job, so assignment and
 //! timer firing are race-free without row locks.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -8,14 +10,14 @@ use switchboard_domain::automation::Rule;
 use switchboard_domain::calendar::CalendarSpec;
 use switchboard_domain::routing::{Availability, Candidate, RouteRequest, choose_agent};
 use switchboard_domain::sla::{SlaMetric, SlaPolicy, SlaTimerKind};
-use switchboard_domain::{CaseNumber, ConversationId, ConversationPatch, FactKind, Message, UserId};
+use switchboard_domain::{CaseNumber, ContactId, ConversationId, ConversationPatch, FactKind, Message, UserId};
 use uuid::Uuid;
 
 use super::{SqliteStore, add_fact, apply_patch, from_ts, get_conversation, json_col, parse_col, post_message_tx, ts};
 use crate::routing::{
     AUTOMATION_USER, CalendarRecord, CannedInput, CannedReply, FiredTimer, MemberInput, RoutingState, RoutingStore,
-    RuleRecord, SlaPolicyRecord, Team, TeamInput, TeamMember, TimerSpec, capacity_for, check_canned, check_name,
-    fact_for_timer, patch_for_timer,
+    RuleRecord, SlaPolicyRecord, Team, TeamInput, TeamMember, TimerSpec, capacity_for, check_attributes, check_canned,
+    check_name, fact_for_timer, patch_for_timer,
 };
 use crate::{NewMessage, Result, StoreError};
 
@@ -777,6 +779,36 @@ impl RoutingStore for SqliteStore {
                     )?;
                 }
                 Ok((m, created))
+            })
+            .await
+    }
+
+    async fn get_contact_attributes(&self, contact: ContactId) -> Result<BTreeMap<String, String>> {
+        self.conns
+            .read(move |c| {
+                Ok(c.prepare_cached("SELECT key, value FROM contact_attributes WHERE contact_id = ?1 ORDER BY key")?
+                    .query_map([contact.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+
+    async fn set_contact_attributes(&self, contact: ContactId, attrs: &BTreeMap<String, String>) -> Result<()> {
+        check_attributes(attrs)?;
+        let attrs = attrs.clone();
+        self.conns
+            .write(move |c| {
+                let exists: bool =
+                    c.query_row("SELECT EXISTS(SELECT 1 FROM contacts WHERE id = ?1)", [contact.0], |r| r.get(0))?;
+                if !exists {
+                    return Err(StoreError::NotFound("contact"));
+                }
+                c.execute("DELETE FROM contact_attributes WHERE contact_id = ?1", [contact.0])?;
+                for (k, v) in &attrs {
+                    c.prepare_cached("INSERT INTO contact_attributes (contact_id, key, value) VALUES (?1, ?2, ?3)")?
+                        .execute(params![contact.0, k, v])?;
+                }
+                Ok(())
             })
             .await
     }

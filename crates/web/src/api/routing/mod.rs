@@ -2,6 +2,7 @@
 //! automation rules and canned replies. Reading is open to every user; changes need the admin
 //! role (availability: agents set their own, supervisors anyone's).
 
+mod attributes;
 mod calendars;
 mod canned;
 mod rules;
@@ -27,6 +28,7 @@ use crate::error::AppError;
         sla::list, sla::create, sla::update, sla::delete, sla::conversation_sla,
         rules::list, rules::create, rules::update, rules::delete,
         canned::list, canned::create, canned::update, canned::delete, canned::render,
+        attributes::get_all, attributes::put_all,
     ),
     components(schemas(
         switchboard_store::routing::Team, switchboard_store::routing::TeamInput,
@@ -71,6 +73,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/canned-replies", get(canned::list).post(canned::create))
         .route("/canned-replies/{id}", put(canned::update).delete(canned::delete))
         .route("/canned-replies/{id}/render", post(canned::render))
+        .route("/contacts/{id}/attributes", get(attributes::get_all).put(attributes::put_all))
 }
 
 /// 422 with a reason.
