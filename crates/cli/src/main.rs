@@ -7,6 +7,7 @@ mod bench_routing;
 mod config;
 mod demo;
 mod serve;
+mod simulate;
 
 use std::path::PathBuf;
 
@@ -42,6 +43,9 @@ enum Command {
         #[command(subcommand)]
         what: bench::BenchCommand,
     },
+    /// Runs a local Graph API (WhatsApp, Messenger, Instagram) that posts signed webhooks to a
+    /// Switchboard server and answers its sends.
+    Simulate(simulate::SimulateArgs),
     /// Users, tokens, channels.
     Admin {
         #[command(subcommand)]
@@ -92,6 +96,7 @@ fn main() -> std::process::ExitCode {
             }
             Command::Demo(args) => demo::run(cfg, args).await,
             Command::Bench { what } => bench::run(what).await,
+            Command::Simulate(args) => simulate::run(args).await,
             Command::Admin { command } => {
                 let store = serve::open_store(&cfg).await?;
                 let r = admin::run(store.clone(), command).await;

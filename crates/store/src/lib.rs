@@ -7,6 +7,7 @@
 //!   with `FOR UPDATE SKIP LOCKED`; live events across nodes with `LISTEN/NOTIFY`.
 #![forbid(unsafe_code)]
 
+pub mod channel_state;
 mod migrations;
 pub mod postgres;
 mod records;
@@ -22,6 +23,7 @@ use switchboard_domain::{
     MessageId, OutboxId, UserId,
 };
 
+pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext};
 pub use records::*;
 pub use routing::RoutingStore;
 pub use sqlx::PgPool;
@@ -93,7 +95,7 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: RoutingStore + Send + Sync + 'static {
+pub trait Store: ChannelStateStore + RoutingStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.
