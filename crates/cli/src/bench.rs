@@ -58,6 +58,9 @@ pub struct IngestArgs {
     /// Do not run the pipeline worker during the benchmark (measures the ingest path alone).
     #[arg(long)]
     pub no_pipeline: bool,
+    /// Do not run the routing job (automation, assignment, SLA clocks) during the benchmark.
+    #[arg(long)]
+    pub no_routing: bool,
     /// Seconds to wait after the throughput run before the paced run (lets WAL checkpoints settle).
     #[arg(long, default_value_t = 0)]
     pub settle_secs: u64,
@@ -283,6 +286,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let mut scratch: Option<(String, String)> = None;
     let mut cfg = Config { data_dir: tmp.path().to_owned(), ..Config::default() };
+    cfg.routing.enabled = !args.no_routing;
     if let Some(url) = &args.database_url {
         let (db_url, name) = switchboard_store::postgres::create_scratch_database(url, "sb_bench")
             .await

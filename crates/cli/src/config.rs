@@ -42,6 +42,8 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingSection {
+    /// Run the routing job (automation, assignment, SLA clocks and timers) on this node.
+    pub enabled: bool,
     /// Send the automatic acknowledgement (case number, expected answer time) on new conversations.
     pub auto_ack: bool,
     /// Also on public threads (an X mention): off means never answer in public automatically.
@@ -119,7 +121,7 @@ impl Default for Config {
             ingest: IngestConfig { batch_max: 512, writers: None },
             outbox: OutboxSection { max_attempts: 12, base_backoff_ms: 2000, max_backoff_secs: 1800 },
             channels: Vec::new(),
-            routing: RoutingSection { auto_ack: false, auto_ack_public: false, tick_ms: 2000 },
+            routing: RoutingSection { enabled: true, auto_ack: false, auto_ack_public: false, tick_ms: 2000 },
         }
     }
 }
@@ -236,6 +238,7 @@ impl Config {
                 ..Default::default()
             },
             routing: switchboard_engine::routing::RoutingConfig {
+                enabled: self.routing.enabled,
                 auto_ack: self.routing.auto_ack,
                 auto_ack_public: self.routing.auto_ack_public,
                 tick: Duration::from_millis(self.routing.tick_ms),

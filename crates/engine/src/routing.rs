@@ -123,6 +123,9 @@ pub struct TickReport {
     pub processed: usize,
     /// Timers fired.
     pub fired: usize,
+    /// Conversations this round changed itself (an acknowledgement, an assignment, rule
+    /// actions): their clocks are recomputed in the next round, which follows at once.
+    pub resync: usize,
 }
 
 /// What evaluating rules for one event did.
@@ -196,7 +199,7 @@ impl Routing {
     pub(crate) async fn run(self, cancel: CancellationToken) {
         loop {
             match self.tick().await {
-                Ok(r) if r.processed == BATCH => continue,
+                Ok(r) if r.processed == BATCH || r.resync > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "routing round failed"),
             }
@@ -214,11 +217,13 @@ impl Routing {
         let now = self.now();
         let cfg = self.config().await?;
         let ids = store.claim_routing_work(now, now + LEASE, BATCH).await?;
-        let mut report = TickReport { processed: ids.len(), fired: 0 };
+        let mut report = TickReport { processed: ids.len(), fired: 0, resync: 0 };
         for id in ids {
-            if let Err(e) = self.process(id, now, &cfg).await {
+            match self.process(id, now, &cfg).await {
+                Ok(true) => report.resync += 1,
+                Ok(false) => {}
                 // The lease lapses and the next round retries it.
-                tracing::warn!(conversation = %id, error = %e, "routing a conversation failed");
+                Err(e) => tracing::warn!(conversation = %id, error = %e, "routing a conversation failed"),
             }
         }
         let fired = store.fire_due_timers(now, TIMER_BATCH).await?;
@@ -302,9 +307,14 @@ impl Routing {
             .collect())
     }
 
-    async fn process(&self, id: ConversationId, now: DateTime<Utc>, cfg: &Config) -> Result<(), StoreError> {
+    /// Processes one leased conversation; `true` when it changed it, so it needs another round.
+    async fn process(&self, id: ConversationId, now: DateTime<Utc>, cfg: &Config) -> Result<bool, StoreError> {
         let store = &self.inner.store;
-        let Some(conv) = store.get_conversation(id).await? else { return Ok(()) };
+        let Some(conv) = store.get_conversation(id).await? else { return Ok(false) };
+        // The version everything below is computed from. Timers fire only while the conversation
+        // is still at the recorded version, so a change made meanwhile (an agent's reply, or our
+        // own actions) holds them back until the next round recomputes the clocks.
+        let version = conv.updated_at;
         let state = store.get_routing_state(id).await?.unwrap_or(RoutingState {
             conversation_id: id,
             synced_at: None,
@@ -413,12 +423,11 @@ impl Routing {
                 fire_at: conv.last_message_at + chrono::Duration::hours(i64::from(h)),
             });
         }
-        // Re-read last: `synced_at` must be the version these timers were computed from.
         let latest = store.get_conversation(id).await?.unwrap_or(conv);
         let seen = latest_inbound.map(|m| m.created_at).or(state.seen_message_at);
         let new_state = RoutingState {
             conversation_id: id,
-            synced_at: Some(latest.updated_at),
+            synced_at: Some(version),
             seen_message_at: seen,
             policy: policy.map(|p| p.name.clone()),
             clocks,
@@ -431,7 +440,7 @@ impl Routing {
                 .publish(RealtimeEvent::new("conversation.updated", id, Some(latest.case_number), None))
                 .await;
         }
-        Ok(())
+        Ok(latest.updated_at != version)
     }
 
     fn should_acknowledge(
