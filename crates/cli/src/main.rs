@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod bench_ui;
+mod bench_routing;
 mod config;
 mod demo;
 mod serve;

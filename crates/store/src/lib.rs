@@ -12,6 +12,7 @@ pub mod channel_state;
 mod migrations;
 pub mod postgres;
 mod records;
+pub mod routing;
 pub mod sqlite;
 pub mod ui;
 
@@ -27,6 +28,7 @@ use switchboard_domain::{
 pub use audit::{AuditEntry, AuditFilter, AuditStore, NewAuditEntry};
 pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext};
 pub use records::*;
+pub use routing::RoutingStore;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
 pub use ui::{
@@ -100,7 +102,7 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: UiStore + AuditStore + ChannelStateStore + Send + Sync + 'static {
+pub trait Store: UiStore + AuditStore + ChannelStateStore + RoutingStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

@@ -2,6 +2,7 @@
 
 mod audit;
 mod channel_state;
+mod routing;
 mod threading;
 mod ui;
 

@@ -4,6 +4,7 @@ mod audit;
 mod channel_state;
 mod conn;
 mod ui;
+mod routing;
 
 use std::path::Path;
 
