@@ -3,8 +3,8 @@
 
 mod admin;
 mod bench;
-mod bench_ui;
 mod bench_routing;
+mod bench_ui;
 mod config;
 mod demo;
 mod serve;

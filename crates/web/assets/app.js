@@ -191,7 +191,55 @@
       var now = Date.now();
       if (now - lastTyping > 2000) { lastTyping = now; report("typing"); }
     });
+    // Canned replies: "/shortcut" offers matches rendered for this conversation.
+    var list = $("#canned-list");
+    var items = [], sel = 0, asked = "";
+    var showCanned = function (found) {
+      items = found; sel = 0;
+      list.innerHTML = "";
+      found.forEach(function (c, i) {
+        var li = document.createElement("li");
+        li.setAttribute("role", "option");
+        li.id = "canned-" + i;
+        var sc = document.createElement("span"); sc.className = "shortcut"; sc.textContent = "/" + c.shortcut;
+        var ti = document.createElement("span"); ti.textContent = c.title;
+        var bo = document.createElement("span"); bo.className = "body"; bo.textContent = c.text;
+        li.appendChild(sc); li.appendChild(ti); li.appendChild(bo);
+        li.addEventListener("mousedown", function (e) { e.preventDefault(); insertCanned(i); });
+        list.appendChild(li);
+      });
+      list.hidden = found.length === 0;
+      markCanned();
+    };
+    var markCanned = function () {
+      $all("li", list).forEach(function (li, i) { li.setAttribute("aria-selected", i === sel ? "true" : "false"); });
+      if (items.length) text.setAttribute("aria-activedescendant", "canned-" + sel); else text.removeAttribute("aria-activedescendant");
+    };
+    var insertCanned = function (i) {
+      var c = items[i]; if (!c) return;
+      text.value = c.text;
+      showCanned([]);
+      update();
+      fetch("/ui/canned/" + c.id + "/use", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } }).catch(function () {});
+    };
+    var lookCanned = function () {
+      var m = /^\/([\w-]*)$/.exec(text.value);
+      if (!m) { if (items.length) showCanned([]); asked = ""; return; }
+      if (m[1] === asked && items.length) return;
+      asked = m[1];
+      fetch("/ui/canned?case=" + encodeURIComponent(caseNo) + "&q=" + encodeURIComponent(m[1]), { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+        .then(function (r) { return r.ok ? r.json() : []; })
+        .then(function (found) { if (text.value === "/" + m[1]) showCanned(found); })
+        .catch(function () {});
+    };
+    text.addEventListener("input", lookCanned);
     text.addEventListener("keydown", function (e) {
+      if (items.length && !list.hidden) {
+        if (e.key === "ArrowDown") { e.preventDefault(); sel = (sel + 1) % items.length; markCanned(); return; }
+        if (e.key === "ArrowUp") { e.preventDefault(); sel = (sel - 1 + items.length) % items.length; markCanned(); return; }
+        if ((e.key === "Enter" && !e.ctrlKey && !e.metaKey) || e.key === "Tab") { e.preventDefault(); insertCanned(sel); return; }
+        if (e.key === "Escape") { e.preventDefault(); showCanned([]); return; }
+      }
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); composer.requestSubmit(); }
     });
     composer.addEventListener("submit", function () {

@@ -129,6 +129,8 @@ template-name = Template name
 template-language = Language code
 template-params = Body parameters, one per line ({"{{1}}"}, {"{{2}}"}, …)
 template-send = Send template
+canned-title = Canned replies
+canned-hint = Type / and a shortcut for a canned reply; ↑ ↓ to choose, Enter or Tab to insert.
 composer-closed = This case is closed: replies are not possible, notes are.
 
 ## Side panel and actions

@@ -129,6 +129,8 @@ template-name = 模板名称
 template-language = 语言代码
 template-params = 正文参数，每行一个（{"{{1}}"}、{"{{2}}"}…）
 template-send = 发送模板
+canned-title = 快捷回复
+canned-hint = 输入 / 和快捷码即可插入快捷回复；用 ↑ ↓ 选择，按 Enter 或 Tab 插入。
 composer-closed = 此工单已关闭：不能再回复，但可以添加备注。
 
 ## 侧栏与操作

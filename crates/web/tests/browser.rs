@@ -142,6 +142,18 @@ async fn spawn_app() -> App {
             token = t;
         }
     }
+    let mut variants = std::collections::BTreeMap::new();
+    variants.insert("en".to_owned(), "Hi {{contact.first_name}}, thanks for writing about {{case_number}}.".to_owned());
+    variants.insert("zh".to_owned(), "{{contact.name}}您好，感谢您就 {{case_number}} 联系我们。".to_owned());
+    store
+        .create_canned(&switchboard_store::routing::CannedInput {
+            shortcut: "thanks".into(),
+            title: "Thank you".into(),
+            team: None,
+            variants,
+        })
+        .await
+        .unwrap();
     let mut cfg = EngineConfig::default();
     cfg.outbox.poll = Duration::from_millis(50);
     let engine = Engine::start(store.clone(), cfg).await;

@@ -3,8 +3,8 @@
 mod audit;
 mod channel_state;
 mod conn;
-mod ui;
 mod routing;
+mod ui;
 
 use std::path::Path;
 

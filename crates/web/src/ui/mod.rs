@@ -6,6 +6,7 @@
 
 mod admin;
 mod assets;
+mod canned;
 mod conversation;
 pub mod i18n;
 mod inbox;
@@ -156,6 +157,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/users/{id}", post(admin::user_update))
         .route("/admin/audit", get(admin::audit_log))
         .route("/ui/attachments/{id}/{index}", get(conversation::attachment))
+        .route("/ui/canned", get(canned::suggest))
+        .route("/ui/canned/{id}/use", post(canned::used))
         .route("/ui/events", get(live::events))
         .route("/ui/presence", post(live::presence))
         .route("/assets/{file}", get(assets::asset))
