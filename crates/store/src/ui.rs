@@ -47,7 +47,7 @@ pub struct UserUpdate {
 }
 
 /// Which conversations an inbox shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum InboxView {
     /// Assigned to the viewer.
     #[default]
@@ -56,6 +56,8 @@ pub enum InboxView {
     Unassigned,
     /// Everything.
     All,
+    /// Owned by one of these teams (the viewer's teams).
+    Teams(Vec<String>),
 }
 
 /// Order of an inbox.

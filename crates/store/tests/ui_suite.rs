@@ -250,6 +250,18 @@ async fn inbox_views_filters_urgency_and_unread() {
             .await
             .unwrap();
 
+        s.update_conversation(
+            c[0],
+            &ConversationPatch { team: Some(Some("billing".into())), ..Default::default() },
+            None,
+        )
+        .await
+        .unwrap();
+        let teams = |t: &[&str]| InboxView::Teams(t.iter().map(|s| (*s).to_owned()).collect());
+        assert_eq!(ids(&s, query(ana.id, teams(&["billing", "vip"]))).await, vec![c[0]]);
+        assert_eq!(ids(&s, query(ana.id, teams(&["vip"]))).await, Vec::<ConversationId>::new());
+        assert_eq!(ids(&s, query(ana.id, teams(&[]))).await, Vec::<ConversationId>::new());
+
         // Urgency: urgent first, then the longest waiting.
         assert_eq!(ids(&s, query(ana.id, InboxView::All)).await, vec![c[1], c[0], c[2]]);
         let recent = InboxQuery { sort: InboxSort::Recent, ..query(ana.id, InboxView::All) };

@@ -55,6 +55,7 @@ inbox-prev = Previous
 inbox-next = Next
 view-mine = Mine
 view-unassigned = Unassigned
+view-teams = My teams
 view-all = All
 filter-search = Search
 filter-search-hint = Case number, name or text

@@ -55,6 +55,7 @@ inbox-prev = 上一页
 inbox-next = 下一页
 view-mine = 我的
 view-unassigned = 未分配
+view-teams = 我的团队
 view-all = 全部
 filter-search = 搜索
 filter-search-hint = 工单号、姓名或内容

@@ -503,6 +503,24 @@ async fn inbox_conversation_and_composer() {
     assert!(!p.body.contains(&case));
     assert_eq!(b.get("/inbox?status=bogus").await.status, StatusCode::BAD_REQUEST);
 
+    // "My teams" appears once Lin is in a team and lists that team's conversations.
+    assert!(!p.body.contains("id=\"view-teams\""));
+    let team: switchboard_store::routing::TeamInput = serde_json::from_value(json!({"name": "billing"})).unwrap();
+    app.store.create_team(&team).await.unwrap();
+    let lin = app.store.find_user_by_email("lin@x.io").await.unwrap().unwrap();
+    let member: switchboard_store::routing::MemberInput = serde_json::from_value(json!({})).unwrap();
+    app.store.put_team_member("billing", lin.id, &member).await.unwrap();
+    let other_conv = app
+        .store
+        .get_conversation_by_case(switchboard_domain::CaseNumber::parse(&other).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let to_billing = switchboard_store::ConversationPatch { team: Some(Some("billing".into())), ..Default::default() };
+    app.store.update_conversation(other_conv.id, &to_billing, None).await.unwrap();
+    let p = b.get("/inbox?view=teams").await;
+    assert!(p.body.contains("id=\"view-teams\"") && p.body.contains(&other) && !p.body.contains(&case), "{}", p.body);
+
     let p = b.get(&format!("/c/{case}")).await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.body.contains("Mia Chen") && p.body.contains("my parcel never arrived"));

@@ -176,7 +176,7 @@ impl UiStore for PgStore {
                 WHERE r.conversation_id = c.id AND r.user_id = "
         ));
         qb.push_bind(q.user.0).push("), 'epoch'::timestamptz) AS unread FROM conversations c WHERE TRUE");
-        match q.view {
+        match &q.view {
             InboxView::Mine => {
                 qb.push(" AND c.assignee_id = ").push_bind(q.user.0);
             }
@@ -184,6 +184,9 @@ impl UiStore for PgStore {
                 qb.push(" AND c.assignee_id IS NULL");
             }
             InboxView::All => {}
+            InboxView::Teams(teams) => {
+                qb.push(" AND c.team = ANY(").push_bind(teams.clone()).push(")");
+            }
         }
         if let Some(s) = q.status {
             qb.push(" AND c.status = ").push_bind(s.as_str());

@@ -215,10 +215,18 @@ impl UiStore for SqliteStore {
                     args.push(v);
                     sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
                 };
-                match q.view {
+                match &q.view {
                     InboxView::Mine => push(&mut sql, " AND c.assignee_id = ?", uid(q.user)),
                     InboxView::Unassigned => sql.push_str(" AND c.assignee_id IS NULL"),
                     InboxView::All => {}
+                    InboxView::Teams(teams) if teams.is_empty() => sql.push_str(" AND 0 = 1"),
+                    InboxView::Teams(teams) => {
+                        sql.push_str(" AND c.team IN (");
+                        for (i, t) in teams.iter().enumerate() {
+                            push(&mut sql, if i == 0 { "?" } else { ", ?" }, V::Text(t.clone()));
+                        }
+                        sql.push(')');
+                    }
                 }
                 if let Some(s) = q.status {
                     push(&mut sql, " AND c.status = ?", V::Text(s.as_str().into()));

@@ -34,19 +34,21 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
 }
 
 impl InboxParams {
-    fn view(&self) -> InboxView {
+    fn view(&self, my_teams: &[String]) -> InboxView {
         match non_empty(&self.view) {
             Some("unassigned") => InboxView::Unassigned,
             Some("all") => InboxView::All,
+            Some("teams") => InboxView::Teams(my_teams.to_vec()),
             _ => InboxView::Mine,
         }
     }
 
     fn view_name(&self) -> &'static str {
-        match self.view() {
-            InboxView::Mine => "mine",
-            InboxView::Unassigned => "unassigned",
-            InboxView::All => "all",
+        match non_empty(&self.view) {
+            Some("unassigned") => "unassigned",
+            Some("all") => "all",
+            Some("teams") => "teams",
+            _ => "mine",
         }
     }
 
@@ -55,7 +57,7 @@ impl InboxParams {
         non_empty(&self.status).unwrap_or("open").to_owned()
     }
 
-    fn query(&self, me: &UiUser) -> Result<InboxQuery, &'static str> {
+    fn query(&self, me: &UiUser, my_teams: &[String]) -> Result<InboxQuery, &'static str> {
         let status = match self.status_name().as_str() {
             "any" => None,
             s => Some(s.parse::<Status>().map_err(|_| "error-bad-filter")?),
@@ -65,7 +67,7 @@ impl InboxParams {
             non_empty(&self.priority).map(str::parse::<Priority>).transpose().map_err(|_| "error-bad-filter")?;
         Ok(InboxQuery {
             user: me.user.id,
-            view: self.view(),
+            view: self.view(my_teams),
             status,
             channel,
             priority,
@@ -180,7 +182,9 @@ struct InboxPage {
     priorities: Vec<Choice>,
     channels: Vec<Choice>,
     sorts: Vec<Choice>,
-    view_hrefs: [String; 3],
+    view_hrefs: [String; 4],
+    /// The viewer is in at least one team.
+    has_teams: bool,
 }
 
 #[derive(Template)]
@@ -193,8 +197,22 @@ struct RowsFragment {
     next_href: Option<String>,
 }
 
+/// The teams `me` is a member of.
+async fn my_teams(st: &AppState, me: &UiUser) -> Result<Vec<String>, Response> {
+    let store = st.engine.store();
+    let mut mine = Vec::new();
+    for team in store.list_teams().await.map_err(|e| store_error(&me.tr, e))? {
+        let members = store.list_team_members(&team.name).await.map_err(|e| store_error(&me.tr, e))?;
+        if members.iter().any(|m| m.user_id == me.user.id) {
+            mine.push(team.name);
+        }
+    }
+    Ok(mine)
+}
+
 async fn load(st: &AppState, me: &UiUser, p: &InboxParams) -> Result<RowsFragment, Response> {
-    let q = p.query(me).map_err(|k| page_error(&me.tr, StatusCode::BAD_REQUEST, k))?;
+    let teams = if p.view_name() == "teams" { my_teams(st, me).await? } else { Vec::new() };
+    let q = p.query(me, &teams).map_err(|k| page_error(&me.tr, StatusCode::BAD_REQUEST, k))?;
     let store = st.engine.store();
     let (page, counts, users) = tokio::try_join!(store.inbox(&q), store.inbox_counts(me.user.id), store.list_users())
         .map_err(|e| store_error(&me.tr, e))?;
@@ -226,6 +244,10 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Query(p): Query
         Ok(l) => l,
         Err(r) => return r,
     };
+    let has_teams = match my_teams(&st, &me).await {
+        Ok(t) => !t.is_empty(),
+        Err(r) => return r,
+    };
     let channels = match st.engine.store().list_channels().await {
         Ok(c) => c,
         Err(e) => return store_error(&me.tr, e),
@@ -251,7 +273,8 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Query(p): Query
         priorities: choices(tr, "priority-", ["", "urgent", "high", "normal", "low"], &priority),
         channels: channel_choices,
         sorts: choices(tr, "sort-", ["urgency", "recent"], &sort),
-        view_hrefs: [p.href("mine", 0), p.href("unassigned", 0), p.href("all", 0)],
+        view_hrefs: [p.href("mine", 0), p.href("unassigned", 0), p.href("all", 0), p.href("teams", 0)],
+        has_teams,
         counts: list.counts.clone(),
         list_html: list.render().unwrap_or_default(),
     };
