@@ -287,12 +287,15 @@ async fn an_agents_day_in_the_browser() {
     // Open it and reply.
     c.find(Locator::Css(&format!("li[data-case='{case}'] a"))).await.unwrap().click().await.unwrap();
     wait_until(&c, "the conversation", "return location.pathname;", |s| s == format!("/c/{case}")).await;
-    c.find(Locator::Css("#composer-text"))
-        .await
-        .unwrap()
-        .send_keys("Sorry about that, Mia! It ships today.")
-        .await
-        .unwrap();
+    // A canned reply by its shortcut, rendered for this conversation.
+    let composer = c.find(Locator::Css("#composer-text")).await.unwrap();
+    composer.send_keys("/tha").await.unwrap();
+    wait_until(&c, "the canned reply suggestion", &text_of("#canned-list"), |s| s.contains("/thanks")).await;
+    composer.send_keys("\u{e007}").await.unwrap();
+    let expected = format!("Hi Mia, thanks for writing about {case}.");
+    let script = "return document.querySelector('#composer-text').value;";
+    wait_until(&c, "the inserted canned reply", script, |s| s == expected).await;
+    composer.send_keys(" Sorry about that, it ships today.").await.unwrap();
     c.find(Locator::Css("#send")).await.unwrap().click().await.unwrap();
     wait_until(&c, "the reply in the thread", &text_of(".msg.outbound .text"), |s| s.contains("ships today")).await;
     wait_until(&c, "the live connection", "return document.body.dataset.live || '';", |s| s == "1").await;

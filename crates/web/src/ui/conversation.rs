@@ -64,6 +64,14 @@ pub(crate) struct Header {
     assignee_id: String,
     tags: Vec<String>,
     snoozed_until: String,
+    /// Running SLA clocks.
+    sla: Vec<SlaView>,
+}
+
+/// One running SLA clock as the header shows it.
+pub(crate) struct SlaView {
+    text: String,
+    breached: bool,
 }
 
 #[derive(Template)]
@@ -245,7 +253,32 @@ async fn load(st: &AppState, me: &UiUser, case: &str) -> Result<Loaded, Response
             messages: msgs.iter().map(|m| msg_view(tr, m, &names, &contact_name)).collect(),
         });
     }
+    // SLA clocks (issue 8): the running ones, with their due time in the agent's zone.
+    let sla = match st.engine.routing().sla_status(&conv).await {
+        Ok(clocks) => clocks
+            .iter()
+            .filter(|c| c.stopped_at.is_none())
+            .map(|c| {
+                let what = tr.t(&format!("sla-{}", c.metric.as_str()));
+                let text = match (c.paused, c.due_at) {
+                    (true, _) => tr.t1("sla-paused", "what", &what),
+                    (false, Some(due)) => {
+                        let mut args = tr.t1("sla-due", "what", &what);
+                        args = args.replace("__TIME__", &tr.datetime(&due));
+                        args
+                    }
+                    (false, None) => what,
+                };
+                SlaView { text, breached: c.breached }
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read SLA clocks");
+            Vec::new()
+        }
+    };
     let header = Header {
+        sla,
         case: conv.case_number.to_string(),
         status: conv.status.as_str(),
         status_label: tr.t(&format!("status-{}", conv.status.as_str())),

@@ -232,6 +232,7 @@ mod tests {
         out.extend(Priority::ALL.iter().map(|p| format!("priority-{}", p.as_str())));
         out.extend(DeliveryStatus::ALL.iter().map(|d| format!("delivery-{}", d.as_str())));
         out.extend(Role::ALL.iter().map(|r| format!("role-{}", r.as_str())));
+        out.extend(switchboard_domain::sla::SlaMetric::ALL.iter().map(|m| format!("sla-{}", m.as_str())));
         out.extend(["image", "audio", "video", "location", "sticker", "file"].map(|k| format!("attachment-{k}")));
         out.extend(super::super::admin::SECTIONS.iter().map(|(_, k)| (*k).to_owned()));
         out
