@@ -24,6 +24,8 @@ use crate::serve;
 pub enum BenchCommand {
     /// `POST /api/v1/inbound` on the real server vs a bare handler.
     Ingest(IngestArgs),
+    /// Triage enrichment (language, sentiment, intent, urgency, PII) on one core.
+    Nlp(crate::nlp::BenchNlpArgs),
 }
 
 /// Options of `bench ingest`.
@@ -65,6 +67,7 @@ pub struct IngestArgs {
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
+        BenchCommand::Nlp(args) => tokio::task::spawn_blocking(move || crate::nlp::bench(args)).await?,
     }
 }
 

@@ -5,6 +5,7 @@ mod admin;
 mod bench;
 mod config;
 mod demo;
+mod nlp;
 mod serve;
 
 use std::path::PathBuf;
@@ -40,6 +41,11 @@ enum Command {
     Bench {
         #[command(subcommand)]
         what: bench::BenchCommand,
+    },
+    /// Triage models: train from the shared data sets, evaluate.
+    Nlp {
+        #[command(subcommand)]
+        command: nlp::NlpCommand,
     },
     /// Users, tokens, channels.
     Admin {
@@ -91,6 +97,7 @@ fn main() -> std::process::ExitCode {
             }
             Command::Demo(args) => demo::run(cfg, args).await,
             Command::Bench { what } => bench::run(what).await,
+            Command::Nlp { command } => tokio::task::spawn_blocking(move || nlp::run(command)).await?,
             Command::Admin { command } => {
                 let store = serve::open_store(&cfg).await?;
                 let r = admin::run(store.clone(), command).await;
