@@ -164,6 +164,36 @@ pub fn suite(dir: &Path) -> Result<(String, Vec<SuiteRow>), EvalError> {
         value: o.report.macro_recall,
         target: 0.66,
     });
+    // The VADER-style lexicon baseline, on TweetEval and on VADER's own tweet ground truth.
+    let lex = crate::lexicon::Lexicon::new();
+    let (pred, rate) = timed(&te.texts, |t| lex.label(t).to_owned());
+    let lo = Outcome { report: metrics::evaluate(&te.labels, &pred), per_second: rate, extra: String::new() };
+    out.push_str(&render("sentiment  TweetEval en val — VADER-style lexicon baseline", &lo, 0));
+    rows.push(SuiteRow {
+        what: "  VADER-style lexicon baseline on the same set".into(),
+        metric: "macro-recall".into(),
+        value: lo.report.macro_recall,
+        target: f64::NAN,
+    });
+    if let Ok(vt) = vader_groundtruth(dir) {
+        let (pred, rate) = timed(&vt.texts, |t| lex.label(t).to_owned());
+        let lo = Outcome { report: metrics::evaluate(&vt.labels, &pred), per_second: rate, extra: String::new() };
+        out.push_str(&render("sentiment  VADER tweets ground truth — lexicon baseline", &lo, 0));
+        let so = sentiment(&vt, &id, &models);
+        out.push_str(&render("sentiment  VADER tweets ground truth — trained English model", &so, 0));
+        rows.push(SuiteRow {
+            what: "VADER tweet ground truth (score ±0.05), lexicon baseline".into(),
+            metric: "macro-F1".into(),
+            value: lo.report.macro_f1,
+            target: f64::NAN,
+        });
+        rows.push(SuiteRow {
+            what: "  trained English model on the same set".into(),
+            metric: "macro-F1".into(),
+            value: so.report.macro_f1,
+            target: f64::NAN,
+        });
+    }
     let mut f1 = Vec::new();
     for l in ["ar", "de", "en", "es", "fr", "hi", "it", "pt"] {
         let d = train::load(dir, &format!("sentiment_{l}_xlmt_val.tsv"))?;
@@ -227,6 +257,28 @@ pub fn suite(dir: &Path) -> Result<(String, Vec<SuiteRow>), EvalError> {
     rows.push(SuiteRow { what: "CLINC150 val in-scope".into(), metric: "accuracy".into(), value: ins, target: 0.90 });
     rows.push(SuiteRow { what: "CLINC150 val out-of-scope".into(), metric: "recall".into(), value: rec, target: 0.85 });
     Ok((out, rows))
+}
+
+/// `vader_tweets_groundtruth.tsv` with its mean ratings bucketed like VADER's compound score
+/// (< -0.05 negative, > 0.05 positive, else neutral).
+pub fn vader_groundtruth(dir: &Path) -> Result<Dataset, EvalError> {
+    let p = dir.join("vader_tweets_groundtruth.tsv");
+    let raw =
+        std::fs::read_to_string(&p).map_err(|source| data::DataError::Io { path: p.display().to_string(), source })?;
+    let mut d = Dataset::default();
+    for line in raw.lines().skip(1) {
+        let Some((score, text)) = line.split_once('\t') else { continue };
+        let Ok(v) = score.trim().parse::<f64>() else { continue };
+        let label = if v > 0.05 {
+            "positive"
+        } else if v < -0.05 {
+            "negative"
+        } else {
+            "neutral"
+        };
+        d.push(label, text);
+    }
+    Ok(d)
 }
 
 fn intent_predictions(d: &Dataset, m: &Model) -> Vec<String> {

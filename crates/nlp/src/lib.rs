@@ -9,6 +9,7 @@ pub mod fastlang;
 pub mod features;
 pub mod intent;
 pub mod lang;
+pub mod lexicon;
 pub mod linear;
 pub mod metrics;
 pub mod models;
