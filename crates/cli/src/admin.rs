@@ -49,9 +49,15 @@ pub enum AdminCommand {
         /// API channels: where replies are POSTed.
         #[arg(long)]
         callback_url: Option<String>,
-        /// HMAC secret for signing callbacks.
+        /// API channels: HMAC secret for signing callbacks. WhatsApp/Messenger/Instagram: the Meta
+        /// app secret that signs webhooks.
         #[arg(long)]
         secret: Option<String>,
+        /// Provider settings as a JSON object, e.g. for WhatsApp
+        /// `{"verify_token":"…","access_token":"…","phone_number_id":"…"}` (see
+        /// docs/channels-meta.md). Secret keys left out keep their stored values.
+        #[arg(long)]
+        config: Option<String>,
     },
     /// Lists users.
     ListUsers,
@@ -99,7 +105,7 @@ pub async fn run(store: DynStore, cmd: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::CreateToken { email, name } => {
             println!("{}", create_token(&store, &email, &name).await?);
         }
-        AdminCommand::CreateChannel { slug, kind, name, callback_url, secret } => {
+        AdminCommand::CreateChannel { slug, kind, name, callback_url, secret, config } => {
             let slug = ChannelSlug::parse(&slug).map_err(|e| anyhow::anyhow!("--slug: {e}"))?;
             let kind: ChannelKind = kind.parse().map_err(|e| anyhow::anyhow!("--kind: {e}"))?;
             if kind == ChannelKind::Api && callback_url.is_none() {
@@ -107,6 +113,23 @@ pub async fn run(store: DynStore, cmd: AdminCommand) -> anyhow::Result<()> {
             }
             let existing = store.get_channel(&slug).await?;
             let created_at = existing.as_ref().map(|c| c.created_at).unwrap_or_else(chrono::Utc::now);
+            // Without --config the stored settings stay; with it, secret keys it leaves out stay.
+            let given = config.is_some();
+            let mut config: serde_json::Value = match &config {
+                Some(c) => serde_json::from_str(c).map_err(|e| anyhow::anyhow!("--config is not JSON: {e}"))?,
+                None => serde_json::json!({}),
+            };
+            let Some(obj) = config.as_object_mut() else { bail!("--config must be a JSON object") };
+            if let Some(old) = existing.as_ref().and_then(|c| c.config.as_object()) {
+                for (k, v) in old {
+                    if !given || k.contains("token") || k.contains("secret") {
+                        obj.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+            if matches!(kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram) {
+                switchboard_channels::meta::validate_config(kind, &config).map_err(|e| anyhow::anyhow!("--{e}"))?;
+            }
             // Updating a channel without --secret keeps its secret.
             let secret = secret.or_else(|| existing.and_then(|c| c.secret));
             let rec = ChannelRecord {
@@ -115,7 +138,7 @@ pub async fn run(store: DynStore, cmd: AdminCommand) -> anyhow::Result<()> {
                 kind,
                 callback_url,
                 secret,
-                config: serde_json::json!({}),
+                config,
                 created_at,
             };
             store.upsert_channel(&rec).await?;

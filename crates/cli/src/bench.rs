@@ -22,7 +22,8 @@ use crate::serve;
 /// What to benchmark.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// `POST /api/v1/inbound` on the real server vs a bare handler.
+    /// `POST /api/v1/inbound` (or, with `--channel whatsapp`, signed WhatsApp webhooks on
+    /// `/webhooks/{slug}`) on the real server vs a bare handler.
     Ingest(IngestArgs),
     /// Triage enrichment (language, sentiment, intent, urgency, PII) on one core.
     Nlp(crate::nlp::BenchNlpArgs),
@@ -61,7 +62,14 @@ pub struct IngestArgs {
     /// Print the results as JSON as well.
     #[arg(long)]
     pub json: bool,
+    /// `api` (`POST /api/v1/inbound`) or `whatsapp`: signed single-message WhatsApp Cloud API
+    /// webhooks, signature verification and parsing included.
+    #[arg(long, default_value = "api")]
+    pub channel: String,
 }
+
+/// App secret the WhatsApp benchmark signs its webhooks with.
+const BENCH_APP_SECRET: &str = "bench-app-secret";
 
 /// Runs a benchmark.
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -93,6 +101,22 @@ struct Load {
     concurrency: usize,
     rate: Option<f64>,
     deadline: Duration,
+    /// Post signed WhatsApp webhooks with this app secret instead of API events.
+    whatsapp_secret: Option<String>,
+}
+
+/// A WhatsApp Cloud API webhook carrying one text message, as Meta sends it (non-ASCII escaped).
+fn whatsapp_body_for(run_id: &str, i: u64) -> Bytes {
+    let c = i % 5000;
+    let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "value": {"messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": format!("Customer {c}")}, "wa_id": format!("1650555{c:04}")}],
+            "messages": [{"from": format!("1650555{c:04}"), "id": format!("wamid.{run_id}{i}"),
+                "timestamp": "1764064800", "type": "text",
+                "text": {"body": "Hi, my order #48213 has not arrived yet and the tracking page shows no update since Monday. 能帮我查一下吗？"}}]},
+        "field": "messages"}]}]});
+    Bytes::from(switchboard_channels::meta::simulator::meta_json(&body))
 }
 
 fn body_for(run_id: &str, i: u64) -> Bytes {
@@ -153,11 +177,24 @@ async fn connection(
             }
             None => Instant::now(),
         };
-        let req = hyper::Request::post("/api/v1/inbound")
-            .header(hyper::header::HOST, load.addr.to_string())
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(hyper::header::AUTHORIZATION, &auth)
-            .body(Full::new(body_for(&load.run_id, i)))?;
+        let req = match &load.whatsapp_secret {
+            None => hyper::Request::post("/api/v1/inbound")
+                .header(hyper::header::HOST, load.addr.to_string())
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .header(hyper::header::AUTHORIZATION, &auth)
+                .body(Full::new(body_for(&load.run_id, i)))?,
+            Some(secret) => {
+                let body = whatsapp_body_for(&load.run_id, i);
+                hyper::Request::post("/webhooks/bench")
+                    .header(hyper::header::HOST, load.addr.to_string())
+                    .header(hyper::header::CONTENT_TYPE, "application/json")
+                    .header(
+                        "x-hub-signature-256",
+                        switchboard_channels::meta::signature::sign(secret.as_bytes(), &body),
+                    )
+                    .body(Full::new(body))?
+            }
+        };
         sender.ready().await?;
         let resp = sender.send_request(req).await?;
         let status = resp.status();
@@ -203,13 +240,24 @@ async fn run_load(load: Load, name: &str) -> anyhow::Result<RunResult> {
     Ok(summarize(name, &hist, ok, errors, took))
 }
 
+/// The app secret to sign with, for `--channel whatsapp`.
+fn whatsapp_secret(args: &IngestArgs) -> anyhow::Result<Option<String>> {
+    match args.channel.as_str() {
+        "api" => Ok(None),
+        "whatsapp" => Ok(Some(BENCH_APP_SECRET.to_owned())),
+        other => anyhow::bail!("--channel: {other:?} is not benchmarked (expected api or whatsapp)"),
+    }
+}
+
 async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    whatsapp_secret(&args)?;
     let deadline = Duration::from_secs(args.max_seconds);
     // 1. The baseline: a bare axum handler that returns 200 and does nothing.
     let bare_listener = TcpListener::bind("127.0.0.1:0").await?;
     let bare_addr = bare_listener.local_addr()?;
-    let bare_app =
-        axum::Router::new().route("/api/v1/inbound", axum::routing::post(|| async { axum::http::StatusCode::OK }));
+    let bare_app = axum::Router::new()
+        .route("/api/v1/inbound", axum::routing::post(|| async { axum::http::StatusCode::OK }))
+        .route("/webhooks/bench", axum::routing::post(|| async { axum::http::StatusCode::OK }));
     let bare = tokio::spawn(async move { axum::serve(bare_listener, bare_app).await });
     let run_id = uuid::Uuid::now_v7().simple().to_string();
     let bare_result = run_load(
@@ -221,6 +269,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
             concurrency: args.concurrency,
             rate: None,
             deadline,
+            whatsapp_secret: whatsapp_secret(&args)?,
         },
         "bare axum handler",
     )
@@ -249,7 +298,8 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let ratio = sb_result.per_second / bare_result.per_second.max(1e-9);
     println!();
     println!(
-        "switchboard bench ingest: {} events, {} connections, pipeline {}",
+        "switchboard bench ingest --channel {}: {} events, {} connections, pipeline {}",
+        args.channel,
         args.events,
         args.concurrency,
         if args.no_pipeline { "off" } else { "on" }
@@ -309,10 +359,10 @@ async fn measure_server(
     store
         .upsert_channel(&ChannelRecord {
             slug: ChannelSlug::parse("bench")?,
-            kind: ChannelKind::Api,
+            kind: if whatsapp_secret(args)?.is_some() { ChannelKind::Whatsapp } else { ChannelKind::Api },
             name: "Benchmark".into(),
             callback_url: Some("http://127.0.0.1:9/unused".into()),
-            secret: None,
+            secret: whatsapp_secret(args)?,
             config: serde_json::json!({}),
             created_at: chrono::Utc::now(),
         })
@@ -341,8 +391,9 @@ async fn measure_server(
             concurrency: args.concurrency,
             rate: None,
             deadline,
+            whatsapp_secret: whatsapp_secret(args)?,
         },
-        &format!("switchboard ingest, {backend}"),
+        &format!("switchboard ingest ({}), {backend}", args.channel),
     )
     .await?;
     // Let the pipeline catch up, so the paced run measures a server in its steady state, and
@@ -367,6 +418,7 @@ async fn measure_server(
                     concurrency: args.concurrency,
                     rate: Some(args.paced_rate),
                     deadline,
+                    whatsapp_secret: whatsapp_secret(args)?,
                 },
                 &format!("switchboard ingest paced at {} ev/s", args.paced_rate),
             )

@@ -84,6 +84,12 @@ pub struct ChannelConfig {
     pub secret: Option<String>,
     /// Read the secret from this file instead.
     pub secret_file: Option<PathBuf>,
+    /// Provider settings (WhatsApp/Messenger/Instagram: `verify_token`, `access_token`,
+    /// `phone_number_id` / `page_id` / `ig_account_id`, `graph_base_url`, `human_agent_tag`;
+    /// see docs/channels-meta.md).
+    pub config: Option<serde_json::Value>,
+    /// Read `config.access_token` from this file instead.
+    pub access_token_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -168,6 +174,18 @@ impl Config {
             if ch.secret.is_some() && ch.secret_file.is_some() {
                 bail!("invalid configuration: channels[{i}]: set secret or secret_file, not both");
             }
+            if let Some(c) = &ch.config
+                && !c.is_object()
+            {
+                bail!("invalid configuration: channels[{i}].config must be a table");
+            }
+            if let Ok(kind @ (ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram)) =
+                ch.kind.parse::<ChannelKind>()
+            {
+                let c = ch.config.clone().unwrap_or_else(|| serde_json::json!({}));
+                switchboard_channels::meta::validate_config(kind, &c)
+                    .map_err(|e| anyhow::anyhow!("invalid configuration: channels[{i}].{e}"))?;
+            }
         }
         Ok(())
     }
@@ -199,6 +217,7 @@ impl Config {
                 max_backoff: Duration::from_secs(self.outbox.max_backoff_secs),
                 ..Default::default()
             },
+            media: Some(switchboard_engine::media::MediaConfig::new(self.data_dir.join("media"))),
             ..Default::default()
         }
     }
@@ -218,13 +237,19 @@ impl Config {
                     ),
                     None => ch.secret.clone(),
                 };
+                let mut config = ch.config.clone().unwrap_or_else(|| serde_json::json!({}));
+                if let Some(p) = &ch.access_token_file {
+                    let token = std::fs::read_to_string(p)
+                        .with_context(|| format!("channels[{i}].access_token_file {}", p.display()))?;
+                    config["access_token"] = serde_json::Value::String(token.trim().to_owned());
+                }
                 Ok(switchboard_store::ChannelRecord {
                     slug: ChannelSlug::parse(&ch.slug)?,
                     kind: ch.kind.parse()?,
                     name: ch.name.clone().unwrap_or_else(|| ch.slug.clone()),
                     callback_url: ch.callback_url.clone(),
                     secret,
-                    config: serde_json::json!({}),
+                    config,
                     created_at: chrono::Utc::now(),
                 })
             })
@@ -264,11 +289,24 @@ mod tests {
             ("colour = true", "colour"),
             ("[[channels]]\nslug = \"Bad Slug\"\nkind = \"api\"", "channels[0].slug"),
             ("[[channels]]\nslug = \"ok\"\nkind = \"fax\"", "channels[0].kind"),
+            ("[[channels]]\nslug = \"wa\"\nkind = \"whatsapp\"\nconfig = { phone_id = \"1\" }", "channels[0].config"),
         ];
         for (toml, key) in cases {
             let err = load_str(toml).expect_err(toml).to_string();
             assert!(err.contains(key), "{toml:?} -> {err}");
         }
+    }
+
+    #[test]
+    fn meta_channels_take_their_settings_from_the_file() -> anyhow::Result<()> {
+        let c = load_str(
+            "[[channels]]\nslug = \"wa\"\nkind = \"whatsapp\"\nsecret = \"app\"\n\
+             [channels.config]\nverify_token = \"v\"\naccess_token = \"t\"\nphone_number_id = \"106540352242922\"\n",
+        )?;
+        let recs = c.channel_records()?;
+        assert_eq!(recs[0].config["phone_number_id"], "106540352242922");
+        assert_eq!(recs[0].secret.as_deref(), Some("app"));
+        Ok(())
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod nlp;
 mod serve;
+mod simulate;
 
 use std::path::PathBuf;
 
@@ -47,6 +48,9 @@ enum Command {
         #[command(subcommand)]
         command: nlp::NlpCommand,
     },
+    /// Runs a local Graph API (WhatsApp, Messenger, Instagram) that posts signed webhooks to a
+    /// Switchboard server and answers its sends.
+    Simulate(simulate::SimulateArgs),
     /// Users, tokens, channels.
     Admin {
         #[command(subcommand)]
@@ -98,6 +102,7 @@ fn main() -> std::process::ExitCode {
             Command::Demo(args) => demo::run(cfg, args).await,
             Command::Bench { what } => bench::run(what).await,
             Command::Nlp { command } => tokio::task::spawn_blocking(move || nlp::run(command)).await?,
+            Command::Simulate(args) => simulate::run(args).await,
             Command::Admin { command } => {
                 let store = serve::open_store(&cfg).await?;
                 let r = admin::run(store.clone(), command).await;

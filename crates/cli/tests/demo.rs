@@ -94,6 +94,7 @@ async fn demo_feeds_realistic_conversations_and_stops_on_sigterm() {
     assert!(text.contains("admin@demo.switchboard / switchboard-demo"), "{text}");
     assert!(text.contains("lin@demo.switchboard, sam@demo.switchboard"), "{text}");
     assert!(text.contains("replies delivered"), "{text}");
+    assert!(text.contains("from the Graph API simulator"), "{text}");
     assert!(data_dir.join("switchboard.db").is_file());
 
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
@@ -117,6 +118,9 @@ async fn demo_feeds_realistic_conversations_and_stops_on_sigterm() {
     let channels: std::collections::HashSet<&str> =
         conversations.iter().filter_map(|c| c["channel"].as_str()).collect();
     assert!(channels.len() >= 2, "{channels:?}");
+    for meta in ["whatsapp", "messenger", "instagram"] {
+        assert!(channels.contains(meta), "no {meta} conversation: {channels:?}");
+    }
 
     let (mut english, mut chinese, mut sent, mut notes) = (false, false, false, false);
     for c in &conversations {

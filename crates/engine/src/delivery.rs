@@ -6,7 +6,7 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 use switchboard_domain::ChannelKind;
-use switchboard_store::OutboxItem;
+use switchboard_store::{DynStore, OutboxItem};
 
 /// Why a delivery failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,10 +74,13 @@ pub struct ApiCallback<'a> {
 }
 
 /// Sends one reply. Returns the provider's message id.
-pub async fn deliver(client: &reqwest::Client, item: &OutboxItem) -> Result<String, DeliveryError> {
+pub async fn deliver(client: &reqwest::Client, store: &DynStore, item: &OutboxItem) -> Result<String, DeliveryError> {
     match item.channel.kind {
         ChannelKind::Api => deliver_api(client, item).await,
-        other => Err(DeliveryError::Permanent(format!("channel kind {other} has no outbound sender in this build"))),
+        other => match switchboard_channels::sender_for(other, client) {
+            Some(sender) => crate::channel_delivery::deliver(sender.as_ref(), store, item).await,
+            None => Err(DeliveryError::Permanent(format!("channel kind {other} has no outbound sender in this build"))),
+        },
     }
 }
 

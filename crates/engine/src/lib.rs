@@ -2,8 +2,10 @@
 //! realtime bus. Everything here is owned by [`Engine`] and stops gracefully on [`Engine::shutdown`].
 #![forbid(unsafe_code)]
 
+pub mod channel_delivery;
 pub mod delivery;
 pub mod ingest;
+pub mod media;
 pub mod metrics;
 pub mod outbox;
 pub mod pipeline;
@@ -36,6 +38,8 @@ pub struct EngineConfig {
     pub outbox: outbox::OutboxConfig,
     /// Run the background workers (pipeline, outbox). Off only in tests that drive them by hand.
     pub workers: bool,
+    /// Inbound media downloads (off when `None`).
+    pub media: Option<media::MediaConfig>,
 }
 
 impl Default for EngineConfig {
@@ -47,6 +51,7 @@ impl Default for EngineConfig {
             threading: ThreadingRules::default(),
             outbox: outbox::OutboxConfig::default(),
             workers: true,
+            media: None,
         }
     }
 }
@@ -67,6 +72,7 @@ struct Inner {
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     pipeline_wake: Arc<tokio::sync::Notify>,
     outbox_wake: Arc<tokio::sync::Notify>,
+    media_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Engine {
@@ -77,6 +83,7 @@ impl Engine {
         let cancel = CancellationToken::new();
         let pipeline_wake = Arc::new(tokio::sync::Notify::new());
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
+        let media_wake = Arc::new(tokio::sync::Notify::new());
         let mut tasks = Vec::new();
         let bus = Bus::new(store.clone(), cancel.clone(), &mut tasks).await;
         let ingestor = Ingestor::start(store.clone(), metrics.clone(), pipeline_wake.clone(), &config, &mut tasks);
@@ -98,6 +105,9 @@ impl Engine {
                 outbox_wake.clone(),
                 cancel.clone(),
             )));
+            if let Some(m) = &config.media {
+                tasks.push(tokio::spawn(media::run(store.clone(), m.clone(), media_wake.clone(), cancel.clone())));
+            }
         }
         Engine {
             inner: Arc::new(Inner {
@@ -110,6 +120,7 @@ impl Engine {
                 tasks: std::sync::Mutex::new(tasks),
                 pipeline_wake,
                 outbox_wake,
+                media_wake,
             }),
         }
     }
@@ -142,6 +153,11 @@ impl Engine {
     /// Tells the outbox sender there is new work.
     pub fn wake_outbox(&self) {
         self.inner.outbox_wake.notify_one();
+    }
+
+    /// Tells the media downloader there is new work.
+    pub fn wake_media(&self) {
+        self.inner.media_wake.notify_one();
     }
 
     /// Tells the pipeline there are new events (another node's, or after a restart).

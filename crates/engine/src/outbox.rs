@@ -112,12 +112,16 @@ async fn send_one(
     cfg: &OutboxConfig,
     item: OutboxItem,
 ) {
-    let result = deliver(client, &item).await;
+    let result = deliver(client, store, &item).await;
     let outcome = match result {
         Ok(provider_id) => {
             metrics.outbox_deliveries.get_or_create(&crate::metrics::ResultLabel { result: "sent" }).inc();
             tracing::info!(message_id = %item.message_id, case = %item.case_number, attempt = item.attempts, "reply delivered");
-            store.complete_outbox(item.id, item.attempts, &provider_id, Utc::now()).await
+            let done = store.complete_outbox(item.id, item.attempts, &provider_id, Utc::now()).await;
+            if done.is_ok() {
+                crate::channel_delivery::after_sent(store, bus, &item, &provider_id).await;
+            }
+            done
         }
         Err(DeliveryError::Retryable { reason, retry_after }) if (item.attempts as u32) < cfg.max_attempts => {
             metrics.outbox_deliveries.get_or_create(&crate::metrics::ResultLabel { result: "retry" }).inc();

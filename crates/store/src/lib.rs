@@ -7,6 +7,7 @@
 //!   with `FOR UPDATE SKIP LOCKED`; live events across nodes with `LISTEN/NOTIFY`.
 #![forbid(unsafe_code)]
 
+pub mod channel_state;
 mod migrations;
 pub mod postgres;
 mod records;
@@ -21,6 +22,7 @@ use switchboard_domain::{
     MessageId, OutboxId, UserId,
 };
 
+pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext};
 pub use records::*;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
@@ -91,7 +93,7 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ChannelStateStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

@@ -7,8 +7,12 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") }];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") },
+    Migration { version: 2, name: "meta_channels", sql: include_str!("../migrations/sqlite/0002_meta_channels.sql") },
+];
 
-pub(crate) const POSTGRES: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../migrations/postgres/0001_init.sql") }];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../migrations/postgres/0001_init.sql") },
+    Migration { version: 2, name: "meta_channels", sql: include_str!("../migrations/postgres/0002_meta_channels.sql") },
+];

@@ -8,6 +8,7 @@ mod cache;
 pub mod error;
 pub mod extract;
 mod ops;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .merge(ops::router())
+        .merge(webhooks::router())
         .nest("/api/v1", api::router())
         .fallback(|| async { AppError::not_found("route") })
         .method_not_allowed_fallback(|| async {

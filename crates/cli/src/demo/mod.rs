@@ -1,8 +1,10 @@
 //! `switchboard demo`: a server on a fresh SQLite database, filled with a few hundred realistic
 //! conversations (English and Chinese, three API channels) that go through the real ingest path
 //! over HTTP. Replies are really delivered by the outbox to a small in-process "brand system".
+//! WhatsApp, Messenger and Instagram customers write live through the Graph API simulator.
 
 mod data;
+mod meta;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -714,6 +716,10 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
         let rec = brand.channel_record(slug, name)?;
         store.upsert_channel(&rec).await.with_context(|| format!("cannot save channel {slug}"))?;
     }
+    let mut meta = meta::MetaDemo::start(&format!("http://{}", listener.local_addr()?)).await?;
+    for rec in meta.records()? {
+        store.upsert_channel(&rec).await.with_context(|| format!("cannot save channel {}", rec.slug))?;
+    }
     let users = match create_users(&store).await {
         Ok(u) => u,
         Err(e) => {
@@ -729,7 +735,10 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     let api = Arc::new(Api { client, base: url.clone(), users });
 
     let fed = tokio::select! {
-        r = populate(api, &args) => Some(r),
+        r = async {
+            populate(api.clone(), &args).await?;
+            meta.feed(api, 12).await.map(|_| ())
+        } => Some(r),
         _ = &mut signal => None,
     };
     let result = match fed {
@@ -745,6 +754,10 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
             println!("  agents:       {}, {} (same password)", USERS[1].1, USERS[2].1);
             println!("  API token (admin): {admin_token}");
             println!("  try: curl -H 'Authorization: Bearer {admin_token}' {url}/api/v1/conversations");
+            println!(
+                "  live: WhatsApp, Messenger and Instagram customers keep writing through the Graph API simulator at {} (channels whatsapp, messenger, instagram)",
+                meta.sim.graph_base_url()
+            );
             println!("Press Ctrl-C to stop.");
             signal.as_mut().await;
             println!("Stopping the demo …");

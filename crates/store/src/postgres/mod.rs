@@ -1,5 +1,6 @@
 //! The PostgreSQL backend (sqlx).
 
+mod channel_state;
 mod threading;
 
 use async_trait::async_trait;

@@ -1,5 +1,6 @@
 //! The SQLite backend.
 
+mod channel_state;
 mod conn;
 
 use std::path::Path;

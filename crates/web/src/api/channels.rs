@@ -12,10 +12,53 @@ use crate::auth::Caller;
 use crate::error::{ApiResult, AppError};
 use crate::extract::Json;
 
-/// Lists channels (secrets are never shown).
+/// Lists channels (secrets are never shown: the channel secret is omitted, secret config values
+/// such as `access_token` are masked).
 #[utoipa::path(get, path = "/api/v1/channels", tag = "channels", responses((status = 200, body = Vec<ChannelRecord>)))]
 pub(crate) async fn list(State(st): State<AppState>, _caller: Caller) -> ApiResult<impl IntoResponse> {
-    Ok(axum::Json(st.engine.store().list_channels().await?))
+    let channels: Vec<ChannelRecord> = st.engine.store().list_channels().await?.into_iter().map(redacted).collect();
+    Ok(axum::Json(channels))
+}
+
+/// Shown instead of a secret config value; sending it back keeps the stored value.
+pub(crate) const REDACTED: &str = "********";
+
+/// Whether a provider config key holds a secret (tokens, secrets): never shown by the API.
+pub(crate) fn is_secret_key(k: &str) -> bool {
+    k.contains("token") || k.contains("secret") || k.contains("password")
+}
+
+/// The record as the API shows it: secret config values masked (the channel secret itself is
+/// never serialised).
+pub(crate) fn redacted(mut rec: ChannelRecord) -> ChannelRecord {
+    if let Some(obj) = rec.config.as_object_mut() {
+        for (k, v) in obj.iter_mut() {
+            if is_secret_key(k) && !v.is_null() {
+                *v = serde_json::Value::String(REDACTED.into());
+            }
+        }
+    }
+    rec
+}
+
+/// A new config with secret values that are missing or masked taken from the stored one.
+fn keep_secrets(mut new: serde_json::Value, old: Option<&serde_json::Value>) -> serde_json::Value {
+    let (Some(obj), Some(old)) = (new.as_object_mut(), old.and_then(|o| o.as_object())) else { return new };
+    for (k, v) in old {
+        if !is_secret_key(k) {
+            continue;
+        }
+        match obj.get(k) {
+            None => {
+                obj.insert(k.clone(), v.clone());
+            }
+            Some(serde_json::Value::String(s)) if s == REDACTED => {
+                obj.insert(k.clone(), v.clone());
+            }
+            _ => {}
+        }
+    }
+    new
 }
 
 /// A channel to create or update.
@@ -26,9 +69,11 @@ pub(crate) struct ChannelBody {
     name: String,
     /// API channels: where replies are POSTed.
     callback_url: Option<String>,
-    /// HMAC secret for signing callbacks.
+    /// HMAC secret: API channels sign callbacks with it; Meta channels verify webhooks with it (the app secret).
     secret: Option<String>,
-    /// Provider settings.
+    /// Provider settings. WhatsApp/Messenger/Instagram: `verify_token`, `access_token`,
+    /// `phone_number_id` / `page_id` / `ig_account_id`, `graph_base_url`, `human_agent_tag`.
+    /// Secret values sent as `********` (or left out) keep the stored value.
     #[schema(value_type = Object)]
     config: Option<serde_json::Value>,
 }
@@ -56,20 +101,24 @@ pub(crate) async fn upsert(
     let existing = store.get_channel(&slug).await?;
     let created_at = existing.as_ref().map(|c| c.created_at).unwrap_or_else(Utc::now);
     // The API never shows the secret, so an update without one keeps the stored one.
-    let secret = b.secret.or_else(|| existing.and_then(|c| c.secret));
+    let secret = b.secret.or_else(|| existing.as_ref().and_then(|c| c.secret.clone()));
+    let config = keep_secrets(b.config.unwrap_or_else(|| serde_json::json!({})), existing.as_ref().map(|c| &c.config));
+    if matches!(b.kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram) {
+        switchboard_channels::meta::validate_config(b.kind, &config).map_err(invalid)?;
+    }
     let rec = ChannelRecord {
         slug: slug.clone(),
         kind: b.kind,
         name: b.name,
         callback_url: b.callback_url,
         secret,
-        config: b.config.unwrap_or_else(|| serde_json::json!({})),
+        config,
         created_at,
     };
     store.upsert_channel(&rec).await?;
     st.channels.invalidate(&slug);
     tracing::info!(channel = %slug, user = %caller.user_id, "channel saved");
-    Ok(axum::Json(rec))
+    Ok(axum::Json(redacted(rec)))
 }
 
 /// The caller's own user.

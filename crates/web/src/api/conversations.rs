@@ -98,7 +98,7 @@ pub(crate) struct ConversationDetail {
 }
 
 /// Resolves a path segment that is a conversation id or a case number.
-async fn resolve(st: &AppState, id: &str) -> ApiResult<Conversation> {
+pub(crate) async fn resolve(st: &AppState, id: &str) -> ApiResult<Conversation> {
     let store = st.engine.store();
     let found = if let Ok(uuid) = id.parse::<ConversationId>() {
         store.get_conversation(uuid).await?
@@ -227,6 +227,9 @@ pub(crate) async fn post_message(
             .map(|m| m.visibility)
             .unwrap_or(Visibility::Private),
     };
+    if kind == MessageKind::Reply {
+        super::messaging::require_open_window(&st, &conv, visibility).await?;
+    }
     let (msg, created) = store
         .post_message(&NewMessage {
             conversation_id: conv.id,

@@ -7,6 +7,7 @@ mod conversations;
 mod delivery;
 mod events;
 mod inbound;
+mod messaging;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -25,6 +26,7 @@ use crate::AppState;
         contacts::list, contacts::get_one, contacts::patch, contacts::merge,
         channels::list, channels::upsert, channels::me, channels::users,
         events::stream,
+        messaging::get_window, messaging::post_template, messaging::post_media, messaging::get_attachment,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::error::ErrorDetail,
@@ -36,6 +38,7 @@ use crate::AppState;
         conversations::ConversationDetail, conversations::ConversationPage, conversations::NewMessageBody,
         contacts::ContactPage, contacts::ContactPatch, contacts::MergeBody, contacts::ContactDetail,
         channels::ChannelBody, delivery::DeliveryReport,
+        messaging::WindowBody, messaging::TemplateBody, messaging::MediaBody,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -62,7 +65,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::get_one).patch(conversations::patch))
         .route("/conversations/{id}/messages", post(conversations::post_message))
+        .route("/conversations/{id}/window", get(messaging::get_window))
+        .route("/conversations/{id}/template", post(messaging::post_template))
+        .route("/conversations/{id}/media", post(messaging::post_media))
         .route("/messages/{id}", get(conversations::get_message))
+        .route("/messages/{id}/attachments/{index}", get(messaging::get_attachment))
         .route("/contacts", get(contacts::list))
         .route("/contacts/{id}", get(contacts::get_one).patch(contacts::patch))
         .route("/contacts/{id}/merge", post(contacts::merge))

@@ -1,0 +1,136 @@
+//! `switchboard simulate`: runs the local Graph API simulator (WhatsApp Cloud API, Messenger,
+//! Instagram) next to a Switchboard server, posts signed customer webhooks to it, and prints what
+//! Switchboard sends back.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use switchboard_channels::meta::simulator::{Outage, Simulator, SimulatorConfig};
+use switchboard_domain::{ChannelKind, ChannelSlug};
+
+/// Options of `switchboard simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Where the simulated Graph API listens.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: SocketAddr,
+    /// Switchboard's base URL; webhooks go to `{target}/webhooks/{slug}`.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub target: String,
+    /// Products to simulate, comma separated: whatsapp, messenger, instagram.
+    #[arg(long, default_value = "whatsapp,messenger,instagram", value_delimiter = ',')]
+    pub products: Vec<String>,
+    /// Slug of the WhatsApp channel in Switchboard.
+    #[arg(long, default_value = "whatsapp")]
+    pub whatsapp_slug: String,
+    /// Slug of the Messenger channel.
+    #[arg(long, default_value = "messenger")]
+    pub messenger_slug: String,
+    /// Slug of the Instagram channel.
+    #[arg(long, default_value = "instagram")]
+    pub instagram_slug: String,
+    /// App secret that signs the webhooks (the channels' `secret`).
+    #[arg(long, default_value = "sim-app-secret")]
+    pub app_secret: String,
+    /// Access token the send endpoints accept (the channels' `config.access_token`).
+    #[arg(long, default_value = "sim-access-token")]
+    pub access_token: String,
+    /// Customer messages to post (0: only answer sends).
+    #[arg(long, default_value_t = 20)]
+    pub messages: u64,
+    /// Milliseconds between webhooks.
+    #[arg(long, default_value_t = 1000)]
+    pub interval_ms: u64,
+    /// Start an outage (5xx, timeouts, rate limits) this many seconds after start.
+    #[arg(long)]
+    pub outage_after: Option<u64>,
+    /// How long the outage lasts, in seconds.
+    #[arg(long, default_value_t = 15)]
+    pub outage_secs: u64,
+}
+
+/// Runs until Ctrl-C.
+pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    let mut webhooks = HashMap::new();
+    let mut slugs = Vec::new();
+    for p in &args.products {
+        let (kind, slug) = match p.trim() {
+            "whatsapp" => (ChannelKind::Whatsapp, &args.whatsapp_slug),
+            "messenger" => (ChannelKind::Messenger, &args.messenger_slug),
+            "instagram" => (ChannelKind::Instagram, &args.instagram_slug),
+            other => bail!("--products: {other:?} is not simulated (expected whatsapp, messenger or instagram)"),
+        };
+        ChannelSlug::parse(slug).map_err(|e| anyhow::anyhow!("--{}-slug: {e}", kind.as_str()))?;
+        webhooks.insert(kind, format!("{}/webhooks/{slug}", args.target.trim_end_matches('/')));
+        slugs.push((kind, slug.clone()));
+    }
+    let cfg = SimulatorConfig {
+        app_secret: args.app_secret.clone(),
+        access_token: args.access_token.clone(),
+        webhooks,
+        ..Default::default()
+    };
+    let sim = Simulator::start_on(cfg, args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
+    println!("Graph API simulator on {}", sim.graph_base_url());
+    println!("Channels for switchboard.toml:\n");
+    let c = sim.config();
+    for (kind, slug) in &slugs {
+        let id_line = match kind {
+            ChannelKind::Whatsapp => format!("phone_number_id = \"{}\"", c.phone_number_id),
+            ChannelKind::Messenger => format!("page_id = \"{}\"", c.page_id),
+            _ => format!("ig_account_id = \"{}\"", c.ig_account_id),
+        };
+        println!(
+            "[[channels]]\nslug = \"{slug}\"\nkind = \"{kind}\"\nsecret = \"{}\"\n[channels.config]\nverify_token = \"sim-verify\"\naccess_token = \"{}\"\n{id_line}\ngraph_base_url = \"{}\"\n",
+            c.app_secret,
+            c.access_token,
+            sim.graph_base_url()
+        );
+    }
+    let traffic = sim.traffic();
+    let (n, pause) = (args.messages, Duration::from_millis(args.interval_ms));
+    let generator = tokio::spawn(async move {
+        let r = traffic.run(n, pause).await;
+        println!(
+            "traffic done: {} webhooks posted ({} redeliveries), {} accepted, {} customer messages",
+            r.posted, r.redeliveries, r.accepted, r.messages
+        );
+    });
+    let outage = args.outage_after.map(|after| (after, args.outage_secs));
+    let started = tokio::time::Instant::now();
+    let mut shown = 0;
+    let mut in_outage = false;
+    let stop = crate::serve::shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+        }
+        if let Some((after, secs)) = outage {
+            let t = started.elapsed().as_secs();
+            let want = t >= after && t < after + secs;
+            if want != in_outage {
+                sim.set_outage(want.then_some(Outage::Mixed));
+                println!(
+                    "{}",
+                    if want { "outage started: sends fail with 5xx, timeouts and rate limits" } else { "outage over" }
+                );
+                in_outage = want;
+            }
+        }
+        let sent = sim.sent();
+        for s in &sent[shown..] {
+            println!("← {} {} {}", s.kind, s.path, s.text().unwrap_or("[non-text]"));
+        }
+        shown = sent.len();
+    }
+    generator.abort();
+    println!("{} sends accepted, {} refused", sim.sent().len(), sim.refused());
+    Ok(())
+}
