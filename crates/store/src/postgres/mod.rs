@@ -2,6 +2,7 @@
 
 mod channel_state;
 mod threading;
+mod triage;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
