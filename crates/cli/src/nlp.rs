@@ -213,3 +213,14 @@ pub fn bench(a: BenchNlpArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Starts the triage step of a running engine from the `[nlp]` config section.
+pub async fn start_triage(engine: &switchboard_engine::Engine, n: &crate::config::NlpSection) -> anyhow::Result<()> {
+    let cfg = switchboard_engine::triage::TriageConfig {
+        languages: n.languages.clone(),
+        phone_region: (!n.phone_region.is_empty()).then(|| n.phone_region.clone()),
+        language_fast_margin: n.language_fast_margin,
+        retrain_every: std::time::Duration::from_secs(n.retrain_interval_secs),
+    };
+    engine.start_triage(cfg).await.map_err(|e| anyhow::anyhow!("cannot start triage: {e}"))
+}

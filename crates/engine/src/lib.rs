@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod realtime;
 mod timers;
+pub mod triage;
 
 use std::sync::Arc;
 use std::time::Duration;

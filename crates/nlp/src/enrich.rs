@@ -67,9 +67,14 @@ impl Enricher {
     }
 
     pub fn enrich(&self, text: &str, ctx: &MessageContext, buf: &mut Buffers) -> Triage {
+        self.enrich_with(text, ctx, &self.intent, buf)
+    }
+
+    /// As [`enrich`](Self::enrich) with another intent model (e.g. the newest retrained one).
+    pub fn enrich_with(&self, text: &str, ctx: &MessageContext, intent_model: &Model, buf: &mut Buffers) -> Triage {
         let lang = self.lang.detect(text);
         let s = self.sentiment.predict(text, lang.code, &mut buf.scratch, &mut buf.v);
-        let i = intent::classify(&self.intent, text, intent::OTHER, &mut buf.scratch, &mut buf.v);
+        let i = intent::classify(intent_model, text, intent::OTHER, &mut buf.scratch, &mut buf.v);
         let priority = urgency::assess(text, &i.label, s.label, s.score, ctx);
         let spans = pii::detect(text, self.phone_region.as_deref());
         Triage {
