@@ -8,6 +8,7 @@ mod delivery;
 mod events;
 mod inbound;
 mod messaging;
+mod triage;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -59,7 +60,7 @@ impl Modify for BearerAuth {
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/openapi.json", get(|| async { axum::Json(ApiDoc::openapi()) }))
+        .route("/openapi.json", get(|| async { axum::Json(openapi()) }))
         .route("/inbound", post(inbound::ingest))
         .route("/delivery-reports", post(delivery::report))
         .route("/conversations", get(conversations::list))
@@ -77,4 +78,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/me", get(channels::me))
         .route("/users", get(channels::users))
         .route("/events", get(events::stream))
+        .merge(triage::router())
+}
+
+/// The whole OpenAPI document: the core plus the triage routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(<triage::TriageDoc as OpenApi>::openapi());
+    doc
 }
