@@ -103,6 +103,11 @@ pub fn default_examples() -> Vec<(String, String)> {
         (
             "order_status",
             &[
+                "¿cuándo llega mi pedido?",
+                "status der bestellung",
+                "onde está meu pedido",
+                "dov'è il mio ordine",
+                "订单什么时候发货",
                 "where is my order",
                 "what's the status of my order",
                 "has my order shipped yet",
@@ -119,6 +124,11 @@ pub fn default_examples() -> Vec<(String, String)> {
         (
             "delivery",
             &[
+                "el repartidor no vino",
+                "lieferung verspätet",
+                "a entrega está atrasada",
+                "il pacco non è arrivato",
+                "快递员没送到",
                 "my package hasn't arrived",
                 "the parcel is late",
                 "delivery was supposed to be yesterday",
@@ -135,6 +145,11 @@ pub fn default_examples() -> Vec<(String, String)> {
         (
             "refund_return",
             &[
+                "quiero devolver el producto",
+                "rücksendung und erstattung",
+                "quero meu dinheiro de volta",
+                "voglio un rimborso",
+                "申请退货退款",
                 "i want a refund",
                 "how do i return this item",
                 "still waiting for my refund",
@@ -152,6 +167,11 @@ pub fn default_examples() -> Vec<(String, String)> {
         (
             "billing",
             &[
+                "cargo duplicado en mi tarjeta",
+                "rechnung ist falsch",
+                "cobrança indevida no cartão",
+                "addebito non autorizzato in fattura",
+                "多扣费了",
                 "i was charged twice",
                 "wrong amount on my invoice",
                 "why was my card charged",
@@ -168,6 +188,14 @@ pub fn default_examples() -> Vec<(String, String)> {
         (
             "account_access",
             &[
+                "me han hackeado la cuenta",
+                "me robaron la cuenta",
+                "no puedo entrar a mi cuenta",
+                "passwort vergessen",
+                "minha conta foi hackeada",
+                "account rubato",
+                "on a piraté mon compte",
+                "账户被黑客入侵",
                 "i can't log in",
                 "my account was hacked",
                 "reset my password",
@@ -185,6 +213,11 @@ pub fn default_examples() -> Vec<(String, String)> {
         (
             "cancellation",
             &[
+                "cancelar mi pedido",
+                "vertrag kündigen",
+                "cancelar minha assinatura",
+                "disdire l'abbonamento",
+                "退订会员",
                 "cancel my subscription",
                 "i want to cancel my order",
                 "how do i close my account",
@@ -201,6 +234,11 @@ pub fn default_examples() -> Vec<(String, String)> {
         (
             "technical_problem",
             &[
+                "la app se cierra sola",
+                "fehler beim bezahlen",
+                "o aplicativo não abre",
+                "l'app non funziona",
+                "页面一直报错",
                 "the app keeps crashing",
                 "website won't load",
                 "error message when i pay",
@@ -217,6 +255,11 @@ pub fn default_examples() -> Vec<(String, String)> {
         (
             "complaint",
             &[
+                "pésimo servicio",
+                "sehr enttäuscht vom kundenservice",
+                "atendimento horrível",
+                "servizio pessimo",
+                "客服不理人",
                 "this is unacceptable",
                 "worst customer service ever",
                 "i'm very disappointed",
@@ -234,6 +277,11 @@ pub fn default_examples() -> Vec<(String, String)> {
         (
             "praise",
             &[
+                "excelente atención",
+                "toller kundenservice danke",
+                "obrigado pela ajuda",
+                "grazie mille servizio ottimo",
+                "非常满意",
                 "thank you so much",
                 "great service",
                 "love your product",
@@ -251,6 +299,11 @@ pub fn default_examples() -> Vec<(String, String)> {
         (
             "question",
             &[
+                "¿hacen envíos internacionales?",
+                "wie lange dauert der versand",
+                "vocês aceitam pix?",
+                "avete negozi a roma?",
+                "怎么开发票",
                 "do you ship to canada",
                 "what are your opening hours",
                 "is this available in blue",
@@ -267,6 +320,11 @@ pub fn default_examples() -> Vec<(String, String)> {
         (
             "other",
             &[
+                "buenos días a todos",
+                "schönes wochenende",
+                "bom dia",
+                "buona serata",
+                "今天天气不错",
                 "lol",
                 "good morning everyone",
                 "happy new year",
