@@ -85,6 +85,50 @@ impl Engine {
     }
 }
 
+/// How far back the first catch-up looks when nothing was ever triaged.
+const FIRST_CATCH_UP: Duration = Duration::from_secs(24 * 3600);
+
+/// A message id below every id created at `t` or later (ids are UUIDv7).
+fn id_floor(t: chrono::DateTime<chrono::Utc>) -> MessageId {
+    let ts = uuid::Timestamp::from_unix(uuid::NoContext, t.timestamp().max(0) as u64, 0);
+    let mut b = *uuid::Uuid::new_v7(ts).as_bytes();
+    // Clear the random part so the floor is below every id of that millisecond.
+    for x in &mut b[6..] {
+        *x = 0;
+    }
+    MessageId(uuid::Uuid::from_bytes(b))
+}
+
+/// Triages every inbound message after `cursor` that has no triage yet; returns the new cursor.
+async fn catch_up(
+    store: &DynStore,
+    enricher: &Arc<Enricher>,
+    active: &Arc<RwLock<ActiveIntent>>,
+    mut cursor: MessageId,
+    cancel: &CancellationToken,
+) -> MessageId {
+    loop {
+        if cancel.is_cancelled() {
+            return cursor;
+        }
+        let ids = match store.untriaged_messages(cursor, BATCH).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(error = %e, "triage catch-up cannot read messages");
+                return cursor;
+            }
+        };
+        let Some(&last) = ids.last() else { return cursor };
+        let n = ids.len();
+        if let Err(e) = triage_messages(store, enricher, active, ids).await {
+            tracing::warn!(error = %e, "triage catch-up batch failed");
+            return cursor;
+        }
+        tracing::debug!(messages = n, "triage caught up");
+        cursor = last;
+    }
+}
+
 async fn run(
     store: DynStore,
     bus: Bus,
@@ -93,12 +137,19 @@ async fn run(
     cancel: CancellationToken,
 ) {
     let mut rx = bus.subscribe();
+    // Messages that arrived while triage was off or the server was down.
+    let start = match store.latest_triaged_message().await {
+        Ok(Some(id)) => id,
+        _ => id_floor(chrono::Utc::now() - chrono::Duration::from_std(FIRST_CATCH_UP).unwrap_or_default()),
+    };
+    let mut cursor = catch_up(&store, &enricher, &active, start, &cancel).await;
     loop {
         let first = tokio::select! {
             _ = cancel.cancelled() => return,
             r = rx.recv() => r,
         };
         let mut ids: Vec<MessageId> = Vec::new();
+        let mut lagged = matches!(first, Err(RecvError::Lagged(_)));
         if !take(&mut ids, first) {
             return;
         }
@@ -108,16 +159,27 @@ async fn run(
                     take(&mut ids, Ok(ev));
                 }
                 Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                    lagged = true;
                     take(&mut ids, Err(RecvError::Lagged(n)));
                 }
                 Err(_) => break,
             }
         }
+        if lagged {
+            // The skipped messages are newer than the cursor: triage them from the database.
+            cursor = catch_up(&store, &enricher, &active, cursor, &cancel).await;
+        }
         if ids.is_empty() {
             continue;
         }
-        if let Err(e) = triage_messages(&store, &enricher, &active, ids).await {
-            tracing::warn!(error = %e, "triage batch failed");
+        let newest = ids.iter().copied().max();
+        match triage_messages(&store, &enricher, &active, ids).await {
+            Ok(_) => {
+                if let Some(n) = newest {
+                    cursor = cursor.max(n);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "triage batch failed"),
         }
     }
 }
@@ -134,7 +196,7 @@ fn take(ids: &mut Vec<MessageId>, r: Result<crate::RealtimeEvent, RecvError>) ->
             true
         }
         Err(RecvError::Lagged(n)) => {
-            tracing::warn!(missed = n, "triage fell behind the event stream; some messages were not triaged");
+            tracing::warn!(missed = n, "triage fell behind the event stream; catching up from the database");
             true
         }
         Err(RecvError::Closed) => false,

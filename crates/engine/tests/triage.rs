@@ -81,3 +81,40 @@ async fn inbound_messages_are_triaged_and_labels_retrain() {
     assert!(switchboard_nlp::linear::Model::from_bytes(&active.bytes).is_ok());
     engine.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn messages_that_arrived_before_triage_started_are_caught_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        switchboard_store::open(dir.path().join("c.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
+    let engine = Engine::start(store.clone(), EngineConfig::default()).await;
+    let early = engine.ingestor().submit(event("early", "I want a refund for the broken blender")).await.unwrap();
+    // Wait until the pipeline has threaded it (its message exists).
+    for _ in 0..100 {
+        if store.get_message(early.message_id).await.unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(store.message_triage(early.message_id).await.unwrap().is_none());
+    engine
+        .start_triage(TriageConfig {
+            languages: vec!["en".into()],
+            phone_region: None,
+            language_fast_margin: 0.6,
+            retrain_every: Duration::from_secs(3600),
+        })
+        .await
+        .unwrap();
+    let mut found = None;
+    for _ in 0..300 {
+        if let Some(t) = store.message_triage(early.message_id).await.unwrap() {
+            found = Some(t);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let t = found.expect("the early message was never triaged");
+    assert_eq!(t.intent, "refund_return");
+    engine.shutdown(Duration::from_secs(5)).await;
+}

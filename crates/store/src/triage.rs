@@ -75,4 +75,9 @@ pub trait TriageStore {
     async fn active_intent_model(&self) -> Result<Option<IntentModelRecord>>;
     /// All versions, newest first, without bytes.
     async fn intent_models(&self) -> Result<Vec<IntentModelRecord>>;
+    /// Inbound messages with an id greater than `after` (ids are time-ordered UUIDv7) that have
+    /// no triage yet, oldest first: what the triage step missed.
+    async fn untriaged_messages(&self, after: MessageId, limit: usize) -> Result<Vec<MessageId>>;
+    /// The greatest message id that has a triage.
+    async fn latest_triaged_message(&self) -> Result<Option<MessageId>>;
 }

@@ -123,6 +123,14 @@ async fn triage_is_stored_per_message_and_latest_per_conversation() {
         s.save_triage(vec![again.clone()]).await.unwrap();
         assert_eq!(s.message_triage(out[0].message_id).await.unwrap(), Some(again));
         s.save_triage(Vec::new()).await.unwrap();
+
+        // What the triage step missed: inbound messages after a cursor without a triage.
+        let more = deliver(&s, "carol", &["one", "two"]).await;
+        let zero = MessageId(uuid::Uuid::nil());
+        assert_eq!(s.untriaged_messages(zero, 10).await.unwrap(), vec![more[0].message_id, more[1].message_id]);
+        assert_eq!(s.untriaged_messages(more[0].message_id, 10).await.unwrap(), vec![more[1].message_id]);
+        assert_eq!(s.untriaged_messages(zero, 1).await.unwrap().len(), 1);
+        assert_eq!(s.latest_triaged_message().await.unwrap(), Some(out[1].message_id.max(out[0].message_id)));
     })
     .await;
 }

@@ -177,6 +177,26 @@ impl TriageStore for PgStore {
         row.as_ref().map(model_from_row).transpose()
     }
 
+    async fn untriaged_messages(&self, after: MessageId, limit: usize) -> Result<Vec<MessageId>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT m.id FROM messages m WHERE m.id > $1 AND m.direction = 'inbound' \
+             AND NOT EXISTS (SELECT 1 FROM message_triage t WHERE t.message_id = m.id) ORDER BY m.id LIMIT $2",
+        )
+        .bind(after.0)
+        .bind(limit.min(10_000) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(MessageId).collect())
+    }
+
+    async fn latest_triaged_message(&self) -> Result<Option<MessageId>> {
+        let id: Option<Uuid> =
+            sqlx::query_scalar("SELECT message_id FROM message_triage ORDER BY message_id DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(id.map(MessageId))
+    }
+
     async fn intent_models(&self) -> Result<Vec<IntentModelRecord>> {
         let rows = sqlx::query(
             "SELECT version, created_at, examples, note, ''::bytea AS bytes FROM intent_models ORDER BY version DESC",

@@ -179,6 +179,34 @@ impl TriageStore for SqliteStore {
             .await
     }
 
+    async fn untriaged_messages(&self, after: MessageId, limit: usize) -> Result<Vec<MessageId>> {
+        let limit = limit.min(10_000) as i64;
+        self.conns
+            .read(move |c| {
+                let mut st = c.prepare_cached(
+                    "SELECT m.id FROM messages m WHERE m.id > ?1 AND m.direction = 'inbound' \
+                     AND NOT EXISTS (SELECT 1 FROM message_triage t WHERE t.message_id = m.id) ORDER BY m.id LIMIT ?2",
+                )?;
+                let rows = st
+                    .query_map(params![after.0, limit], |r| Ok(MessageId(r.get(0)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await
+    }
+
+    async fn latest_triaged_message(&self) -> Result<Option<MessageId>> {
+        self.conns
+            .read(move |c| {
+                Ok(c.query_row("SELECT message_id FROM message_triage ORDER BY message_id DESC LIMIT 1", [], |r| {
+                    r.get::<_, Uuid>(0)
+                })
+                .optional()?
+                .map(MessageId))
+            })
+            .await
+    }
+
     async fn intent_models(&self) -> Result<Vec<IntentModelRecord>> {
         self.conns
             .read(move |c| {
