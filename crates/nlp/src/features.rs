@@ -155,10 +155,11 @@ fn finish(raw: &mut [(u32, f32)], idf: Option<&[f32]>, out: &mut SparseVec) {
         while j < raw.len() && raw[j].0 == k {
             j += 1;
         }
-        let count = (j - i) as f32;
+        // 1 + ln(1) = 1: most buckets occur once, so skip the logarithm for them.
+        let tf = if j - i == 1 { 1.0 } else { 1.0 + ((j - i) as f32).ln() };
         out.idx.push(k);
         let weight = idf.and_then(|t| t.get(k as usize)).copied().unwrap_or(1.0);
-        out.val.push(w * (1.0 + count.ln()) * weight);
+        out.val.push(w * tf * weight);
         i = j;
     }
     let norm = out.val.iter().map(|v| v * v).sum::<f32>().sqrt();
