@@ -27,6 +27,10 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// Triage enrichment (language, sentiment, intent, urgency, PII) on one core.
     Nlp(crate::nlp::BenchNlpArgs),
+    /// Automation rule evaluation (1,000 rules per message) vs a naive interpreter.
+    Rules(crate::bench_routing::RulesArgs),
+    /// SLA due-time computation in business hours vs calendar time.
+    Sla(crate::bench_routing::SlaArgs),
 }
 
 /// Options of `bench ingest`.
@@ -56,6 +60,9 @@ pub struct IngestArgs {
     /// Do not run the pipeline worker during the benchmark (measures the ingest path alone).
     #[arg(long)]
     pub no_pipeline: bool,
+    /// Do not run the routing job (automation, assignment, SLA clocks) during the benchmark.
+    #[arg(long)]
+    pub no_routing: bool,
     /// Seconds to wait after the throughput run before the paced run (lets WAL checkpoints settle).
     #[arg(long, default_value_t = 0)]
     pub settle_secs: u64,
@@ -76,6 +83,8 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Nlp(args) => tokio::task::spawn_blocking(move || crate::nlp::bench(args)).await?,
+        BenchCommand::Rules(args) => crate::bench_routing::rules(args),
+        BenchCommand::Sla(args) => crate::bench_routing::sla(args),
     }
 }
 
@@ -280,6 +289,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let mut scratch: Option<(String, String)> = None;
     let mut cfg = Config { data_dir: tmp.path().to_owned(), ..Config::default() };
+    cfg.routing.enabled = !args.no_routing;
     if let Some(url) = &args.database_url {
         let (db_url, name) = switchboard_store::postgres::create_scratch_database(url, "sb_bench")
             .await

@@ -36,6 +36,8 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     /// Triage of inbound messages (language, sentiment, intent, priority, PII); docs/nlp.md.
     pub nlp: NlpSection,
+    /// Routing, SLA timers, automation and the automatic acknowledgement.
+    pub routing: RoutingSection,
 }
 
 /// Triage settings.
@@ -53,6 +55,20 @@ pub struct NlpSection {
     pub language_fast_margin: f32,
     /// Seconds between checks for new agents' intent labels (retraining when there are).
     pub retrain_interval_secs: u64,
+}
+
+/// Routing settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSection {
+    /// Run the routing job (automation, assignment, SLA clocks and timers) on this node.
+    pub enabled: bool,
+    /// Send the automatic acknowledgement (case number, expected answer time) on new conversations.
+    pub auto_ack: bool,
+    /// Also on public threads (an X mention): off means never answer in public automatically.
+    pub auto_ack_public: bool,
+    /// Milliseconds between rounds of the routing job (SLA timers fire within one round).
+    pub tick_ms: u64,
 }
 
 /// Logging settings.
@@ -131,6 +147,7 @@ impl Default for Config {
                 language_fast_margin: switchboard_nlp::lang::FAST_MARGIN,
                 retrain_interval_secs: 3600,
             },
+            routing: RoutingSection { enabled: true, auto_ack: false, auto_ack_public: false, tick_ms: 2000 },
         }
     }
 }
@@ -205,6 +222,9 @@ impl Config {
         if self.ingest.writers == Some(0) {
             bail!("invalid configuration: ingest.writers must be at least 1");
         }
+        if !(100..=60_000).contains(&self.routing.tick_ms) {
+            bail!("invalid configuration: routing.tick_ms must be between 100 and 60000");
+        }
         if self.outbox.max_attempts == 0 {
             bail!("invalid configuration: outbox.max_attempts must be at least 1");
         }
@@ -258,6 +278,13 @@ impl Config {
                 max_attempts: self.outbox.max_attempts,
                 base_backoff: Duration::from_millis(self.outbox.base_backoff_ms),
                 max_backoff: Duration::from_secs(self.outbox.max_backoff_secs),
+                ..Default::default()
+            },
+            routing: switchboard_engine::routing::RoutingConfig {
+                enabled: self.routing.enabled,
+                auto_ack: self.routing.auto_ack,
+                auto_ack_public: self.routing.auto_ack_public,
+                tick: Duration::from_millis(self.routing.tick_ms),
                 ..Default::default()
             },
             media: Some(switchboard_engine::media::MediaConfig::new(self.data_dir.join("media"))),
@@ -335,6 +362,8 @@ mod tests {
             ("[nlp]\nlanguages = [\"en\", \"xx\"]", "nlp.languages"),
             ("[nlp]\nlanguage_fast_margin = -1", "nlp.language_fast_margin"),
             ("[nlp]\ncolour = 1", "colour"),
+            ("[routing]\ntick_ms = 5", "routing.tick_ms"),
+            ("[routing]\nauto_ack = \"yes\"", "routing.auto_ack"),
             ("[[channels]]\nslug = \"wa\"\nkind = \"whatsapp\"\nconfig = { phone_id = \"1\" }", "channels[0].config"),
         ];
         for (toml, key) in cases {

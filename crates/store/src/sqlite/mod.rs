@@ -2,6 +2,7 @@
 
 mod channel_state;
 mod conn;
+mod routing;
 mod triage;
 
 use std::path::Path;

@@ -8,6 +8,7 @@ mod delivery;
 mod events;
 mod inbound;
 mod messaging;
+mod routing;
 mod triage;
 
 use axum::Router;
@@ -78,12 +79,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/me", get(channels::me))
         .route("/users", get(channels::users))
         .route("/events", get(events::stream))
+        .merge(routing::router())
         .merge(triage::router())
 }
 
-/// The whole OpenAPI document: the core plus the triage routes.
+/// The whole OpenAPI document: the core API and each area's part.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    doc.merge(routing::RoutingApi::openapi());
     doc.merge(<triage::TriageDoc as OpenApi>::openapi());
     doc
 }
