@@ -27,6 +27,8 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// Agent UI: inbox page time on a large database, ingest → live event latency.
     Ui(crate::bench_ui::UiArgs),
+    /// Triage enrichment (language, sentiment, intent, urgency, PII) on one core.
+    Nlp(crate::nlp::BenchNlpArgs),
     /// Automation rule evaluation (1,000 rules per message) vs a naive interpreter.
     Rules(crate::bench_routing::RulesArgs),
     /// SLA due-time computation in business hours vs calendar time.
@@ -83,6 +85,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Ui(args) => crate::bench_ui::run(args).await,
+        BenchCommand::Nlp(args) => tokio::task::spawn_blocking(move || crate::nlp::bench(args)).await?,
         BenchCommand::Rules(args) => crate::bench_routing::rules(args),
         BenchCommand::Sla(args) => crate::bench_routing::sla(args),
     }

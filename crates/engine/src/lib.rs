@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod realtime;
 pub mod routing;
 mod timers;
+pub mod triage;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,6 +14,7 @@ pub mod postgres;
 mod records;
 pub mod routing;
 pub mod sqlite;
+pub mod triage;
 pub mod ui;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub use records::*;
 pub use routing::RoutingStore;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
+pub use triage::{IntentLabel, IntentModelRecord, MessageTriage, TriageStore};
 pub use ui::{
     INBOX_COUNT_CAP, InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, UiSession, UiStore, UserPrefs,
     UserUpdate,
@@ -102,7 +104,7 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: UiStore + AuditStore + ChannelStateStore + RoutingStore + Send + Sync + 'static {
+pub trait Store: UiStore + AuditStore + ChannelStateStore + RoutingStore + TriageStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

@@ -4,6 +4,7 @@ mod audit;
 mod channel_state;
 mod routing;
 mod threading;
+mod triage;
 mod ui;
 
 use async_trait::async_trait;
