@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod serve;
 mod simulate;
+mod simulate_telegram;
 
 use std::path::PathBuf;
 
