@@ -217,4 +217,19 @@ async fn group_messages_only_when_addressed_and_replies_go_to_the_group() {
     let call = app.sim.calls_of("sendMessage").into_iter().find(|c| c.text() == Some("Sí, 10–18h")).unwrap();
     assert_eq!(call.body["chat_id"], group);
     assert_eq!(call.body["reply_parameters"]["message_id"], mention["message"]["message_id"]);
+
+    // A media reply by URL: one sendPhoto with the caption.
+    let (status, msg) = app
+        .post(
+            &format!("/api/v1/conversations/{id}/media"),
+            json!({"kind": "image", "link": "https://shop.example.com/map.png", "caption": "Nuestra tienda 🗺️"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{msg}");
+    app.message_status(msg["id"].as_str().unwrap(), &["sent", "delivered", "read"]).await;
+    let photos = app.sim.calls_of("sendPhoto");
+    assert_eq!(photos.len(), 1);
+    assert_eq!(photos[0].body["photo"], "https://shop.example.com/map.png");
+    assert_eq!(photos[0].body["caption"], "Nuestra tienda 🗺️");
+    assert_eq!(photos[0].body["chat_id"], group);
 }
