@@ -128,6 +128,39 @@ async fn update_to_reply_exactly_once_with_duplicates_edit_callback_and_flood() 
     let traffic = app.sim.traffic();
     let customer = &Traffic::customers()[1];
 
+    // The admin action points the bot's webhook at Switchboard with the secret and update types.
+    let r = app
+        .http
+        .put(format!("{}/api/v1/channels/tg/telegram/webhook", app.base))
+        .bearer_auth(&app.token)
+        .json(&json!({"url": format!("{}/webhooks/tg", app.base)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["url"], format!("{}/webhooks/tg", app.base));
+    let hook = app.sim.webhook().unwrap();
+    assert_eq!(hook.secret_token.as_deref(), Some(app.sim.config().secret_token.as_str()));
+    assert_eq!(hook.allowed_updates, ["message", "edited_message", "callback_query"]);
+    let r = app
+        .http
+        .put(format!("{}/api/v1/channels/tg/telegram/webhook", app.base))
+        .bearer_auth(&app.token)
+        .json(&json!({"url": "ftp://x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let r = app
+        .http
+        .delete(format!("{}/api/v1/channels/tg/telegram/webhook", app.base))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(app.sim.webhook().is_none());
+
     // Wrong or missing secret: 401, nothing stored.
     let (forged, _) = traffic.text(customer, "forged");
     assert_eq!(traffic.post_with_secret(&forged, Some("wrong")).await, Some(401));

@@ -9,6 +9,7 @@ mod events;
 mod inbound;
 mod messaging;
 mod routing;
+mod telegram;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -79,11 +80,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users", get(channels::users))
         .route("/events", get(events::stream))
         .merge(routing::router())
+        .merge(telegram::router())
 }
 
 /// The whole OpenAPI document: the core API and each area's part.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(routing::RoutingApi::openapi());
+    doc.merge(telegram::TelegramApi::openapi());
     doc
 }
