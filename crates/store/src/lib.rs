@@ -13,6 +13,7 @@ pub mod postgres;
 mod records;
 pub mod routing;
 pub mod sqlite;
+pub mod telegram;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub use records::*;
 pub use routing::RoutingStore;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
+pub use telegram::TelegramStore;
 
 /// Errors from the store. `NotFound`, `Conflict` and `Invalid` are the caller's fault.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +97,7 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: ChannelStateStore + RoutingStore + Send + Sync + 'static {
+pub trait Store: ChannelStateStore + RoutingStore + TelegramStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

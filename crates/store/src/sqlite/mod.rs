@@ -3,6 +3,7 @@
 mod channel_state;
 mod conn;
 mod routing;
+mod telegram;
 
 use std::path::Path;
 
