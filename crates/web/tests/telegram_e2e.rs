@@ -10,12 +10,13 @@ use serde_json::{Value, json};
 use switchboard_channels::telegram::simulator::{Simulator, SimulatorConfig, Traffic};
 use switchboard_domain::{ChannelKind, ChannelSlug, Role};
 use switchboard_engine::{Engine, EngineConfig};
-use switchboard_store::{ChannelRecord, NewUser, StoreOptions};
+use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions};
 use switchboard_web::{AppState, WebConfig, auth};
 use tokio::net::TcpListener;
 
 struct App {
     base: String,
+    store: DynStore,
     token: String,
     sim: Simulator,
     http: reqwest::Client,
@@ -23,6 +24,10 @@ struct App {
 }
 
 async fn spawn() -> App {
+    spawn_with(json!({})).await
+}
+
+async fn spawn_with(extra: Value) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store =
         switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
@@ -39,7 +44,14 @@ async fn spawn() -> App {
             name: "Telegram".into(),
             callback_url: None,
             secret: Some(c.secret_token.clone()),
-            config: json!({"bot_token": c.bot_token, "bot_username": c.bot_username, "api_base_url": sim.api_base_url()}),
+            config: {
+                let mut cfg = json!({"bot_token": c.bot_token, "bot_username": c.bot_username,
+                    "api_base_url": sim.api_base_url()});
+                for (k, v) in extra.as_object().unwrap() {
+                    cfg[k] = v.clone();
+                }
+                cfg
+            },
             created_at: chrono::Utc::now(),
         })
         .await
@@ -65,7 +77,7 @@ async fn spawn() -> App {
     let engine = Engine::start(store.clone(), cfg).await;
     let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
     tokio::spawn(async move { axum::serve(listener, app).await });
-    App { base, token, sim, http: reqwest::Client::new(), _dir: dir }
+    App { base, store, token, sim, http: reqwest::Client::new(), _dir: dir }
 }
 
 impl App {
@@ -265,4 +277,32 @@ async fn group_messages_only_when_addressed_and_replies_go_to_the_group() {
     assert_eq!(photos[0].body["photo"], "https://shop.example.com/map.png");
     assert_eq!(photos[0].body["caption"], "Nuestra tienda 🗺️");
     assert_eq!(photos[0].body["chat_id"], group);
+}
+
+#[tokio::test]
+async fn long_polling_ingests_from_the_stored_offset() {
+    let app = spawn_with(json!({"polling": true, "poll_timeout_secs": 1})).await;
+    let traffic = app.sim.traffic();
+    let customer = &Traffic::customers()[3];
+    let slug = ChannelSlug::parse("tg").unwrap();
+    let (first, mid) = traffic.text(customer, "مرحبا، أين طلبي؟ 📦");
+    app.sim.queue_update(first.clone());
+    let conv = app.conversation_where(|d| texts(d).contains(&"مرحبا، أين طلبي؟ 📦".to_owned())).await;
+    let edit = traffic.edit(customer, mid, "مرحبا، أين طلبي #4471؟");
+    let edit_id = edit["update_id"].as_i64().unwrap();
+    app.sim.queue_update(edit);
+    // An update below the stored offset is confirmed: queued again, it is not read again.
+    app.sim.queue_update(first);
+    let conv2 = app.conversation_where(|d| texts(d).iter().any(|t| t.contains("#4471"))).await;
+    assert_eq!(conv2["conversation"]["id"], conv["conversation"]["id"]);
+    for _ in 0..100 {
+        if app.store.telegram_offset(&slug).await.unwrap() == Some(edit_id + 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.store.telegram_offset(&slug).await.unwrap(), Some(edit_id + 1));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let detail = app.get(&format!("/api/v1/conversations/{}", conv["conversation"]["id"].as_str().unwrap())).await;
+    assert_eq!(detail["messages"].as_array().unwrap().len(), 2, "{detail}");
 }

@@ -50,6 +50,12 @@ pub struct TelegramConfig {
     /// Bot API base URL (the simulator's URL in tests and the demo).
     #[serde(default)]
     pub api_base_url: Option<String>,
+    /// Receive updates by long polling (`getUpdates`) instead of the webhook.
+    #[serde(default)]
+    pub polling: bool,
+    /// Long-polling timeout in seconds (default 25, at most 50).
+    #[serde(default)]
+    pub poll_timeout_secs: Option<u64>,
 }
 
 impl TelegramConfig {
@@ -88,6 +94,12 @@ pub fn validate_config(config: &Value) -> Result<(), String> {
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {
         return Err(format!("config.api_base_url {url:?} is not an http(s) URL"));
+    }
+    if cfg.poll_timeout_secs.is_some_and(|t| t > 50) {
+        return Err("config.poll_timeout_secs must be at most 50".into());
+    }
+    if cfg.polling && cfg.bot_token.is_none() {
+        return Err("config.polling needs config.bot_token".into());
     }
     if let Some(t) = &cfg.bot_token
         && (t.split_once(':').is_none_or(|(id, rest)| id.is_empty() || rest.is_empty()) || t.contains('/'))
