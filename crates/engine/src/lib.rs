@@ -13,6 +13,7 @@ pub mod realtime;
 pub mod routing;
 mod telegram_poll;
 mod timers;
+pub mod triage;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,6 +14,7 @@ mod records;
 pub mod routing;
 pub mod sqlite;
 pub mod telegram;
+pub mod triage;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub use routing::RoutingStore;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
 pub use telegram::TelegramStore;
+pub use triage::{IntentLabel, IntentModelRecord, MessageTriage, TriageStore};
 
 /// Errors from the store. `NotFound`, `Conflict` and `Invalid` are the caller's fault.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +99,7 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: ChannelStateStore + RoutingStore + TelegramStore + Send + Sync + 'static {
+pub trait Store: ChannelStateStore + RoutingStore + TriageStore + TelegramStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

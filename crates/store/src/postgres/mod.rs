@@ -4,6 +4,7 @@ mod channel_state;
 mod routing;
 mod telegram;
 mod threading;
+mod triage;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

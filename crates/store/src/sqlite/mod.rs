@@ -4,6 +4,7 @@ mod channel_state;
 mod conn;
 mod routing;
 mod telegram;
+mod triage;
 
 use std::path::Path;
 

@@ -10,6 +10,7 @@ mod inbound;
 mod messaging;
 mod routing;
 mod telegram;
+mod triage;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -80,6 +81,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users", get(channels::users))
         .route("/events", get(events::stream))
         .merge(routing::router())
+        .merge(triage::router())
         .merge(telegram::router())
 }
 
@@ -87,6 +89,7 @@ pub(crate) fn router() -> Router<AppState> {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(routing::RoutingApi::openapi());
+    doc.merge(<triage::TriageDoc as OpenApi>::openapi());
     doc.merge(telegram::TelegramApi::openapi());
     doc
 }
