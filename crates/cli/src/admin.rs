@@ -50,7 +50,7 @@ pub enum AdminCommand {
         #[arg(long)]
         callback_url: Option<String>,
         /// API channels: HMAC secret for signing callbacks. WhatsApp/Messenger/Instagram: the Meta
-        /// app secret that signs webhooks.
+        /// app secret that signs webhooks. Telegram: the webhook secret token.
         #[arg(long)]
         secret: Option<String>,
         /// Provider settings as a JSON object, e.g. for WhatsApp
@@ -129,6 +129,9 @@ pub async fn run(store: DynStore, cmd: AdminCommand) -> anyhow::Result<()> {
             }
             if matches!(kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram) {
                 switchboard_channels::meta::validate_config(kind, &config).map_err(|e| anyhow::anyhow!("--{e}"))?;
+            }
+            if kind == ChannelKind::Telegram {
+                switchboard_channels::telegram::validate_config(&config).map_err(|e| anyhow::anyhow!("--{e}"))?;
             }
             // Updating a channel without --secret keeps its secret.
             let secret = secret.or_else(|| existing.and_then(|c| c.secret));

@@ -249,6 +249,11 @@ impl Config {
                 switchboard_channels::meta::validate_config(kind, &c)
                     .map_err(|e| anyhow::anyhow!("invalid configuration: channels[{i}].{e}"))?;
             }
+            if ch.kind == "telegram" {
+                let c = ch.config.clone().unwrap_or_else(|| serde_json::json!({}));
+                switchboard_channels::telegram::validate_config(&c)
+                    .map_err(|e| anyhow::anyhow!("invalid configuration: channels[{i}].{e}"))?;
+            }
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ mod demo;
 mod nlp;
 mod serve;
 mod simulate;
+mod simulate_telegram;
 
 use std::path::PathBuf;
 

@@ -14,6 +14,7 @@ pub mod postgres;
 mod records;
 pub mod routing;
 pub mod sqlite;
+pub mod telegram;
 pub mod triage;
 pub mod ui;
 
@@ -32,6 +33,7 @@ pub use records::*;
 pub use routing::RoutingStore;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
+pub use telegram::TelegramStore;
 pub use triage::{IntentLabel, IntentModelRecord, MessageTriage, TriageStore};
 pub use ui::{
     INBOX_COUNT_CAP, InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, UiSession, UiStore, UserPrefs,
@@ -104,7 +106,9 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: UiStore + AuditStore + ChannelStateStore + RoutingStore + TriageStore + Send + Sync + 'static {
+pub trait Store:
+    UiStore + AuditStore + ChannelStateStore + RoutingStore + TriageStore + TelegramStore + Send + Sync + 'static
+{
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

@@ -6,6 +6,7 @@
 mod data;
 mod meta;
 mod routing;
+mod telegram;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -721,6 +722,8 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     for rec in meta.records()? {
         store.upsert_channel(&rec).await.with_context(|| format!("cannot save channel {}", rec.slug))?;
     }
+    let telegram = telegram::TelegramDemo::start(&format!("http://{}", listener.local_addr()?)).await?;
+    store.upsert_channel(&telegram.record()?).await.context("cannot save channel telegram")?;
     let users = match create_users(&store).await {
         Ok(u) => u,
         Err(e) => {
@@ -743,6 +746,7 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     let fed = tokio::select! {
         r = async {
             populate(api.clone(), &args).await?;
+            telegram.feed(&api, 12).await?;
             meta.feed(api, 12).await.map(|_| ())
         } => Some(r),
         _ = &mut signal => None,

@@ -3,6 +3,7 @@
 mod audit;
 mod channel_state;
 mod routing;
+mod telegram;
 mod threading;
 mod triage;
 mod ui;

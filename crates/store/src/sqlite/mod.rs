@@ -4,6 +4,7 @@ mod audit;
 mod channel_state;
 mod conn;
 mod routing;
+mod telegram;
 mod triage;
 mod ui;
 

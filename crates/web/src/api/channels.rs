@@ -106,6 +106,9 @@ pub(crate) async fn upsert(
     if matches!(b.kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram) {
         switchboard_channels::meta::validate_config(b.kind, &config).map_err(invalid)?;
     }
+    if b.kind == ChannelKind::Telegram {
+        switchboard_channels::telegram::validate_config(&config).map_err(invalid)?;
+    }
     let rec = ChannelRecord {
         slug: slug.clone(),
         kind: b.kind,

@@ -3,6 +3,7 @@
 //! module; this one only finds the channel and dispatches on its kind.
 
 mod meta;
+mod telegram;
 
 use std::collections::HashMap;
 
@@ -66,6 +67,7 @@ async fn receive(
         ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => {
             meta::receive(&st, &ch, &headers, &body).await
         }
+        ChannelKind::Telegram => telegram::receive(&st, &ch, &headers, &body).await,
         _ => Err(no_webhooks(&ch)),
     }
 }
