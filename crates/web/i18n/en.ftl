@@ -180,6 +180,11 @@ settings-time-zone-hint = Times are shown in this zone. Empty means UTC.
 settings-sessions = Sessions
 settings-signed-in-as = Signed in as { $email }
 settings-logout-everywhere = Sign out on every device
+settings-availability = Availability
+settings-availability-hint = Away keeps your conversations but gives you no new ones; offline hands your open conversations back to routing.
+availability-online = Online
+availability-away = Away
+availability-offline = Offline
 
 ## Admin
 admin-channels = Channels

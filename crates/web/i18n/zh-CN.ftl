@@ -180,6 +180,11 @@ settings-time-zone-hint = 时间将按此时区显示。留空表示 UTC。
 settings-sessions = 登录会话
 settings-signed-in-as = 当前登录：{ $email }
 settings-logout-everywhere = 在所有设备上退出登录
+settings-availability = 在线状态
+settings-availability-hint = 离开：保留你的会话，但不再分配新会话；离线：你未结束的会话会重新分配。
+availability-online = 在线
+availability-away = 离开
+availability-offline = 离线
 
 ## 管理
 admin-channels = 渠道

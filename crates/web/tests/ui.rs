@@ -10,6 +10,7 @@ use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::json;
+use switchboard_domain::routing::Availability;
 use switchboard_domain::{ChannelKind, ChannelSlug, Role};
 use switchboard_engine::{Engine, EngineConfig};
 use switchboard_store::{AuditFilter, ChannelRecord, DynStore, NewUser, StoreOptions};
@@ -725,4 +726,26 @@ async fn replies_outside_the_whatsapp_window_are_refused_in_the_composer() {
     assert!(p.body.contains("[template order_update]"), "{}", p.body);
     let p = b.get(&format!("/c/{}", cases[1])).await;
     assert!(p.body.contains("window-open") && p.body.contains("Customer-service window open until"));
+}
+
+#[tokio::test]
+async fn agents_set_their_availability_in_settings() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    b.login("lin@x.io", PASSWORD).await;
+    let lin = app.store.find_user_by_email("lin@x.io").await.unwrap().unwrap();
+    let page = b.get("/settings").await;
+    assert!(page.body.contains("id=\"availability\""));
+    let csrf = b.csrf().await;
+    // Without the CSRF token nothing changes.
+    assert_eq!(app.store.get_availability(lin.id).await.unwrap(), Availability::Offline);
+    let p = b.post("/settings/availability", &[("availability", "online")]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.store.get_availability(lin.id).await.unwrap(), Availability::Offline);
+    let p = b.post("/settings/availability", &[("_csrf", &csrf), ("availability", "asleep")]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = b.post("/settings/availability", &[("_csrf", &csrf), ("availability", "away")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.store.get_availability(lin.id).await.unwrap(), Availability::Away);
+    assert!(b.get("/settings").await.body.contains("value=\"away\" selected"));
 }

@@ -8,7 +8,7 @@ mod delivery;
 mod events;
 mod inbound;
 pub(crate) mod messaging;
-mod routing;
+pub(crate) mod routing;
 mod telegram;
 mod triage;
 

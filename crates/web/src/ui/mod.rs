@@ -148,6 +148,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/c/{case}/update", post(conversation::update))
         .route("/c/{case}/template", post(conversation::template))
         .route("/settings", get(settings::page).post(settings::save))
+        .route("/settings/availability", post(settings::save_availability))
         .route("/admin", get(|| async { Redirect::to("/admin/channels") }))
         .route("/admin/channels", get(admin::channels))
         .route("/admin/channels/new", get(admin::channel_new))

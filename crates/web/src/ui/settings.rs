@@ -1,10 +1,11 @@
-//! The user's own settings: language, time zone, signing out everywhere.
+//! The user's own settings: language, time zone, availability, signing out everywhere.
 
 use askama::Template;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use switchboard_domain::routing::Availability;
 use switchboard_store::UserPrefs;
 
 use super::i18n::Locale;
@@ -34,11 +35,24 @@ struct SettingsPage {
     languages: Vec<Choice>,
     time_zone: String,
     zones: &'static [&'static str],
+    availability: Vec<Choice>,
     email: String,
 }
 
 /// `GET /settings`.
-pub(crate) async fn page(me: UiUser) -> Response {
+pub(crate) async fn page(State(st): State<AppState>, me: UiUser) -> Response {
+    let current_availability = match st.engine.store().get_availability(me.user.id).await {
+        Ok(a) => a,
+        Err(e) => return store_error(&me.tr, e),
+    };
+    let availability = Availability::ALL
+        .iter()
+        .map(|a| Choice {
+            value: a.as_str().to_owned(),
+            label: me.tr.t(&format!("availability-{}", a.as_str())),
+            selected: *a == current_availability,
+        })
+        .collect();
     let current = me.prefs.locale.clone().unwrap_or_default();
     let mut languages =
         vec![Choice { value: String::new(), label: me.tr.t("settings-language-auto"), selected: current.is_empty() }];
@@ -52,6 +66,7 @@ pub(crate) async fn page(me: UiUser) -> Response {
         languages,
         time_zone: me.prefs.time_zone.clone().unwrap_or_default(),
         zones: COMMON_ZONES,
+        availability,
         email: me.user.email.clone(),
     })
 }
@@ -94,5 +109,34 @@ pub(crate) async fn save(
     match st.engine.store().set_prefs(me.user.id, &UserPrefs { locale, time_zone }).await {
         Ok(()) => Redirect::to("/settings").into_response(),
         Err(e) => store_error(&me.tr, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AvailabilityForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    availability: String,
+}
+
+/// `POST /settings/availability`: online, away or offline. Going offline hands the agent's open
+/// conversations back to routing.
+pub(crate) async fn save_availability(
+    State(st): State<AppState>,
+    me: UiUser,
+    headers: HeaderMap,
+    form: Result<Form<AvailabilityForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form else { return page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form") };
+    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
+        return r;
+    }
+    let Ok(a) = f.availability.parse::<Availability>() else {
+        return page_error(&me.tr, StatusCode::UNPROCESSABLE_ENTITY, "error-bad-form");
+    };
+    match crate::api::routing::teams::apply(&st, me.user.id, a).await {
+        Ok(()) => Redirect::to("/settings").into_response(),
+        Err(e) => e.into_response(),
     }
 }

@@ -7,7 +7,7 @@ mod calendars;
 mod canned;
 mod rules;
 mod sla;
-mod teams;
+pub(crate) mod teams;
 
 use axum::Router;
 use axum::http::StatusCode;

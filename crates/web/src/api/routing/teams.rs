@@ -165,7 +165,8 @@ pub(crate) async fn set_availability(
     Ok(axum::Json(b))
 }
 
-async fn apply(st: &AppState, user: UserId, a: Availability) -> ApiResult<()> {
+/// Records `user`'s availability; going offline hands their open work back to routing.
+pub(crate) async fn apply(st: &AppState, user: UserId, a: Availability) -> ApiResult<()> {
     let now = st.engine.routing().now();
     let freed = st.engine.store().set_availability(user, a, now).await?;
     tracing::info!(user = %user, availability = %a, unassigned = freed.len(), "availability changed");
