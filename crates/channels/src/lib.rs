@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod meta;
+pub mod x;
 
 use std::time::Duration;
 
@@ -180,6 +181,7 @@ pub fn sender_for(kind: ChannelKind, client: &reqwest::Client) -> Option<Box<dyn
         ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => {
             Some(Box::new(meta::outbound::MetaSender::new(client.clone())))
         }
+        ChannelKind::X => Some(Box::new(x::outbound::XSender::new(client.clone()))),
         _ => None,
     }
 }
