@@ -12,6 +12,7 @@ mod migrations;
 pub mod postgres;
 mod records;
 pub mod sqlite;
+pub mod x;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, M
 pub use records::*;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
+pub use x::{ActivityRecord, XStore};
 
 /// Errors from the store. `NotFound`, `Conflict` and `Invalid` are the caller's fault.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +95,7 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: ChannelStateStore + Send + Sync + 'static {
+pub trait Store: ChannelStateStore + XStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

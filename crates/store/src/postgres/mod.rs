@@ -2,6 +2,7 @@
 
 mod channel_state;
 mod threading;
+mod x;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
