@@ -186,6 +186,16 @@ pub fn sender_for(kind: ChannelKind, client: &reqwest::Client) -> Option<Box<dyn
     }
 }
 
+/// Validates a channel's provider config for saving (admin API, CLI, config file); the message
+/// names the bad key. Kinds without provider config accept anything.
+pub fn validate_config(kind: ChannelKind, config: &serde_json::Value) -> Result<(), String> {
+    match kind {
+        ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => meta::validate_config(kind, config),
+        ChannelKind::X => x::validate_config(config),
+        _ => Ok(()),
+    }
+}
+
 /// Whether a reply may be sent now, for a UI composer and for the reply API.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct WindowState {

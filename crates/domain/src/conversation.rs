@@ -161,6 +161,8 @@ string_enum!(
         TagsChanged => "tags_changed",
         /// The first public agent reply.
         FirstResponse => "first_response",
+        /// An agent sent a public reply the PII guard flagged, overriding it (X).
+        PiiOverride => "pii_override",
     }
 );
 

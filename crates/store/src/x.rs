@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use switchboard_domain::{ChannelSlug, Message};
+use switchboard_domain::{ChannelSlug, ConversationId, Message, UserId};
 
 use crate::Result;
 
@@ -42,4 +42,12 @@ pub trait XStore: Send + Sync {
     async fn record_activity(&self, channel: &ChannelSlug, activity: &ActivityRecord) -> Result<bool>;
     /// How many activity events of `kind` are kept for a channel.
     async fn count_activity(&self, channel: &ChannelSlug, kind: &str) -> Result<i64>;
+    /// Records on the conversation's timeline that an agent overrode the PII guard (what was
+    /// found, masked, and which message).
+    async fn record_pii_override(
+        &self,
+        conversation_id: ConversationId,
+        actor: Option<UserId>,
+        data: serde_json::Value,
+    ) -> Result<()>;
 }

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use switchboard_domain::{ChannelSlug, Message};
+use switchboard_domain::{ChannelSlug, ConversationId, FactKind, Message, UserId};
+use uuid::Uuid;
 
 use super::{MSG_COLS, PgStore, msg_from_row};
 use crate::Result;
@@ -97,5 +98,25 @@ impl XStore for PgStore {
             .fetch_one(&self.pool)
             .await?
             .try_get(0)?)
+    }
+
+    async fn record_pii_override(
+        &self,
+        conversation_id: ConversationId,
+        actor: Option<UserId>,
+        data: serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO conversation_facts (id, conversation_id, kind, actor_id, data, at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(conversation_id.0)
+        .bind(FactKind::PiiOverride.as_str())
+        .bind(actor.map(|a| a.0))
+        .bind(data.to_string())
+        .bind(crate::now_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }

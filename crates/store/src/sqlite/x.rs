@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
-use switchboard_domain::{ChannelSlug, Message};
+use switchboard_domain::{ChannelSlug, ConversationId, FactKind, Message, UserId};
+use uuid::Uuid;
 
 use super::{MSG_COLS, SqliteStore, msg_from_row, ts};
 use crate::Result;
@@ -87,6 +88,31 @@ impl XStore for SqliteStore {
             .read(move |c| {
                 Ok(c.prepare_cached("SELECT COUNT(*) FROM x_activity WHERE channel = ?1 AND kind = ?2")?
                     .query_row(params![channel.as_str(), kind], |r| r.get(0))?)
+            })
+            .await
+    }
+
+    async fn record_pii_override(
+        &self,
+        conversation_id: ConversationId,
+        actor: Option<UserId>,
+        data: serde_json::Value,
+    ) -> Result<()> {
+        let data = data.to_string();
+        self.conns
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO conversation_facts (id, conversation_id, kind, actor_id, data, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    Uuid::now_v7(),
+                    conversation_id.0,
+                    FactKind::PiiOverride.as_str(),
+                    actor.map(|a| a.0),
+                    data,
+                    ts(Utc::now())
+                ])?;
+                Ok(())
             })
             .await
     }

@@ -8,6 +8,7 @@ mod delivery;
 mod events;
 mod inbound;
 mod messaging;
+mod x_rules;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -3,6 +3,7 @@
 //! module; this one only finds the channel and dispatches on its kind.
 
 mod meta;
+mod x;
 
 use std::collections::HashMap;
 
@@ -44,6 +45,7 @@ async fn handshake(
     let ch = channel(&st, &slug).await?;
     match ch.kind {
         ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => meta::handshake(&ch, &q),
+        ChannelKind::X => x::handshake(&ch, &q),
         _ => Err(no_webhooks(&ch)),
     }
 }
@@ -66,6 +68,7 @@ async fn receive(
         ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => {
             meta::receive(&st, &ch, &headers, &body).await
         }
+        ChannelKind::X => x::receive(&st, &ch, &headers, &body).await,
         _ => Err(no_webhooks(&ch)),
     }
 }
