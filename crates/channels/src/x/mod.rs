@@ -9,7 +9,7 @@ pub mod events;
 pub mod guard;
 pub mod outbound;
 pub mod signature;
-// simulator: below
+pub mod simulator;
 pub mod text;
 
 use serde::{Deserialize, Serialize};
