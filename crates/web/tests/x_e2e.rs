@@ -287,3 +287,53 @@ async fn the_pii_guard_blocks_a_public_reply_and_allows_it_as_a_dm() {
     assert_eq!(fact["data"]["message_id"], msg["id"]);
     assert!(!fact.to_string().contains("soporte.vip@example.com"), "the fact keeps only a masked form");
 }
+
+#[tokio::test]
+async fn move_to_dm_replies_in_public_then_dms_and_a_like_goes_out() {
+    let app = spawn().await;
+    let traffic = app.sim.traffic();
+    let customer = &Traffic::customers()[1];
+    let post_id = traffic.next_id();
+    assert_eq!(
+        traffic.post(&traffic.mention(customer, &post_id, "退款什么时候到账？已经等了一周了 😤", None)).await,
+        Some(200)
+    );
+    let conv = app
+        .conversation_where(|d| d["messages"].as_array().unwrap().iter().any(|m| m["provider_message_id"] == post_id))
+        .await;
+    let id = conv["conversation"]["id"].as_str().unwrap().to_owned();
+
+    // A public text with private data is refused before anything is queued.
+    let (status, err) = app
+        .post(&format!("/api/v1/conversations/{id}/x/move-to-dm"), json!({"public_text": "call 415 555 0100"}))
+        .await;
+    assert_eq!((status, err["error"]["code"].as_str()), (422, Some("pii_in_public_reply")));
+
+    let (status, moved) = app.post(&format!("/api/v1/conversations/{id}/x/move-to-dm"), json!({})).await;
+    assert_eq!(status, 201, "{moved}");
+    assert_eq!(moved["public_reply"]["visibility"], "public");
+    assert_eq!(moved["dm"]["visibility"], "private");
+    app.message_status(moved["public_reply"]["id"].as_str().unwrap(), "sent").await;
+    app.message_status(moved["dm"]["id"].as_str().unwrap(), "sent").await;
+    let sent = app.sim.sent();
+    let tweet = sent.iter().find(|s| s.kind == "tweet").unwrap();
+    assert_eq!(tweet.in_reply_to(), Some(post_id.as_str()));
+    assert!(tweet.text().unwrap().contains("私信"), "answered in the customer's language");
+    let dm = sent.iter().find(|s| s.kind == "dm").unwrap();
+    assert_eq!(dm.target.as_deref(), Some(customer.id.as_str()));
+    assert_eq!(sent.len(), 2);
+
+    // The customer's DM answer lands on the same contact's DM conversation.
+    let dm_id = traffic.next_id();
+    assert_eq!(traffic.post(&traffic.dm(customer, &dm_id, "订单号 20261125-8891")).await, Some(200));
+    let dm_conv = app.conversation_where(|d| has_text(d, "订单号 20261125-8891")).await;
+    assert_eq!(dm_conv["conversation"]["contact_id"], conv["conversation"]["contact_id"]);
+
+    // Like the customer's post.
+    let (status, liked) = app.post(&format!("/api/v1/conversations/{id}/x/like"), json!({})).await;
+    assert_eq!(status, 201, "{liked}");
+    app.message_status(liked["id"].as_str().unwrap(), "sent").await;
+    let like = app.sim.sent().into_iter().find(|s| s.kind == "like").unwrap();
+    assert_eq!(like.body["tweet_id"], post_id.as_str());
+    assert_eq!(like.target.as_deref(), Some(app.sim.config().brand_user_id.as_str()));
+}
