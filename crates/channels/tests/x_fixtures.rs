@@ -271,3 +271,31 @@ fn collect_paths(v: &Value, at: String, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[test]
+fn polled_v2_mentions_and_dm_events_give_the_same_canonical_events() {
+    use switchboard_channels::x::poll::{id_newer, parse_dm_events, parse_mentions};
+    // The filtered-stream fixture carries a v2 post with its author in `includes.users`.
+    let line: Value = serde_json::from_slice(&fixture("v2_filtered_stream_line.json")).unwrap();
+    let page = json!({"data": [line["data"]], "includes": line["includes"]});
+    let p = parse_mentions(&channel(None), "2244994945", &page);
+    assert_eq!(p.newest.as_deref(), Some("1796632617041957145"));
+    let m = &p.messages[0];
+    assert_eq!(m.provider_event_id, "1796632617041957145");
+    assert_eq!(m.contact.provider_user_id, "3001969357");
+    assert_eq!(m.contact.handle.as_deref(), Some("@furiouscamper"));
+    assert_eq!(m.visibility, Visibility::Public);
+    assert_eq!(m.thread_key, "post:1796632617041957145");
+    let dms = json!({"data": [
+        {"id": "1866000000000000002", "event_type": "MessageCreate", "text": "mine", "sender_id": "2244994945", "participant_ids": ["2244994945", "3001969357"]},
+        {"id": "1866000000000000001", "event_type": "MessageCreate", "text": "hello", "sender_id": "3001969357"},
+        {"id": "1765000000000000000", "event_type": "MessageCreate", "text": "old", "sender_id": "3001969357"},
+    ]});
+    let p = parse_dm_events(&channel(None), "2244994945", &dms, Some("1800000000000000000"));
+    assert_eq!(p.messages.len(), 1);
+    assert_eq!(p.messages[0].text, "hello");
+    assert_eq!(p.messages[0].visibility, Visibility::Private);
+    assert_eq!(p.echoes[0].recipient, "3001969357");
+    assert_eq!(p.newest.as_deref(), Some("1866000000000000002"));
+    assert!(id_newer("10", "9") && !id_newer("9", "10"));
+}

@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod realtime;
 mod timers;
+mod x_poll;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,6 +106,7 @@ impl Engine {
                 outbox_wake.clone(),
                 cancel.clone(),
             )));
+            tasks.push(tokio::spawn(x_poll::run(store.clone(), bus.clone(), pipeline_wake.clone(), cancel.clone())));
             if let Some(m) = &config.media {
                 tasks.push(tokio::spawn(media::run(store.clone(), m.clone(), media_wake.clone(), cancel.clone())));
             }

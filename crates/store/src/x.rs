@@ -42,6 +42,10 @@ pub trait XStore: Send + Sync {
     async fn record_activity(&self, channel: &ChannelSlug, activity: &ActivityRecord) -> Result<bool>;
     /// How many activity events of `kind` are kept for a channel.
     async fn count_activity(&self, channel: &ChannelSlug, kind: &str) -> Result<i64>;
+    /// Polling mode: the newest id read from `stream` (`mentions`, `dm_events`).
+    async fn poll_cursor(&self, channel: &ChannelSlug, stream: &str) -> Result<Option<String>>;
+    /// Polling mode: stores the cursor once the events read up to it are stored.
+    async fn set_poll_cursor(&self, channel: &ChannelSlug, stream: &str, cursor: &str) -> Result<()>;
     /// Records on the conversation's timeline that an agent overrode the PII guard (what was
     /// found, masked, and which message).
     async fn record_pii_override(

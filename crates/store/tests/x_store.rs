@@ -150,3 +150,18 @@ async fn activity_is_kept_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn poll_cursors_are_kept_per_channel_and_stream() {
+    for_each_backend(|s| async move {
+        let ch = slug();
+        assert_eq!(s.poll_cursor(&ch, "mentions").await.unwrap(), None);
+        s.set_poll_cursor(&ch, "mentions", "1860000000000000001").await.unwrap();
+        s.set_poll_cursor(&ch, "mentions", "1860000000000000009").await.unwrap();
+        s.set_poll_cursor(&ch, "dm_events", "5").await.unwrap();
+        assert_eq!(s.poll_cursor(&ch, "mentions").await.unwrap().as_deref(), Some("1860000000000000009"));
+        assert_eq!(s.poll_cursor(&ch, "dm_events").await.unwrap().as_deref(), Some("5"));
+        assert_eq!(s.poll_cursor(&ChannelSlug::parse("other").unwrap(), "mentions").await.unwrap(), None);
+    })
+    .await;
+}

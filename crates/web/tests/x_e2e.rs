@@ -90,8 +90,12 @@ impl App {
     }
 
     async fn conversation_where(&self, pred: impl Fn(&Value) -> bool) -> Value {
+        self.conversation_on("x", pred).await
+    }
+
+    async fn conversation_on(&self, channel: &str, pred: impl Fn(&Value) -> bool) -> Value {
         for _ in 0..200 {
-            let list = self.get("/api/v1/conversations?channel=x").await;
+            let list = self.get(&format!("/api/v1/conversations?channel={channel}")).await;
             for c in list["items"].as_array().unwrap() {
                 let detail = self.get(&format!("/api/v1/conversations/{}", c["id"].as_str().unwrap())).await;
                 if pred(&detail) {
@@ -336,4 +340,54 @@ async fn move_to_dm_replies_in_public_then_dms_and_a_like_goes_out() {
     let like = app.sim.sent().into_iter().find(|s| s.kind == "like").unwrap();
     assert_eq!(like.body["tweet_id"], post_id.as_str());
     assert_eq!(like.target.as_deref(), Some(app.sim.config().brand_user_id.as_str()));
+}
+
+#[tokio::test]
+async fn polling_mode_reads_mentions_and_dms_with_cursors_in_the_database() {
+    let app = spawn().await;
+    let c = app.sim.config().clone();
+    let slug = ChannelSlug::parse("xp").unwrap();
+    app.store
+        .upsert_channel(&ChannelRecord {
+            slug: slug.clone(),
+            kind: ChannelKind::X,
+            name: "X polled".into(),
+            callback_url: None,
+            secret: None,
+            config: json!({"user_id": c.brand_user_id, "access_token": c.access_token,
+                "api_base_url": app.sim.api_base_url(), "mode": "polling", "poll_interval_secs": 1}),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let traffic = app.sim.traffic();
+    let customer = &Traffic::customers()[3];
+    let first = traffic.next_id();
+    traffic.publish_mention(customer, &first, "返品の手続きがわかりません 🙏", None);
+    let public = app.conversation_on("xp", |d| has_text(d, "@SwitchboardCo 返品の手続きがわかりません 🙏")).await;
+    assert_eq!(public["conversation"]["thread_key"], format!("post:{first}"));
+    assert_eq!(public["messages"][0]["visibility"], "public");
+    assert_eq!(app.store.poll_cursor(&slug, "mentions").await.unwrap().as_deref(), Some(first.as_str()));
+
+    // A 429 window: the poller waits for the reset, then reads what came meanwhile.
+    app.sim.force_rate_limit(Duration::from_secs(2));
+    let dm = traffic.next_id();
+    traffic.publish_dm(customer, &dm, "注文番号は 48213 です");
+    let private = app.conversation_on("xp", |d| has_text(d, "注文番号は 48213 です")).await;
+    assert!(app.sim.rate_limited() >= 1);
+    assert_eq!(private["conversation"]["contact_id"], public["conversation"]["contact_id"]);
+    assert_eq!(app.store.poll_cursor(&slug, "dm_events").await.unwrap().as_deref(), Some(dm.as_str()));
+
+    // The brand's DM reply shows up in the next poll as its own DM: not stored twice, not inbound.
+    let id = private["conversation"]["id"].as_str().unwrap();
+    let (status, msg) =
+        app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "ありがとうございます！"})).await;
+    assert_eq!(status, 201, "{msg}");
+    app.message_status(msg["id"].as_str().unwrap(), "sent").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let d = app.get(&format!("/api/v1/conversations/{id}")).await;
+    let msgs = d["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert_eq!(msgs.iter().filter(|m| m["direction"] == "outbound").count(), 1);
+    assert_eq!(app.sends_of("ありがとうございます！"), 1);
 }

@@ -8,6 +8,7 @@
 pub mod events;
 pub mod guard;
 pub mod outbound;
+pub mod poll;
 pub mod signature;
 pub mod simulator;
 pub mod text;
@@ -40,9 +41,21 @@ pub struct XConfig {
     /// API base URL without the version, e.g. `https://api.x.com` (the simulator's URL in tests).
     #[serde(default)]
     pub api_base_url: Option<String>,
+    /// `webhooks` (default: Account Activity deliveries) or `polling` (mentions timeline and DM
+    /// events fetched with the access token, for apps without webhook access).
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Polling: seconds between polls (default 60, at least 1); a 429 waits for the reset.
+    #[serde(default)]
+    pub poll_interval_secs: Option<u64>,
 }
 
 impl XConfig {
+    /// Whether the channel polls the API instead of receiving webhooks.
+    pub fn polling(&self) -> bool {
+        self.mode.as_deref() == Some("polling")
+    }
+
     /// Reads the config of a channel; a clear error names the bad key.
     pub fn from_settings(ch: &ChannelSettings) -> Result<XConfig, String> {
         if ch.config.is_null() {
@@ -88,6 +101,15 @@ pub fn validate_config(config: &serde_json::Value) -> Result<(), String> {
         && (id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()))
     {
         return Err(format!("config.user_id {id:?} must be the numeric X user id (as a string)"));
+    }
+    match cfg.mode.as_deref() {
+        None | Some("webhooks") => {}
+        Some("polling") => {
+            if cfg.user_id.is_none() {
+                return Err("config.user_id is required for mode = \"polling\"".into());
+            }
+        }
+        Some(other) => return Err(format!("config.mode {other:?} must be \"webhooks\" or \"polling\"")),
     }
     check_url(cfg.api_base_url.as_deref())
 }

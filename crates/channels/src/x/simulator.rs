@@ -5,6 +5,8 @@
 //! brand's own posts and DMs delivered back as signed Account Activity events; and a [`Traffic`]
 //! generator posting signed customer activity — public complaints, questions and praise in
 //! several languages with emoji, long posts, DMs, likes, follows, deletes and duplicate deliveries.
+//! For polling mode it also serves `GET /2/users/{id}/mentions` (with `since_id`) and
+//! `GET /2/dm_events` from what [`Traffic::publish_mention`] / [`Traffic::publish_dm`] put there.
 //!
 //! Used by `switchboard simulate`, the demo, the benchmarks and the end-to-end tests.
 
@@ -100,6 +102,12 @@ struct SimState {
     forced_until: Mutex<Option<DateTime<Utc>>>,
     seq: AtomicU64,
     client: reqwest::Client,
+    /// Polling mode: mentions of the brand (v2 post objects, oldest first).
+    timeline: Mutex<Vec<Value>>,
+    /// Polling mode: DM events (v2, oldest first), customers' and the brand's.
+    dm_log: Mutex<Vec<Value>>,
+    /// Users named in the above.
+    users: Mutex<std::collections::HashMap<String, Value>>,
 }
 
 impl SimState {
@@ -143,11 +151,16 @@ impl Simulator {
             forced_until: Mutex::new(None),
             seq: AtomicU64::new(0),
             client,
+            timeline: Mutex::default(),
+            dm_log: Mutex::default(),
+            users: Mutex::default(),
         });
         let app = Router::new()
             .route("/2/tweets", post(create_tweet))
             .route("/2/dm_conversations/with/{participant}/messages", post(send_dm))
             .route("/2/users/{id}/likes", post(like))
+            .route("/2/users/{id}/mentions", axum::routing::get(mentions_timeline))
+            .route("/2/dm_events", axum::routing::get(dm_events))
             .with_state(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -340,6 +353,7 @@ async fn send_dm(
     }
     let id = st.next_id();
     record(&st, "dm", Some(participant.clone()), v, id.clone());
+    log_dm(&st, &id, &st.cfg.brand_user_id.clone(), &participant, &text);
     if st.cfg.echo {
         let echo = own_dm(&st.cfg, &id, &participant, &text);
         spawn_delivery(&st, echo);
@@ -373,6 +387,79 @@ async fn like(
     let id = st.next_id();
     record(&st, "like", Some(user), tweet, id);
     with_headers((StatusCode::OK, axum::Json(json!({"data": {"liked": true}}))).into_response(), h)
+}
+
+fn log_dm(st: &SimState, id: &str, from: &str, to: &str, text: &str) {
+    if let Ok(mut l) = st.dm_log.lock() {
+        l.push(json!({"id": id, "event_type": "MessageCreate", "text": text, "sender_id": from,
+            "participant_ids": [from, to], "dm_conversation_id": format!("{from}-{to}"),
+            "created_at": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}));
+    }
+}
+
+fn newer(a: &str, b: &str) -> bool {
+    (a.len(), a) > (b.len(), b)
+}
+
+fn includes(st: &SimState, ids: impl Iterator<Item = String>) -> Value {
+    let users = st.users.lock().map(|u| ids.filter_map(|i| u.get(&i).cloned()).collect::<Vec<_>>()).unwrap_or_default();
+    json!({ "users": users })
+}
+
+async fn mentions_timeline(
+    State(st): State<Arc<SimState>>,
+    Path(user): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let h = match gate(&st, &headers, "mentions") {
+        Ok(h) => h,
+        Err(r) => return *r,
+    };
+    if user != st.cfg.brand_user_id {
+        return problem(StatusCode::FORBIDDEN, "You are not permitted to read this user's mentions.");
+    }
+    let since = q.get("since_id").cloned();
+    let max = q.get("max_results").and_then(|m| m.parse::<usize>().ok()).unwrap_or(10).clamp(5, 100);
+    let data: Vec<Value> = st
+        .timeline
+        .lock()
+        .map(|t| {
+            t.iter()
+                .rev()
+                .filter(|p| since.as_deref().is_none_or(|s| p["id"].as_str().is_some_and(|i| newer(i, s))))
+                .take(max)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut body = json!({"meta": {"result_count": data.len()}});
+    if !data.is_empty() {
+        body["meta"]["newest_id"] = data[0]["id"].clone();
+        body["meta"]["oldest_id"] = data[data.len() - 1]["id"].clone();
+        body["includes"] = includes(&st, data.iter().filter_map(|p| p["author_id"].as_str().map(str::to_owned)));
+        body["data"] = Value::Array(data);
+    }
+    with_headers((StatusCode::OK, axum::Json(body)).into_response(), h)
+}
+
+async fn dm_events(
+    State(st): State<Arc<SimState>>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let h = match gate(&st, &headers, "dm_events") {
+        Ok(h) => h,
+        Err(r) => return *r,
+    };
+    let max = q.get("max_results").and_then(|m| m.parse::<usize>().ok()).unwrap_or(100).clamp(1, 100);
+    let data: Vec<Value> = st.dm_log.lock().map(|l| l.iter().rev().take(max).cloned().collect()).unwrap_or_default();
+    let mut body = json!({"meta": {"result_count": data.len()}});
+    if !data.is_empty() {
+        body["includes"] = includes(&st, data.iter().filter_map(|d| d["sender_id"].as_str().map(str::to_owned)));
+        body["data"] = Value::Array(data);
+    }
+    with_headers((StatusCode::OK, axum::Json(body)).into_response(), h)
 }
 
 fn v1_time(t: DateTime<Utc>) -> String {
@@ -549,6 +636,33 @@ impl Traffic {
         );
         t["entities"]["user_mentions"] = json!([{"screen_name": cfg.brand_screen_name, "id_str": cfg.brand_user_id, "indices": [0, cfg.brand_screen_name.len() + 1]}]);
         json!({"for_user_id": cfg.brand_user_id, "user_has_blocked": "false", "tweet_create_events": [t]})
+    }
+
+    /// Polling mode: puts a customer's post mentioning the brand (or replying in `conversation`)
+    /// on the mentions timeline (v2 shape) instead of delivering it.
+    pub fn publish_mention(&self, c: &Customer, id: &str, text: &str, conversation: Option<&str>) {
+        let st = &self.state;
+        if let Ok(mut u) = st.users.lock() {
+            u.insert(c.id.clone(), json!({"id": c.id, "name": c.name, "username": c.screen_name}));
+        }
+        let mut post = json!({"id": id, "text": format!("@{} {text}", st.cfg.brand_screen_name), "author_id": c.id,
+            "conversation_id": conversation.unwrap_or(id), "edit_history_tweet_ids": [id],
+            "created_at": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)});
+        if let Some(parent) = conversation {
+            post["referenced_tweets"] = json!([{"type": "replied_to", "id": parent}]);
+        }
+        if let Ok(mut t) = st.timeline.lock() {
+            t.push(post);
+        }
+    }
+
+    /// Polling mode: puts a customer's DM to the brand in the DM events list.
+    pub fn publish_dm(&self, c: &Customer, id: &str, text: &str) {
+        let st = &self.state;
+        if let Ok(mut u) = st.users.lock() {
+            u.insert(c.id.clone(), json!({"id": c.id, "name": c.name, "username": c.screen_name}));
+        }
+        log_dm(st, id, &c.id, &st.cfg.brand_user_id, text);
     }
 
     /// A delivery of a customer's DM to the brand.

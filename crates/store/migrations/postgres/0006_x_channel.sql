@@ -18,3 +18,12 @@ CREATE TABLE x_activity (
     PRIMARY KEY (channel, event_id)
 );
 CREATE INDEX x_activity_kind ON x_activity (channel, kind, at);
+
+-- Polling mode: the newest id read from each stream (mentions, dm_events), per channel.
+CREATE TABLE x_poll_cursors (
+    channel TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    cursor TEXT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (channel, stream)
+);

@@ -119,4 +119,28 @@ impl XStore for PgStore {
         .await?;
         Ok(())
     }
+
+    async fn poll_cursor(&self, channel: &ChannelSlug, stream: &str) -> Result<Option<String>> {
+        Ok(sqlx::query("SELECT cursor FROM x_poll_cursors WHERE channel = $1 AND stream = $2")
+            .bind(channel.as_str())
+            .bind(stream)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?)
+    }
+
+    async fn set_poll_cursor(&self, channel: &ChannelSlug, stream: &str, cursor: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO x_poll_cursors (channel, stream, cursor, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (channel, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+        )
+        .bind(channel.as_str())
+        .bind(stream)
+        .bind(cursor)
+        .bind(crate::now_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }

@@ -116,4 +116,29 @@ impl XStore for SqliteStore {
             })
             .await
     }
+
+    async fn poll_cursor(&self, channel: &ChannelSlug, stream: &str) -> Result<Option<String>> {
+        let (channel, stream) = (channel.clone(), stream.to_owned());
+        self.conns
+            .read(move |c| {
+                Ok(c.prepare_cached("SELECT cursor FROM x_poll_cursors WHERE channel = ?1 AND stream = ?2")?
+                    .query_row(params![channel.as_str(), stream], |r| r.get(0))
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn set_poll_cursor(&self, channel: &ChannelSlug, stream: &str, cursor: &str) -> Result<()> {
+        let (channel, stream, cursor) = (channel.clone(), stream.to_owned(), cursor.to_owned());
+        self.conns
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO x_poll_cursors (channel, stream, cursor, updated_at) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (channel, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                )?
+                .execute(params![channel.as_str(), stream, cursor, ts(Utc::now())])?;
+                Ok(())
+            })
+            .await
+    }
 }
