@@ -25,6 +25,10 @@ pub enum BenchCommand {
     /// `POST /api/v1/inbound` (or, with `--channel whatsapp`, signed WhatsApp webhooks on
     /// `/webhooks/{slug}`) on the real server vs a bare handler.
     Ingest(IngestArgs),
+    /// Automation rule evaluation (1,000 rules per message) vs a naive interpreter.
+    Rules(crate::bench_routing::RulesArgs),
+    /// SLA due-time computation in business hours vs calendar time.
+    Sla(crate::bench_routing::SlaArgs),
 }
 
 /// Options of `bench ingest`.
@@ -54,6 +58,9 @@ pub struct IngestArgs {
     /// Do not run the pipeline worker during the benchmark (measures the ingest path alone).
     #[arg(long)]
     pub no_pipeline: bool,
+    /// Do not run the routing job (automation, assignment, SLA clocks) during the benchmark.
+    #[arg(long)]
+    pub no_routing: bool,
     /// Seconds to wait after the throughput run before the paced run (lets WAL checkpoints settle).
     #[arg(long, default_value_t = 0)]
     pub settle_secs: u64,
@@ -74,6 +81,8 @@ const BENCH_APP_SECRET: &str = "bench-app-secret";
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
+        BenchCommand::Rules(args) => crate::bench_routing::rules(args),
+        BenchCommand::Sla(args) => crate::bench_routing::sla(args),
     }
 }
 
@@ -313,6 +322,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let mut scratch: Option<(String, String)> = None;
     let mut cfg = Config { data_dir: tmp.path().to_owned(), ..Config::default() };
+    cfg.routing.enabled = !args.no_routing;
     if let Some(url) = &args.database_url {
         let (db_url, name) = switchboard_store::postgres::create_scratch_database(url, "sb_bench")
             .await

@@ -34,6 +34,22 @@ pub struct Config {
     pub outbox: OutboxSection,
     /// Channels created or updated at start-up.
     pub channels: Vec<ChannelConfig>,
+    /// Routing, SLA timers, automation and the automatic acknowledgement.
+    pub routing: RoutingSection,
+}
+
+/// Routing settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSection {
+    /// Run the routing job (automation, assignment, SLA clocks and timers) on this node.
+    pub enabled: bool,
+    /// Send the automatic acknowledgement (case number, expected answer time) on new conversations.
+    pub auto_ack: bool,
+    /// Also on public threads (an X mention): off means never answer in public automatically.
+    pub auto_ack_public: bool,
+    /// Milliseconds between rounds of the routing job (SLA timers fire within one round).
+    pub tick_ms: u64,
 }
 
 /// Logging settings.
@@ -105,6 +121,7 @@ impl Default for Config {
             ingest: IngestConfig { batch_max: 512, writers: None },
             outbox: OutboxSection { max_attempts: 12, base_backoff_ms: 2000, max_backoff_secs: 1800 },
             channels: Vec::new(),
+            routing: RoutingSection { enabled: true, auto_ack: false, auto_ack_public: false, tick_ms: 2000 },
         }
     }
 }
@@ -162,6 +179,9 @@ impl Config {
         if self.ingest.writers == Some(0) {
             bail!("invalid configuration: ingest.writers must be at least 1");
         }
+        if !(100..=60_000).contains(&self.routing.tick_ms) {
+            bail!("invalid configuration: routing.tick_ms must be between 100 and 60000");
+        }
         if self.outbox.max_attempts == 0 {
             bail!("invalid configuration: outbox.max_attempts must be at least 1");
         }
@@ -213,6 +233,13 @@ impl Config {
                 max_attempts: self.outbox.max_attempts,
                 base_backoff: Duration::from_millis(self.outbox.base_backoff_ms),
                 max_backoff: Duration::from_secs(self.outbox.max_backoff_secs),
+                ..Default::default()
+            },
+            routing: switchboard_engine::routing::RoutingConfig {
+                enabled: self.routing.enabled,
+                auto_ack: self.routing.auto_ack,
+                auto_ack_public: self.routing.auto_ack_public,
+                tick: Duration::from_millis(self.routing.tick_ms),
                 ..Default::default()
             },
             media: Some(switchboard_engine::media::MediaConfig::new(self.data_dir.join("media"))),
@@ -287,6 +314,8 @@ mod tests {
             ("colour = true", "colour"),
             ("[[channels]]\nslug = \"Bad Slug\"\nkind = \"api\"", "channels[0].slug"),
             ("[[channels]]\nslug = \"ok\"\nkind = \"fax\"", "channels[0].kind"),
+            ("[routing]\ntick_ms = 5", "routing.tick_ms"),
+            ("[routing]\nauto_ack = \"yes\"", "routing.auto_ack"),
             ("[[channels]]\nslug = \"wa\"\nkind = \"whatsapp\"\nconfig = { phone_id = \"1\" }", "channels[0].config"),
         ];
         for (toml, key) in cases {

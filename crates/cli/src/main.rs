@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod bench_routing;
 mod config;
 mod demo;
 mod serve;

@@ -161,6 +161,16 @@ string_enum!(
         TagsChanged => "tags_changed",
         /// The first public agent reply.
         FirstResponse => "first_response",
+        /// An SLA warning fired (data: metric, due_at).
+        SlaWarning => "sla_warning",
+        /// An SLA target was breached (data: metric, due_at).
+        SlaBreached => "sla_breached",
+        /// An SLA escalation level fired (data: metric, level, action).
+        SlaEscalated => "sla_escalated",
+        /// An automation rule fired (data: rule, event, reasons).
+        RuleFired => "rule_fired",
+        /// The automatic acknowledgement was sent (data: message_id, due_at).
+        AutoAcknowledged => "auto_acknowledged",
         /// An agent sent a public reply the PII guard flagged, overriding it (X).
         PiiOverride => "pii_override",
     }

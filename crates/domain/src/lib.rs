@@ -1,6 +1,9 @@
 //! Switchboard's domain: the types every layer shares and the rules that need no I/O.
 #![forbid(unsafe_code)]
 
+pub mod automation;
+pub mod calendar;
+pub mod canned;
 pub mod channel;
 pub mod contact;
 pub mod conversation;
@@ -8,6 +11,8 @@ pub mod ids;
 pub mod inbound;
 pub mod message;
 pub mod patch;
+pub mod routing;
+pub mod sla;
 pub mod threading;
 pub mod user;
 

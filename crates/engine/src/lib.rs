@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod pipeline;
 pub mod realtime;
+pub mod routing;
 mod timers;
 mod x_poll;
 
@@ -39,6 +40,8 @@ pub struct EngineConfig {
     pub outbox: outbox::OutboxConfig,
     /// Run the background workers (pipeline, outbox). Off only in tests that drive them by hand.
     pub workers: bool,
+    /// Routing, SLA timers and automation.
+    pub routing: routing::RoutingConfig,
     /// Inbound media downloads (off when `None`).
     pub media: Option<media::MediaConfig>,
 }
@@ -52,6 +55,7 @@ impl Default for EngineConfig {
             threading: ThreadingRules::default(),
             outbox: outbox::OutboxConfig::default(),
             workers: true,
+            routing: routing::RoutingConfig::default(),
             media: None,
         }
     }
@@ -71,6 +75,7 @@ struct Inner {
     config: EngineConfig,
     cancel: CancellationToken,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    routing: routing::Routing,
     pipeline_wake: Arc<tokio::sync::Notify>,
     outbox_wake: Arc<tokio::sync::Notify>,
     media_wake: Arc<tokio::sync::Notify>,
@@ -88,6 +93,7 @@ impl Engine {
         let mut tasks = Vec::new();
         let bus = Bus::new(store.clone(), cancel.clone(), &mut tasks).await;
         let ingestor = Ingestor::start(store.clone(), metrics.clone(), pipeline_wake.clone(), &config, &mut tasks);
+        let routing = routing::Routing::new(store.clone(), bus.clone(), config.routing.clone());
         if config.workers {
             tasks.push(tokio::spawn(pipeline::run(
                 store.clone(),
@@ -95,8 +101,12 @@ impl Engine {
                 metrics.clone(),
                 config.threading,
                 pipeline_wake.clone(),
+                routing.clone(),
                 cancel.clone(),
             )));
+            if config.routing.enabled {
+                tasks.push(tokio::spawn(routing.clone().run(cancel.clone())));
+            }
             tasks.push(tokio::spawn(timers::run(store.clone(), bus.clone(), cancel.clone())));
             tasks.push(tokio::spawn(outbox::run(
                 store.clone(),
@@ -120,6 +130,7 @@ impl Engine {
                 config,
                 cancel,
                 tasks: std::sync::Mutex::new(tasks),
+                routing,
                 pipeline_wake,
                 outbox_wake,
                 media_wake,
@@ -135,6 +146,11 @@ impl Engine {
     /// The durable ingest path.
     pub fn ingestor(&self) -> &Ingestor {
         &self.inner.ingestor
+    }
+
+    /// Routing, SLA timers and automation.
+    pub fn routing(&self) -> &routing::Routing {
+        &self.inner.routing
     }
 
     /// The realtime bus.

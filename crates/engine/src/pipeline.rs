@@ -27,6 +27,7 @@ pub(crate) async fn run(
     metrics: Arc<Metrics>,
     rules: ThreadingRules,
     wake: Arc<Notify>,
+    routing: crate::routing::Routing,
     cancel: CancellationToken,
 ) {
     // Events that failed on their own; skipped until restart so one bad event cannot stall the rest.
@@ -54,6 +55,7 @@ pub(crate) async fn run(
                     one_by_one(&store, &bus, &metrics, rules, events, &mut quarantined).await;
                 }
             }
+            routing.after_threading();
             if cancel.is_cancelled() {
                 return;
             }

@@ -11,6 +11,7 @@ pub mod channel_state;
 mod migrations;
 pub mod postgres;
 mod records;
+pub mod routing;
 pub mod sqlite;
 pub mod x;
 
@@ -25,6 +26,7 @@ use switchboard_domain::{
 
 pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext};
 pub use records::*;
+pub use routing::RoutingStore;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
 pub use x::{ActivityRecord, XStore};
@@ -95,7 +97,7 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: ChannelStateStore + XStore + Send + Sync + 'static {
+pub trait Store: ChannelStateStore + RoutingStore + XStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

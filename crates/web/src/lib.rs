@@ -7,6 +7,7 @@ pub mod auth;
 mod cache;
 pub mod error;
 pub mod extract;
+pub mod ics;
 mod ops;
 pub mod webhooks;
 

@@ -5,6 +5,7 @@
 
 mod data;
 mod meta;
+mod routing;
 mod x;
 
 use std::collections::{HashMap, HashSet};
@@ -731,6 +732,11 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
             return Err(e);
         }
     };
+    if let Err(e) = routing::seed(&store, &[users[Who::Lin as usize].0, users[Who::Sam as usize].0]).await {
+        store.close().await;
+        brand.task.abort();
+        return Err(e);
+    }
     let running = serve::start(&cfg, store, listener).await?;
     let url = format!("http://{}", running.addr);
     let admin_token = users[Who::Admin as usize].1.clone();

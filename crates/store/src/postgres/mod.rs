@@ -1,6 +1,7 @@
 //! The PostgreSQL backend (sqlx).
 
 mod channel_state;
+mod routing;
 mod threading;
 mod x;
 

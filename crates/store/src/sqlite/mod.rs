@@ -2,6 +2,7 @@
 
 mod channel_state;
 mod conn;
+mod routing;
 mod x;
 
 use std::path::Path;

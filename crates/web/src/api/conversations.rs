@@ -95,6 +95,8 @@ pub(crate) struct ConversationDetail {
     contact: Option<Contact>,
     messages: Vec<Message>,
     facts: Vec<ConversationFact>,
+    /// SLA clocks with due times (fired automation rules are `rule_fired` facts).
+    sla: Vec<switchboard_domain::sla::SlaStatus>,
 }
 
 /// Resolves a path segment that is a conversation id or a case number.
@@ -127,7 +129,8 @@ pub(crate) async fn get_one(
     let contact = store.get_contact(conversation.contact_id).await?;
     let messages = store.list_messages(conversation.id).await?;
     let facts = store.list_facts(conversation.id).await?;
-    Ok(axum::Json(ConversationDetail { conversation, contact, messages, facts }))
+    let sla = st.engine.routing().sla_status(&conversation).await?;
+    Ok(axum::Json(ConversationDetail { conversation, contact, messages, facts, sla }))
 }
 
 /// Changes status, assignee, priority, team or tags. Each change is recorded on the timeline.

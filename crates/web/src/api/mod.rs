@@ -8,6 +8,7 @@ mod delivery;
 mod events;
 mod inbound;
 mod messaging;
+mod routing;
 mod x_rules;
 
 use axum::Router;
@@ -62,7 +63,7 @@ impl Modify for BearerAuth {
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/openapi.json", get(|| async { axum::Json(ApiDoc::openapi()) }))
+        .route("/openapi.json", get(|| async { axum::Json(openapi()) }))
         .route("/inbound", post(inbound::ingest))
         .route("/delivery-reports", post(delivery::report))
         .route("/conversations", get(conversations::list))
@@ -81,4 +82,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/me", get(channels::me))
         .route("/users", get(channels::users))
         .route("/events", get(events::stream))
+        .merge(routing::router())
+}
+
+/// The whole OpenAPI document: the core API and each area's part.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(routing::RoutingApi::openapi());
+    doc
 }
