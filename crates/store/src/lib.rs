@@ -29,7 +29,7 @@ pub use records::*;
 pub use routing::RoutingStore;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
-pub use x::{ActivityRecord, XStore};
+pub use x::{ActivityRecord, SendSchedule, XStore};
 
 /// Errors from the store. `NotFound`, `Conflict` and `Invalid` are the caller's fault.
 #[derive(Debug, thiserror::Error)]

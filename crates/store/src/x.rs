@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use switchboard_domain::{ChannelSlug, ConversationId, Message, UserId};
+use switchboard_domain::{ChannelSlug, ConversationId, Message, MessageId, UserId};
 
 use crate::Result;
 
@@ -27,6 +27,20 @@ pub struct ActivityRecord {
     pub raw: serde_json::Value,
 }
 
+/// Where a reply stands in the outbox: when it goes out next and why the last try failed (a
+/// rate-limited X reply waits for the reset).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct SendSchedule {
+    /// `pending`, `sending`, `sent` or `failed`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// When the next attempt is due (pending/sending).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
 /// X channel state.
 #[async_trait]
 pub trait XStore: Send + Sync {
@@ -46,6 +60,8 @@ pub trait XStore: Send + Sync {
     async fn poll_cursor(&self, channel: &ChannelSlug, stream: &str) -> Result<Option<String>>;
     /// Polling mode: stores the cursor once the events read up to it are stored.
     async fn set_poll_cursor(&self, channel: &ChannelSlug, stream: &str, cursor: &str) -> Result<()>;
+    /// The outbox state of a reply; `None` for messages that are not queued replies.
+    async fn send_schedule(&self, message_id: MessageId) -> Result<Option<SendSchedule>>;
     /// Records on the conversation's timeline that an agent overrode the PII guard (what was
     /// found, masked, and which message).
     async fn record_pii_override(

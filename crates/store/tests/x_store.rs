@@ -165,3 +165,50 @@ async fn poll_cursors_are_kept_per_channel_and_stream() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_queued_reply_has_a_send_schedule() {
+    for_each_backend(|s| async move {
+        let ch = slug();
+        deliver(&s, vec![post("1800000000000000003", "42", "post:1800000000000000003", "hi")]).await;
+        let conv = s
+            .list_conversations(&switchboard_store::ConversationFilter::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|c| c.conversation.channel == ch)
+            .unwrap()
+            .conversation
+            .id;
+        let u = s
+            .create_user(&switchboard_store::NewUser {
+                email: "a@x.io".into(),
+                name: "A".into(),
+                role: switchboard_domain::Role::Agent,
+                password_hash: None,
+            })
+            .await
+            .unwrap();
+        let (msg, _) = s
+            .post_message(&switchboard_store::NewMessage {
+                conversation_id: conv,
+                author_id: u.id,
+                kind: switchboard_store::MessageKind::Reply,
+                visibility: Visibility::Public,
+                text: "on it".into(),
+                idempotency_key: None,
+                at: Utc::now(),
+            })
+            .await
+            .unwrap();
+        let sched = s.send_schedule(msg.id).await.unwrap().unwrap();
+        assert_eq!(sched.state, "pending");
+        assert_eq!(sched.attempts, 0);
+        assert!(sched.next_attempt_at.is_some());
+        assert_eq!(sched.last_error, None);
+        let inbound = s.list_messages(conv).await.unwrap()[0].id;
+        assert_eq!(s.send_schedule(inbound).await.unwrap(), None);
+    })
+    .await;
+}

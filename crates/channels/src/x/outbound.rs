@@ -147,8 +147,12 @@ pub fn classify(status: u16, body: &str, reset: Option<u64>, now: i64) -> SendEr
         .and_then(Value::as_str)
         .map(str::to_owned)
         .unwrap_or_else(|| body.chars().take(200).collect());
-    let reason = format!("X API {status}: {detail}");
+    let mut reason = format!("X API {status}: {detail}");
     if status == 429 {
+        if let Some(at) = reset.and_then(|r| i64::try_from(r).ok()).and_then(|r| chrono::DateTime::from_timestamp(r, 0))
+        {
+            reason.push_str(&format!(" (rate limit resets at {})", at.format("%H:%M:%S UTC")));
+        }
         let wait = reset
             .and_then(|r| i64::try_from(r).ok())
             .map(|r| Duration::from_secs(u64::try_from((r - now).max(1)).unwrap_or(1)))

@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use switchboard_domain::{ChannelSlug, ConversationId, FactKind, Message, UserId};
+use switchboard_domain::{ChannelSlug, ConversationId, FactKind, Message, MessageId, UserId};
 use uuid::Uuid;
 
 use super::{MSG_COLS, PgStore, msg_from_row};
 use crate::Result;
-use crate::x::{ActivityRecord, DELETED_TEXT, XStore};
+use crate::x::{ActivityRecord, DELETED_TEXT, SendSchedule, XStore};
 
 #[async_trait]
 impl XStore for PgStore {
@@ -142,5 +142,24 @@ impl XStore for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn send_schedule(&self, message_id: MessageId) -> Result<Option<SendSchedule>> {
+        let Some(r) =
+            sqlx::query("SELECT state, attempts, next_attempt_at, last_error FROM outbox WHERE message_id = $1")
+                .bind(message_id.0)
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let state: String = r.try_get(0)?;
+        let next: DateTime<Utc> = r.try_get(2)?;
+        Ok(Some(SendSchedule {
+            next_attempt_at: matches!(state.as_str(), "pending" | "sending").then_some(next),
+            attempts: r.try_get(1)?,
+            last_error: r.try_get(3)?,
+            state,
+        }))
     }
 }

@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
-use switchboard_domain::{ChannelSlug, ConversationId, FactKind, Message, UserId};
+use switchboard_domain::{ChannelSlug, ConversationId, FactKind, Message, MessageId, UserId};
 use uuid::Uuid;
 
-use super::{MSG_COLS, SqliteStore, msg_from_row, ts};
+use super::{MSG_COLS, SqliteStore, from_ts, msg_from_row, ts};
 use crate::Result;
-use crate::x::{ActivityRecord, DELETED_TEXT, XStore};
+use crate::x::{ActivityRecord, DELETED_TEXT, SendSchedule, XStore};
 
 #[async_trait]
 impl XStore for SqliteStore {
@@ -138,6 +138,27 @@ impl XStore for SqliteStore {
                 )?
                 .execute(params![channel.as_str(), stream, cursor, ts(Utc::now())])?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn send_schedule(&self, message_id: MessageId) -> Result<Option<SendSchedule>> {
+        self.conns
+            .read(move |c| {
+                Ok(c.prepare_cached(
+                    "SELECT state, attempts, next_attempt_at, last_error FROM outbox WHERE message_id = ?1",
+                )?
+                .query_row([message_id.0], |r| {
+                    let state: String = r.get(0)?;
+                    let next: i64 = r.get(2)?;
+                    Ok(SendSchedule {
+                        next_attempt_at: matches!(state.as_str(), "pending" | "sending").then(|| from_ts(next)),
+                        state,
+                        attempts: r.get(1)?,
+                        last_error: r.get(3)?,
+                    })
+                })
+                .optional()?)
             })
             .await
     }

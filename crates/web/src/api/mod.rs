@@ -29,7 +29,7 @@ use crate::AppState;
         channels::list, channels::upsert, channels::me, channels::users,
         events::stream,
         messaging::get_window, messaging::post_template, messaging::post_media, messaging::get_attachment,
-        x_rules::like, x_rules::move_to_dm,
+        x_rules::like, x_rules::move_to_dm, x_rules::schedule,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::error::ErrorDetail,
@@ -42,7 +42,7 @@ use crate::AppState;
         contacts::ContactPage, contacts::ContactPatch, contacts::MergeBody, contacts::ContactDetail,
         channels::ChannelBody, delivery::DeliveryReport,
         messaging::WindowBody, messaging::TemplateBody, messaging::MediaBody,
-        x_rules::MoveToDm,
+        x_rules::MoveToDm, switchboard_store::SendSchedule,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -62,6 +62,24 @@ pub(crate) fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/conversations/{id}/x/like", axum::routing::post(like))
         .route("/conversations/{id}/x/move-to-dm", axum::routing::post(move_to_dm))
+        .route("/messages/{id}/schedule", axum::routing::get(schedule))
+}
+
+/// When a queued reply goes out next and why the last try failed (e.g. an X rate limit: the
+/// next attempt is at the limit's reset).
+#[utoipa::path(get, path = "/api/v1/messages/{id}/schedule", tag = "conversations",
+    params(("id" = String, Path, description = "Message id")),
+    responses((status = 200, body = switchboard_store::SendSchedule), (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn schedule(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    _caller: crate::auth::Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> ApiResult<axum::Json<switchboard_store::SendSchedule>> {
+    let id = id
+        .parse::<switchboard_domain::MessageId>()
+        .map_err(|_| AppError::bad_request("invalid_id", "not a message id"))?;
+    let s = st.engine.store().send_schedule(id).await?.ok_or_else(|| AppError::not_found("queued reply"))?;
+    Ok(axum::Json(s))
 }
 
 async fn x_conversation(st: &AppState, id: &str) -> ApiResult<Conversation> {
