@@ -1,5 +1,6 @@
 //! A PII guard for public replies: refuses a public post that contains an email address, a phone
-//! number or a payment card number (Luhn-valid), unless the agent overrides it.
+//! number, a payment card number (Luhn-valid) or an order / case / ticket reference, unless the
+//! agent overrides it.
 //!
 //! Deliberately small: it should give way to the workspace's PII detector (crates/nlp) once that
 //! exists; the finding kinds stay the same.
@@ -7,7 +8,7 @@
 /// Something private found in a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PiiFinding {
-    /// `email`, `phone` or `card`.
+    /// `email`, `phone`, `card` or `reference`.
     pub kind: &'static str,
     /// The match with all but its last characters masked (safe to show and log).
     pub masked: String,
@@ -23,7 +24,46 @@ pub fn scan(text: &str) -> Vec<PiiFinding> {
     let mut out = Vec::new();
     emails(text, &mut out);
     numbers(text, &mut out);
+    references(text, &mut out);
     out
+}
+
+/// Words that introduce a reference to a private matter.
+const REFERENCE_WORDS: &[&str] =
+    &["order", "case", "ticket", "tracking", "invoice", "account", "订单", "单号", "工单", "注文番号", "pedido"];
+
+/// An order / case / ticket reference (a keyword, then within a few characters a token with at
+/// least 4 digits), and Switchboard case numbers (`SB-000123`).
+fn references(text: &str, out: &mut Vec<PiiFinding>) {
+    let lower = text.to_lowercase();
+    for (pos, _) in lower.match_indices("sb-") {
+        let digits: String = lower[pos + 3..].chars().take_while(char::is_ascii_digit).collect();
+        if digits.len() >= 6 {
+            // Sliced from the lower-cased copy: its byte offsets are not the original's.
+            out.push(PiiFinding { kind: "reference", masked: mask(&format!("SB-{digits}")) });
+        }
+    }
+    for word in REFERENCE_WORDS {
+        for (pos, _) in lower.match_indices(word) {
+            let after = &lower[pos + word.len()..];
+            // Skip up to 12 characters of "number", "#", "no.", ":" and spaces.
+            let mut rest = after;
+            for _ in 0..12 {
+                let Some(c) = rest.chars().next() else { break };
+                if c.is_ascii_digit() {
+                    break;
+                }
+                rest = &rest[c.len_utf8()..];
+            }
+            let token: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+            let skipped = &after[..after.len() - rest.len()];
+            let plausible =
+                skipped.chars().all(|c| !c.is_alphabetic() || c.is_ascii_alphabetic()) && skipped.len() <= 12;
+            if plausible && token.chars().filter(char::is_ascii_digit).count() >= 4 {
+                out.push(PiiFinding { kind: "reference", masked: mask(&token) });
+            }
+        }
+    }
 }
 
 fn is_local(c: char) -> bool {
@@ -65,6 +105,16 @@ fn luhn(digits: &[u32]) -> bool {
     sum.is_multiple_of(10)
 }
 
+fn is_date_prefix(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && matches!(b[4], b'-' | b'.' | b'/')
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b[4]
+        && b[8..10].iter().all(u8::is_ascii_digit)
+}
+
 fn is_sep(c: char) -> bool {
     matches!(c, ' ' | '-' | '.' | '(' | ')')
 }
@@ -102,6 +152,11 @@ fn numbers(text: &str, out: &mut Vec<PiiFinding>) {
         }
         let followed_by_word = chars.get(j).is_some_and(|(_, n)| n.is_alphabetic());
         let found = &text[start..end.max(start)];
+        // A date (2026-11-25, 2026.11.25), maybe followed by an hour, is not a phone number.
+        if is_date_prefix(found) {
+            i = chars.iter().position(|(p, _)| *p >= start + 10).unwrap_or(chars.len());
+            continue;
+        }
         if !followed_by_word {
             if (13..=19).contains(&digits.len()) && luhn(&digits) {
                 out.push(PiiFinding { kind: "card", masked: mask(found) });
@@ -138,12 +193,21 @@ mod tests {
         assert_eq!(kinds("我的电话 13812345678"), ["phone"]);
         assert_eq!(kinds("card 4111 1111 1111 1111 ok"), ["card"]);
         assert_eq!(kinds("card 4111-1111-1111-1111"), ["card"]);
-        assert!(kinds("@furiouscamper sorry about order #4471, DM us!").is_empty());
+        assert_eq!(kinds("@furiouscamper sorry about order #4471, DM us!"), ["reference"]);
+        assert_eq!(kinds("your case SB-000123 is escalated"), ["reference", "reference"]);
+        assert_eq!(kinds("您的订单号 20261125 已发货"), ["reference"]);
+        assert!(kinds("sorry about your order, please DM us").is_empty());
+        assert!(kinds("we have 2000 stores").is_empty());
         assert!(kinds("hi@TwitterDev thanks").is_empty());
         assert!(kinds("shipped on 2026-11-25 at 10:30").is_empty());
+        assert!(kinds("shipped 2026-11-25 10:30, arrives 2026/11/28 18").is_empty());
+        assert_eq!(kinds("on 2026-11-25 call 415 555 0100"), ["phone"]);
         assert!(kinds("version 1.2.3 and 50% off").is_empty());
         // 16 digits failing Luhn is not a card (and too long for a phone).
-        assert!(kinds("tracking 4111 1111 1111 1112").is_empty());
+        assert!(kinds("number 4111 1111 1111 1112").is_empty());
+        assert_eq!(kinds("tracking 4111 1111 1111 1112"), ["reference"]);
+        // Lower-casing changes byte lengths here; no panic, still found.
+        assert_eq!(kinds("İİİ case SB-000123"), ["reference", "reference"]);
         assert_eq!(scan("mail a@bc.io")[0].masked, "•@••.io");
     }
 }
