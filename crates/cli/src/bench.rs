@@ -25,6 +25,8 @@ pub enum BenchCommand {
     /// `POST /api/v1/inbound` (or, with `--channel whatsapp`, signed WhatsApp webhooks on
     /// `/webhooks/{slug}`) on the real server vs a bare handler.
     Ingest(IngestArgs),
+    /// Triage enrichment (language, sentiment, intent, urgency, PII) on one core.
+    Nlp(crate::nlp::BenchNlpArgs),
     /// Automation rule evaluation (1,000 rules per message) vs a naive interpreter.
     Rules(crate::bench_routing::RulesArgs),
     /// SLA due-time computation in business hours vs calendar time.
@@ -81,6 +83,7 @@ const BENCH_APP_SECRET: &str = "bench-app-secret";
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
+        BenchCommand::Nlp(args) => tokio::task::spawn_blocking(move || crate::nlp::bench(args)).await?,
         BenchCommand::Rules(args) => crate::bench_routing::rules(args),
         BenchCommand::Sla(args) => crate::bench_routing::sla(args),
     }

@@ -34,8 +34,27 @@ pub struct Config {
     pub outbox: OutboxSection,
     /// Channels created or updated at start-up.
     pub channels: Vec<ChannelConfig>,
+    /// Triage of inbound messages (language, sentiment, intent, priority, PII); docs/nlp.md.
+    pub nlp: NlpSection,
     /// Routing, SLA timers, automation and the automatic acknowledgement.
     pub routing: RoutingSection,
+}
+
+/// Triage settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NlpSection {
+    /// Triage every inbound message.
+    pub enabled: bool,
+    /// ISO 639-1 codes the brand expects; language identification is restricted to them.
+    pub languages: Vec<String>,
+    /// ISO 3166 region for phone numbers written without a country code ("" = only `+` numbers).
+    pub phone_region: String,
+    /// Latin-script text is answered by the fast distilled table alone when its two best
+    /// languages differ by at least this much per character (lower = faster, less accurate).
+    pub language_fast_margin: f32,
+    /// Seconds between checks for new agents' intent labels (retraining when there are).
+    pub retrain_interval_secs: u64,
 }
 
 /// Routing settings.
@@ -121,6 +140,13 @@ impl Default for Config {
             ingest: IngestConfig { batch_max: 512, writers: None },
             outbox: OutboxSection { max_attempts: 12, base_backoff_ms: 2000, max_backoff_secs: 1800 },
             channels: Vec::new(),
+            nlp: NlpSection {
+                enabled: false,
+                languages: switchboard_nlp::lang::SUPPORTED.iter().map(|s| (*s).to_owned()).collect(),
+                phone_region: String::new(),
+                language_fast_margin: switchboard_nlp::lang::FAST_MARGIN,
+                retrain_interval_secs: 3600,
+            },
             routing: RoutingSection { enabled: true, auto_ack: false, auto_ack_public: false, tick_ms: 2000 },
         }
     }
@@ -153,6 +179,23 @@ impl Config {
 
     /// Checks values that parse but make no sense; every message names the key.
     pub fn validate(&self) -> anyhow::Result<()> {
+        for l in &self.nlp.languages {
+            if !switchboard_nlp::lang::SUPPORTED.contains(&l.as_str()) {
+                bail!(
+                    "invalid configuration: nlp.languages has {l:?}; supported: {}",
+                    switchboard_nlp::lang::SUPPORTED.join(", ")
+                );
+            }
+        }
+        if self.nlp.languages.is_empty() {
+            bail!("invalid configuration: nlp.languages must name at least one language");
+        }
+        if !(0.0..=10.0).contains(&self.nlp.language_fast_margin) {
+            bail!("invalid configuration: nlp.language_fast_margin must be between 0 and 10");
+        }
+        if self.nlp.retrain_interval_secs == 0 {
+            bail!("invalid configuration: nlp.retrain_interval_secs must be at least 1");
+        }
         if self.max_body_bytes < 1024 || self.max_body_bytes > 64 * 1024 * 1024 {
             bail!(
                 "invalid configuration: max_body_bytes must be between 1024 and 67108864, got {}",
@@ -314,6 +357,9 @@ mod tests {
             ("colour = true", "colour"),
             ("[[channels]]\nslug = \"Bad Slug\"\nkind = \"api\"", "channels[0].slug"),
             ("[[channels]]\nslug = \"ok\"\nkind = \"fax\"", "channels[0].kind"),
+            ("[nlp]\nlanguages = [\"en\", \"xx\"]", "nlp.languages"),
+            ("[nlp]\nlanguage_fast_margin = -1", "nlp.language_fast_margin"),
+            ("[nlp]\ncolour = 1", "colour"),
             ("[routing]\ntick_ms = 5", "routing.tick_ms"),
             ("[routing]\nauto_ack = \"yes\"", "routing.auto_ack"),
             ("[[channels]]\nslug = \"wa\"\nkind = \"whatsapp\"\nconfig = { phone_id = \"1\" }", "channels[0].config"),

@@ -6,6 +6,7 @@ mod bench;
 mod bench_routing;
 mod config;
 mod demo;
+mod nlp;
 mod serve;
 mod simulate;
 
@@ -42,6 +43,11 @@ enum Command {
     Bench {
         #[command(subcommand)]
         what: bench::BenchCommand,
+    },
+    /// Triage models: train from the shared data sets, evaluate.
+    Nlp {
+        #[command(subcommand)]
+        command: nlp::NlpCommand,
     },
     /// Runs a local Graph API (WhatsApp, Messenger, Instagram) that posts signed webhooks to a
     /// Switchboard server and answers its sends.
@@ -96,6 +102,7 @@ fn main() -> std::process::ExitCode {
             }
             Command::Demo(args) => demo::run(cfg, args).await,
             Command::Bench { what } => bench::run(what).await,
+            Command::Nlp { command } => tokio::task::spawn_blocking(move || nlp::run(command)).await?,
             Command::Simulate(args) => simulate::run(args).await,
             Command::Admin { command } => {
                 let store = serve::open_store(&cfg).await?;

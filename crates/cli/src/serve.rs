@@ -74,6 +74,9 @@ pub async fn start_with_workers(
         store.upsert_channel(&ch).await.with_context(|| format!("cannot save channel {}", ch.slug))?;
     }
     let engine = Engine::start(store, switchboard_engine::EngineConfig { workers, ..cfg.engine() }).await;
+    if cfg.nlp.enabled && workers {
+        crate::nlp::start_triage(&engine, &cfg.nlp).await?;
+    }
     let state = AppState::new(engine.clone(), WebConfig { max_body_bytes: cfg.max_body_bytes });
     let app = switchboard_web::router(state.clone());
     let addr = listener.local_addr()?;

@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod realtime;
 pub mod routing;
 mod timers;
+pub mod triage;
 mod x_poll;
 
 use std::sync::Arc;

@@ -13,6 +13,7 @@ pub mod postgres;
 mod records;
 pub mod routing;
 pub mod sqlite;
+pub mod triage;
 pub mod x;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use records::*;
 pub use routing::RoutingStore;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
+pub use triage::{IntentLabel, IntentModelRecord, MessageTriage, TriageStore};
 pub use x::{ActivityRecord, SendSchedule, XStore};
 
 /// Errors from the store. `NotFound`, `Conflict` and `Invalid` are the caller's fault.
@@ -97,7 +99,7 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: ChannelStateStore + RoutingStore + XStore + Send + Sync + 'static {
+pub trait Store: ChannelStateStore + RoutingStore + TriageStore + XStore + Send + Sync + 'static {
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

@@ -11,6 +11,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") },
     Migration { version: 2, name: "meta_channels", sql: include_str!("../migrations/sqlite/0002_meta_channels.sql") },
     Migration { version: 3, name: "routing_sla", sql: include_str!("../migrations/sqlite/0003_routing_sla.sql") },
+    Migration { version: 4, name: "triage", sql: include_str!("../migrations/sqlite/0004_triage.sql") },
     Migration { version: 6, name: "x_channel", sql: include_str!("../migrations/sqlite/0006_x_channel.sql") },
 ];
 
@@ -18,5 +19,6 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../migrations/postgres/0001_init.sql") },
     Migration { version: 2, name: "meta_channels", sql: include_str!("../migrations/postgres/0002_meta_channels.sql") },
     Migration { version: 3, name: "routing_sla", sql: include_str!("../migrations/postgres/0003_routing_sla.sql") },
+    Migration { version: 4, name: "triage", sql: include_str!("../migrations/postgres/0004_triage.sql") },
     Migration { version: 6, name: "x_channel", sql: include_str!("../migrations/postgres/0006_x_channel.sql") },
 ];

@@ -2,13 +2,15 @@
 //! number, a payment card number (Luhn-valid) or an order / case / ticket reference, unless the
 //! agent overrides it.
 //!
-//! Deliberately small: it should give way to the workspace's PII detector (crates/nlp) once that
-//! exists; the finding kinds stay the same.
+//! E-mail, phone, card, IBAN and identity-document findings come from the workspace's PII
+//! detector (`switchboard_nlp::pii`, phone numbers validated with libphonenumber metadata); this
+//! module adds references to private matters and keeps its own small e-mail/phone/card scan as a
+//! second opinion for what the detector leaves out (national phone formats without a region).
 
 /// Something private found in a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PiiFinding {
-    /// `email`, `phone`, `card` or `reference`.
+    /// `email`, `phone`, `card`, `iban`, `id_document` or `reference`.
     pub kind: &'static str,
     /// The match with all but its last characters masked (safe to show and log).
     pub masked: String,
@@ -19,11 +21,18 @@ fn mask(s: &str) -> String {
     s.chars().enumerate().map(|(i, c)| if i + 2 < n && !matches!(c, '@' | '.' | ' ' | '-') { '•' } else { c }).collect()
 }
 
-/// Everything private found in `text`, in order.
+/// Everything private found in `text`: the workspace detector's findings first, then what this
+/// module's scan finds in the rest, then references.
 pub fn scan(text: &str) -> Vec<PiiFinding> {
-    let mut out = Vec::new();
-    emails(text, &mut out);
-    numbers(text, &mut out);
+    let spans = switchboard_nlp::pii::detect(text, None);
+    let mut out: Vec<PiiFinding> = spans
+        .iter()
+        .filter_map(|s| text.get(s.start..s.end).map(|found| PiiFinding { kind: s.kind.as_str(), masked: mask(found) }))
+        .collect();
+    // The second opinion only sees what the detector did not claim.
+    let rest = switchboard_nlp::pii::redact_spans(text, &spans);
+    emails(&rest, &mut out);
+    numbers(&rest, &mut out);
     references(text, &mut out);
     out
 }
@@ -209,5 +218,7 @@ mod tests {
         // Lower-casing changes byte lengths here; no panic, still found.
         assert_eq!(kinds("İİİ case SB-000123"), ["reference", "reference"]);
         assert_eq!(scan("mail a@bc.io")[0].masked, "•@••.io");
+        // From the workspace detector: an IBAN.
+        assert_eq!(kinds("IBAN GB82 WEST 1234 5698 7654 32"), ["iban"]);
     }
 }

@@ -3,6 +3,7 @@
 mod channel_state;
 mod routing;
 mod threading;
+mod triage;
 mod x;
 
 use async_trait::async_trait;

@@ -3,6 +3,7 @@
 mod channel_state;
 mod conn;
 mod routing;
+mod triage;
 mod x;
 
 use std::path::Path;

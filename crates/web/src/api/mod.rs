@@ -9,6 +9,7 @@ mod events;
 mod inbound;
 mod messaging;
 mod routing;
+mod triage;
 mod x_rules;
 
 use axum::Router;
@@ -83,11 +84,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users", get(channels::users))
         .route("/events", get(events::stream))
         .merge(routing::router())
+        .merge(triage::router())
 }
 
 /// The whole OpenAPI document: the core API and each area's part.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(routing::RoutingApi::openapi());
+    doc.merge(<triage::TriageDoc as OpenApi>::openapi());
     doc
 }

@@ -1,0 +1,417 @@
+//! Linear classifiers over hashed features: training (one-vs-rest L2-loss SVM by dual coordinate
+//! descent, or multinomial logistic regression by SGD), int8 quantisation and a small binary
+//! file format.
+
+use serde::{Deserialize, Serialize};
+
+use crate::features::{FeatureConfig, SparseVec};
+
+/// Everything about a model except its weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    /// e.g. `sentiment-en`.
+    pub name: String,
+    pub labels: Vec<String>,
+    pub features: FeatureConfig,
+    /// Scores are multiplied by this before the softmax (fitted on validation data).
+    pub temperature: f32,
+    /// Below this top probability the answer is "out of scope" (intent models), if set.
+    #[serde(default)]
+    pub oos_threshold: Option<f32>,
+    /// Which data, under which licence, with which command and seed.
+    pub provenance: String,
+    /// Whether an inverse-document-frequency table (one byte per bucket) follows the weights.
+    #[serde(default)]
+    pub idf: bool,
+}
+
+/// A trained model with float weights (training and evaluation before quantisation).
+#[derive(Clone, Debug)]
+pub struct Dense {
+    pub k: usize,
+    pub dims: usize,
+    /// Row-major by feature: `w[f * k + c]`.
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+impl Dense {
+    pub fn scores(&self, x: &SparseVec, out: &mut [f32]) {
+        out.copy_from_slice(&self.b);
+        for (&i, &v) in x.idx.iter().zip(&x.val) {
+            let row = &self.w[i as usize * self.k..(i as usize + 1) * self.k];
+            for (o, w) in out.iter_mut().zip(row) {
+                *o += v * w;
+            }
+        }
+    }
+}
+
+/// Training options shared by both learners.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// SVM: cost C. Logistic regression: 1/(lambda·n) equivalent is not used; see `lambda`.
+    pub c: f32,
+    pub lambda: f32,
+    pub epochs: usize,
+    /// Weight classes by `n / (k · n_c)` (helps macro-recall on skewed data).
+    pub balanced: bool,
+    pub seed: u64,
+}
+
+/// SplitMix64: a tiny deterministic generator for shuffling.
+pub struct Rng(u64);
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+    }
+}
+
+fn class_weights(y: &[usize], k: usize, balanced: bool) -> Vec<f32> {
+    let mut n = vec![0usize; k];
+    for &c in y {
+        n[c] += 1;
+    }
+    (0..k).map(|c| if balanced && n[c] > 0 { y.len() as f32 / (k as f32 * n[c] as f32) } else { 1.0 }).collect()
+}
+
+/// One-vs-rest L2-regularised L2-loss linear SVM, dual coordinate descent (Hsieh et al. 2008,
+/// the liblinear `-s 1` solver) with a regularised bias feature of value 1.
+pub fn train_svm(x: &[SparseVec], y: &[usize], k: usize, dims: usize, o: &TrainOptions) -> Dense {
+    let cw = class_weights(y, k, o.balanced);
+    let n = x.len();
+    let mut w = vec![0f32; dims * k];
+    let mut b = vec![0f32; k];
+    let sq: Vec<f32> = x.iter().map(|v| v.val.iter().map(|a| a * a).sum::<f32>() + 1.0).collect();
+    let mut wc = vec![0f32; dims];
+    let mut alpha = vec![0f32; n];
+    let mut order: Vec<usize> = (0..n).collect();
+    for c in 0..k {
+        wc.iter_mut().for_each(|v| *v = 0.0);
+        alpha.iter_mut().for_each(|v| *v = 0.0);
+        let mut bc = 0f32;
+        let mut rng = Rng::new(o.seed ^ (c as u64).wrapping_mul(0x1234_5678_9abc));
+        for _ in 0..o.epochs {
+            rng.shuffle(&mut order);
+            let mut max_pg = f32::MIN;
+            let mut min_pg = f32::MAX;
+            for &i in &order {
+                let yi = if y[i] == c { 1.0f32 } else { -1.0 };
+                let ci = o.c * if y[i] == c { cw[c] } else { cw[y[i]] };
+                let d = 0.5 / ci;
+                let xi = &x[i];
+                let mut dot = bc;
+                for (&f, &v) in xi.idx.iter().zip(&xi.val) {
+                    dot += wc[f as usize] * v;
+                }
+                let g = yi * dot - 1.0 + d * alpha[i];
+                let pg = if alpha[i] == 0.0 { g.min(0.0) } else { g };
+                max_pg = max_pg.max(pg);
+                min_pg = min_pg.min(pg);
+                if pg.abs() > 1e-12 {
+                    let old = alpha[i];
+                    alpha[i] = (alpha[i] - g / (sq[i] + d)).max(0.0);
+                    let delta = (alpha[i] - old) * yi;
+                    if delta != 0.0 {
+                        for (&f, &v) in xi.idx.iter().zip(&xi.val) {
+                            wc[f as usize] += delta * v;
+                        }
+                        bc += delta;
+                    }
+                }
+            }
+            if max_pg - min_pg < 0.01 {
+                break;
+            }
+        }
+        for f in 0..dims {
+            w[f * k + c] = wc[f];
+        }
+        b[c] = bc;
+    }
+    Dense { k, dims, w, b }
+}
+
+/// Multinomial logistic regression by SGD with a decaying step and L2 via a lazy scale factor.
+pub fn train_logreg(x: &[SparseVec], y: &[usize], k: usize, dims: usize, o: &TrainOptions) -> Dense {
+    let cw = class_weights(y, k, o.balanced);
+    let n = x.len();
+    let mut v = vec![0f32; dims * k];
+    let mut b = vec![0f32; k];
+    let mut scale = 1f64;
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = Rng::new(o.seed);
+    let mut p = vec![0f32; k];
+    let eta0 = 0.5f64;
+    let lambda = f64::from(o.lambda);
+    let mut t = 0f64;
+    for _ in 0..o.epochs {
+        rng.shuffle(&mut order);
+        for &i in &order {
+            let eta = eta0 / (1.0 + eta0 * lambda * t * 10.0).sqrt();
+            t += 1.0;
+            let xi = &x[i];
+            p.copy_from_slice(&b);
+            let s = scale as f32;
+            for (&f, &val) in xi.idx.iter().zip(&xi.val) {
+                let row = &v[f as usize * k..(f as usize + 1) * k];
+                for (pc, w) in p.iter_mut().zip(row) {
+                    *pc += s * val * w;
+                }
+            }
+            softmax(&mut p, 1.0);
+            let wy = cw[y[i]];
+            for (c, pc) in p.iter_mut().enumerate() {
+                *pc = (*pc - if c == y[i] { 1.0 } else { 0.0 }) * wy;
+            }
+            scale *= 1.0 - eta * lambda;
+            let step = (eta / scale) as f32;
+            for (&f, &val) in xi.idx.iter().zip(&xi.val) {
+                let row = &mut v[f as usize * k..(f as usize + 1) * k];
+                for (w, g) in row.iter_mut().zip(&p) {
+                    *w -= step * g * val;
+                }
+            }
+            for (bc, g) in b.iter_mut().zip(&p) {
+                *bc -= eta as f32 * g * 0.1;
+            }
+            if scale < 1e-6 {
+                for w in &mut v {
+                    *w *= scale as f32;
+                }
+                scale = 1.0;
+            }
+        }
+    }
+    for w in &mut v {
+        *w *= scale as f32;
+    }
+    Dense { k, dims, w: v, b }
+}
+
+pub fn softmax(s: &mut [f32], temperature: f32) {
+    let m = s.iter().copied().fold(f32::MIN, f32::max);
+    let mut sum = 0.0;
+    for v in s.iter_mut() {
+        *v = ((*v - m) * temperature).exp();
+        sum += *v;
+    }
+    if sum > 0.0 {
+        for v in s.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
+
+/// A quantised model: int8 weights with one scale per class.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub meta: ModelMeta,
+    k: usize,
+    scales: Vec<f32>,
+    bias: Vec<f32>,
+    w: Vec<i8>,
+    idf: Option<Vec<f32>>,
+}
+
+/// IDF values are stored as one byte in steps of 1/16 (0 ..= 15.9).
+pub fn quantise_idf(v: f32) -> u8 {
+    (v * 16.0).round().clamp(0.0, 255.0) as u8
+}
+
+pub fn dequantise_idf(b: u8) -> f32 {
+    f32::from(b) / 16.0
+}
+
+/// `ln((n + 1) / (df + 1)) + 1` per bucket, quantised as stored.
+pub fn idf_table(x: &[SparseVec], dims: usize) -> Vec<f32> {
+    let mut df = vec![0u32; dims];
+    for v in x {
+        for &i in &v.idx {
+            df[i as usize] += 1;
+        }
+    }
+    let n = x.len() as f32;
+    df.iter().map(|&d| dequantise_idf(quantise_idf(((n + 1.0) / (d as f32 + 1.0)).ln() + 1.0))).collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("not a switchboard model file (bad magic)")]
+    Magic,
+    #[error("model file is truncated or inconsistent: {0}")]
+    Corrupt(&'static str),
+    #[error("model header is not valid: {0}")]
+    Header(String),
+}
+
+const MAGIC: &[u8; 8] = b"SBNLP\x01\0\0";
+
+impl Model {
+    pub fn idf(&self) -> Option<&[f32]> {
+        self.idf.as_deref()
+    }
+
+    /// Features of `text` as this model expects them.
+    pub fn features(&self, text: &str, scratch: &mut crate::features::Scratch, out: &mut SparseVec) {
+        self.meta.features.extract_idf(text, self.idf(), scratch, out);
+    }
+
+    pub fn quantise(mut meta: ModelMeta, d: &Dense, idf: Option<Vec<f32>>) -> Model {
+        meta.idf = idf.is_some();
+        let k = d.k;
+        let mut scales = vec![0f32; k];
+        for row in d.w.chunks(k) {
+            for (s, w) in scales.iter_mut().zip(row) {
+                *s = s.max(w.abs());
+            }
+        }
+        for s in &mut scales {
+            *s = if *s > 0.0 { *s / 127.0 } else { 1.0 };
+        }
+        let w = d.w.iter().enumerate().map(|(i, v)| (v / scales[i % k]).round().clamp(-127.0, 127.0) as i8).collect();
+        Model { meta, k, scales, bias: d.b.clone(), w, idf }
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.meta.labels
+    }
+
+    /// Raw scores into `out` (length = number of labels).
+    pub fn scores(&self, x: &SparseVec, out: &mut [f32]) {
+        out.iter_mut().for_each(|v| *v = 0.0);
+        let k = self.k;
+        for (&i, &v) in x.idx.iter().zip(&x.val) {
+            let Some(row) = self.w.get(i as usize * k..(i as usize + 1) * k) else { continue };
+            for (o, &w) in out.iter_mut().zip(row) {
+                *o += v * f32::from(w);
+            }
+        }
+        for ((o, s), b) in out.iter_mut().zip(&self.scales).zip(&self.bias) {
+            *o = *o * s + b;
+        }
+    }
+
+    /// Calibrated probabilities into `out`.
+    pub fn probs(&self, x: &SparseVec, out: &mut [f32]) {
+        self.scores(x, out);
+        softmax(out, self.meta.temperature);
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = serde_json::to_vec(&self.meta).unwrap_or_default();
+        let mut out = Vec::with_capacity(16 + header.len() + 8 * self.k + self.w.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        for v in self.scales.iter().chain(&self.bias) {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend(self.w.iter().map(|&v| v as u8));
+        if let Some(idf) = &self.idf {
+            out.extend(idf.iter().map(|&v| quantise_idf(v)));
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
+        if bytes.len() < 12 || &bytes[..8] != MAGIC {
+            return Err(ModelError::Magic);
+        }
+        let hl = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+        let header = bytes.get(12..12 + hl).ok_or(ModelError::Corrupt("header"))?;
+        let meta: ModelMeta = serde_json::from_slice(header).map_err(|e| ModelError::Header(e.to_string()))?;
+        let k = meta.labels.len();
+        if k == 0 || meta.features.bits > 24 {
+            return Err(ModelError::Corrupt("labels or dimensions"));
+        }
+        let mut pos = 12 + hl;
+        let mut floats = Vec::with_capacity(2 * k);
+        for _ in 0..2 * k {
+            let b = bytes.get(pos..pos + 4).ok_or(ModelError::Corrupt("scales"))?;
+            floats.push(f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            pos += 4;
+        }
+        let n = meta.features.dims() * k;
+        let w = bytes.get(pos..pos + n).ok_or(ModelError::Corrupt("weights"))?;
+        pos += n;
+        let idf = if meta.idf {
+            let dims = meta.features.dims();
+            let t = bytes.get(pos..pos + dims).ok_or(ModelError::Corrupt("idf table"))?;
+            pos += dims;
+            Some(t.iter().map(|&b| dequantise_idf(b)).collect())
+        } else {
+            None
+        };
+        if bytes.len() != pos {
+            return Err(ModelError::Corrupt("trailing bytes"));
+        }
+        let bias = floats.split_off(k);
+        Ok(Model { meta, k, scales: floats, bias, w: w.iter().map(|&v| v as i8).collect(), idf })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::features::Scratch;
+
+    fn toy() -> (FeatureConfig, Vec<SparseVec>, Vec<usize>) {
+        let cfg =
+            FeatureConfig { bits: 12, word_ngrams: 2, char_min: 0, char_max: 0, negation: false, word_weight: 1.0 };
+        let texts = ["good great fine", "great good", "bad awful", "awful terrible bad", "good fine", "terrible bad"];
+        let y = vec![0, 0, 1, 1, 0, 1];
+        let mut s = Scratch::default();
+        let x = texts
+            .iter()
+            .map(|t| {
+                let mut v = SparseVec::default();
+                cfg.extract(t, &mut s, &mut v);
+                v
+            })
+            .collect();
+        (cfg, x, y)
+    }
+
+    #[test]
+    fn both_learners_separate_a_toy_set_and_roundtrip() {
+        let (cfg, x, y) = toy();
+        let o = TrainOptions { c: 1.0, lambda: 1e-4, epochs: 20, balanced: true, seed: 7 };
+        for d in [train_svm(&x, &y, 2, cfg.dims(), &o), train_logreg(&x, &y, 2, cfg.dims(), &o)] {
+            let meta = ModelMeta {
+                name: "toy".into(),
+                labels: vec!["pos".into(), "neg".into()],
+                features: cfg.clone(),
+                temperature: 1.0,
+                oos_threshold: None,
+                provenance: "test".into(),
+                idf: false,
+            };
+            let idf = Some(idf_table(&x, cfg.dims()));
+            let m = Model::from_bytes(&Model::quantise(meta, &d, idf).to_bytes()).unwrap();
+            let mut p = [0f32; 2];
+            for (xi, &yi) in x.iter().zip(&y) {
+                m.probs(xi, &mut p);
+                assert!(p[yi] > 0.5, "{p:?}");
+            }
+        }
+        assert!(matches!(Model::from_bytes(b"nope"), Err(ModelError::Magic)));
+    }
+}
