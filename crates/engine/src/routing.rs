@@ -326,7 +326,7 @@ impl Routing {
         let messages = store.list_messages(id).await?;
         let facts = store.list_facts(id).await?;
         let latest_inbound = messages.iter().rev().find(|m| m.direction == Direction::Inbound);
-        let triage = triage_of(&messages);
+        let triage = triage_of(store, id, &messages).await?;
 
         // Which events happened since routing last looked.
         let mut events = Vec::new();
@@ -512,7 +512,7 @@ impl Routing {
         let channel_kind = store.get_channel(&conv.channel).await?.map(|c| c.kind).unwrap_or(ChannelKind::Api);
         let cal = self.calendar_of(conv.team.as_deref()).await?;
         tracing::debug!(case = %conv.case_number, metric = %metric, "evaluating rules on SLA warning");
-        let triage = triage_of(&messages);
+        let triage = triage_of(store, id, &messages).await?;
         let out = self
             .run_rules(&conv, TriggerEvent::SlaWarning, latest_inbound, &triage, channel_kind, &cal, now, cfg)
             .await?;
@@ -733,9 +733,15 @@ fn timeline(
     out
 }
 
-/// The triage signals known for a conversation. Language falls back to the script of the
-/// customer's latest message (Han characters → `zh`, otherwise `en`) until NLP triage is present.
-fn triage_of(messages: &[Message]) -> Triage {
+/// The triage signals known for a conversation: the NLP triage of its latest triaged customer
+/// message when there is one. Language falls back to the script of the customer's latest message
+/// (Han characters → `zh`, otherwise `en`) when triage is off, not done yet, or said `unknown`.
+async fn triage_of(store: &DynStore, id: ConversationId, messages: &[Message]) -> Result<Triage, StoreError> {
     let text = messages.iter().rev().find(|m| m.direction == Direction::Inbound).map(|m| m.text.as_str());
-    Triage { language: text.map(|t| switchboard_domain::canned::script_language(t).to_owned()), ..Default::default() }
+    let script = text.map(|t| switchboard_domain::canned::script_language(t).to_owned());
+    let Some(t) = store.conversation_triage(id).await? else {
+        return Ok(Triage { language: script, ..Default::default() });
+    };
+    let known = |s: String| (!s.is_empty() && s != "unknown").then_some(s);
+    Ok(Triage { language: known(t.language).or(script), sentiment: known(t.sentiment), intent: known(t.intent) })
 }

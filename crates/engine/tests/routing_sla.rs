@@ -20,6 +20,7 @@ use switchboard_domain::{
 use switchboard_engine::routing::{ManualClock, RoutingConfig};
 use switchboard_engine::{Engine, EngineConfig};
 use switchboard_store::routing::{AUTOMATION_USER, MemberInput, TeamInput};
+use switchboard_store::triage::MessageTriage;
 use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions};
 
 async fn facts_of(store: &DynStore, conv: &Conversation, kind: FactKind) -> Vec<serde_json::Value> {
@@ -268,7 +269,7 @@ async fn pending_conversation_is_resolved_after_inactivity() {
     let start = Utc::now();
     let clock = ManualClock::new(start);
     let config = EngineConfig {
-        routing: RoutingConfig { tick: StdDuration::from_secs(3600), clock: clock.clock(), ..Default::default() },
+        routing: RoutingConfig { enabled: false, clock: clock.clock(), ..Default::default() },
         ..Default::default()
     };
     let engine = Engine::start(store.clone(), config).await;
@@ -319,5 +320,86 @@ async fn pending_conversation_is_resolved_after_inactivity() {
     assert_eq!(done.status, switchboard_domain::Status::Resolved);
     let changes = facts_of(&store, &conv, FactKind::StatusChanged).await;
     assert_eq!(changes.last().unwrap()["to"], "resolved");
+    engine.shutdown(StdDuration::from_secs(5)).await;
+}
+
+/// Rules see the NLP triage of the customer's message: a sentiment condition matches once the
+/// message is triaged negative.
+#[tokio::test]
+async fn rules_match_on_stored_triage() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
+    store
+        .create_rule(
+            0,
+            &Rule {
+                name: "unhappy".into(),
+                enabled: true,
+                events: vec![TriggerEvent::ConversationCreated],
+                conditions: vec![Condition::Sentiment { any_of: vec!["negative".into()] }],
+                actions: vec![Action::AddTags { tags: vec!["unhappy".into()] }],
+                stop_processing: false,
+            },
+        )
+        .await
+        .unwrap();
+    let start = Utc::now();
+    let clock = ManualClock::new(start);
+    let config = EngineConfig {
+        routing: RoutingConfig { enabled: false, clock: clock.clock(), ..Default::default() },
+        ..Default::default()
+    };
+    let engine = Engine::start(store.clone(), config).await;
+    store
+        .append_inbound(vec![InboundEvent {
+            channel: ChannelSlug::parse("api").unwrap(),
+            provider_event_id: "t1".into(),
+            contact: ContactRef { provider_user_id: "c9".into(), handle: None, display_name: None },
+            thread_key: String::new(),
+            visibility: Visibility::Private,
+            text: "Nothing works and nobody answers".into(),
+            attachments: vec![],
+            sent_at: start,
+            extra: serde_json::Map::new(),
+        }])
+        .await
+        .unwrap();
+    engine.wake_pipeline();
+    let mut conv = None;
+    for _ in 0..200 {
+        if let Some(c) = store.list_conversations(&Default::default()).await.unwrap().items.first() {
+            conv = Some(c.conversation.clone());
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    let conv = conv.expect("threaded");
+    let msg = store.list_messages(conv.id).await.unwrap().remove(0);
+    store
+        .save_triage(vec![MessageTriage {
+            message_id: msg.id,
+            conversation_id: conv.id,
+            language: "en".into(),
+            language_confidence: 0.9,
+            sentiment: "negative".into(),
+            sentiment_score: -0.8,
+            intent: "complaint".into(),
+            intent_confidence: 0.7,
+            intent_by_agent: false,
+            priority: "P2".into(),
+            priority_reasons: vec![],
+            pii: vec![],
+            redacted_text: msg.text.clone(),
+            intent_model_version: None,
+            created_at: start,
+        }])
+        .await
+        .unwrap();
+    engine.routing().tick().await.unwrap();
+    let now = store.get_conversation(conv.id).await.unwrap().unwrap();
+    assert_eq!(now.tags, ["unhappy"]);
+    let fired = facts_of(&store, &conv, FactKind::RuleFired).await;
+    assert_eq!(fired.len(), 1);
     engine.shutdown(StdDuration::from_secs(5)).await;
 }
