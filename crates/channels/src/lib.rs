@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod meta;
+pub mod telegram;
 pub mod x;
 
 use std::time::Duration;
@@ -181,6 +182,7 @@ pub fn sender_for(kind: ChannelKind, client: &reqwest::Client) -> Option<Box<dyn
         ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => {
             Some(Box::new(meta::outbound::MetaSender::new(client.clone())))
         }
+        ChannelKind::Telegram => Some(Box::new(telegram::outbound::TelegramSender::new(client.clone()))),
         ChannelKind::X => Some(Box::new(x::outbound::XSender::new(client.clone()))),
         _ => None,
     }
@@ -192,6 +194,7 @@ pub fn validate_config(kind: ChannelKind, config: &serde_json::Value) -> Result<
     match kind {
         ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => meta::validate_config(kind, config),
         ChannelKind::X => x::validate_config(config),
+        ChannelKind::Telegram => telegram::validate_config(config),
         _ => Ok(()),
     }
 }

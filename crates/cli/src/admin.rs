@@ -50,7 +50,7 @@ pub enum AdminCommand {
         #[arg(long)]
         callback_url: Option<String>,
         /// API channels: HMAC secret for signing callbacks. WhatsApp/Messenger/Instagram: the Meta
-        /// app secret that signs webhooks.
+        /// app secret that signs webhooks. Telegram: the webhook secret token.
         #[arg(long)]
         secret: Option<String>,
         /// Provider settings as a JSON object, e.g. for WhatsApp

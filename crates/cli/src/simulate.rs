@@ -21,7 +21,8 @@ pub struct SimulateArgs {
     /// Switchboard's base URL; webhooks go to `{target}/webhooks/{slug}`.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub target: String,
-    /// Products to simulate, comma separated: whatsapp, messenger, instagram, x.
+    /// Products to simulate, comma separated: whatsapp, messenger, instagram, x; or `telegram` (the
+    /// Telegram Bot API, simulated on its own at --telegram-listen).
     #[arg(long, default_value = "whatsapp,messenger,instagram,x", value_delimiter = ',')]
     pub products: Vec<String>,
     /// Slug of the WhatsApp channel in Switchboard.
@@ -45,6 +46,15 @@ pub struct SimulateArgs {
     /// Access token the send endpoints accept (the channels' `config.access_token`).
     #[arg(long, default_value = "sim-access-token")]
     pub access_token: String,
+    /// Where the simulated Telegram Bot API listens.
+    #[arg(long, default_value = "127.0.0.1:9091")]
+    pub telegram_listen: SocketAddr,
+    /// Slug of the Telegram channel.
+    #[arg(long, default_value = "telegram")]
+    pub telegram_slug: String,
+    /// Webhook secret token sent with Telegram updates (the channel's `secret`).
+    #[arg(long, default_value = "sim-telegram-secret")]
+    pub telegram_secret: String,
     /// Customer messages to post (0: only answer sends).
     #[arg(long, default_value_t = 20)]
     pub messages: u64,
@@ -61,6 +71,9 @@ pub struct SimulateArgs {
 
 /// Runs until Ctrl-C.
 pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    if args.products.iter().any(|p| p.trim() == "telegram") {
+        return crate::simulate_telegram::run(&args).await;
+    }
     let mut webhooks = HashMap::new();
     let mut slugs = Vec::new();
     let mut with_x = false;

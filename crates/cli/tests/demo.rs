@@ -95,6 +95,7 @@ async fn demo_feeds_realistic_conversations_and_stops_on_sigterm() {
     assert!(text.contains("lin@demo.switchboard, sam@demo.switchboard"), "{text}");
     assert!(text.contains("replies delivered"), "{text}");
     assert!(text.contains("from the Graph API simulator"), "{text}");
+    assert!(text.contains("from the Bot API simulator"), "{text}");
     assert!(data_dir.join("switchboard.db").is_file());
 
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
@@ -118,7 +119,7 @@ async fn demo_feeds_realistic_conversations_and_stops_on_sigterm() {
     let channels: std::collections::HashSet<&str> =
         conversations.iter().filter_map(|c| c["channel"].as_str()).collect();
     assert!(channels.len() >= 2, "{channels:?}");
-    for meta in ["whatsapp", "messenger", "instagram"] {
+    for meta in ["whatsapp", "messenger", "instagram", "telegram"] {
         assert!(channels.contains(meta), "no {meta} conversation: {channels:?}");
     }
 

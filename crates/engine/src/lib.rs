@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod realtime;
 pub mod routing;
+mod telegram_poll;
 mod timers;
 pub mod triage;
 mod x_poll;
@@ -109,6 +110,7 @@ impl Engine {
                 tasks.push(tokio::spawn(routing.clone().run(cancel.clone())));
             }
             tasks.push(tokio::spawn(timers::run(store.clone(), bus.clone(), cancel.clone())));
+            tasks.push(tokio::spawn(telegram_poll::run(store.clone(), ingestor.clone(), cancel.clone())));
             tasks.push(tokio::spawn(outbox::run(
                 store.clone(),
                 bus.clone(),

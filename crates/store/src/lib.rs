@@ -13,6 +13,7 @@ pub mod postgres;
 mod records;
 pub mod routing;
 pub mod sqlite;
+pub mod telegram;
 pub mod triage;
 pub mod x;
 
@@ -30,6 +31,7 @@ pub use records::*;
 pub use routing::RoutingStore;
 pub use sqlx::PgPool;
 pub use switchboard_domain::ConversationPatch;
+pub use telegram::TelegramStore;
 pub use triage::{IntentLabel, IntentModelRecord, MessageTriage, TriageStore};
 pub use x::{ActivityRecord, SendSchedule, XStore};
 
@@ -99,7 +101,9 @@ pub enum Backend {
 
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
-pub trait Store: ChannelStateStore + RoutingStore + TriageStore + XStore + Send + Sync + 'static {
+pub trait Store:
+    ChannelStateStore + RoutingStore + TriageStore + TelegramStore + XStore + Send + Sync + 'static
+{
     /// Which backend this is.
     fn backend(&self) -> Backend;
     /// The PostgreSQL pool behind this store, for LISTEN/NOTIFY; `None` on SQLite.

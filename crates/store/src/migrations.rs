@@ -13,6 +13,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 3, name: "routing_sla", sql: include_str!("../migrations/sqlite/0003_routing_sla.sql") },
     Migration { version: 4, name: "triage", sql: include_str!("../migrations/sqlite/0004_triage.sql") },
     Migration { version: 6, name: "x_channel", sql: include_str!("../migrations/sqlite/0006_x_channel.sql") },
+    Migration { version: 7, name: "telegram", sql: include_str!("../migrations/sqlite/0007_telegram.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -21,4 +22,5 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 3, name: "routing_sla", sql: include_str!("../migrations/postgres/0003_routing_sla.sql") },
     Migration { version: 4, name: "triage", sql: include_str!("../migrations/postgres/0004_triage.sql") },
     Migration { version: 6, name: "x_channel", sql: include_str!("../migrations/postgres/0006_x_channel.sql") },
+    Migration { version: 7, name: "telegram", sql: include_str!("../migrations/postgres/0007_telegram.sql") },
 ];

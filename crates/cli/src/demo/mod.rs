@@ -6,6 +6,7 @@
 mod data;
 mod meta;
 mod routing;
+mod telegram;
 mod x;
 
 use std::collections::{HashMap, HashSet};
@@ -722,6 +723,8 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     for rec in meta.records()? {
         store.upsert_channel(&rec).await.with_context(|| format!("cannot save channel {}", rec.slug))?;
     }
+    let telegram = telegram::TelegramDemo::start(&format!("http://{}", listener.local_addr()?)).await?;
+    store.upsert_channel(&telegram.record()?).await.context("cannot save channel telegram")?;
     let mut x_demo = x::XDemo::start(&format!("http://{}", listener.local_addr()?)).await?;
     store.upsert_channel(&x_demo.record()?).await.context("cannot save channel x")?;
     let users = match create_users(&store).await {
@@ -746,6 +749,7 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     let fed = tokio::select! {
         r = async {
             populate(api.clone(), &args).await?;
+            telegram.feed(&api, 12).await?;
             meta.feed(api.clone(), 12).await?;
             x_demo.feed(api, 12).await.map(|_| ())
         } => Some(r),

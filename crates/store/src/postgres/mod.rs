@@ -2,6 +2,7 @@
 
 mod channel_state;
 mod routing;
+mod telegram;
 mod threading;
 mod triage;
 mod x;

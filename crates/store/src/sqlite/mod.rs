@@ -3,6 +3,7 @@
 mod channel_state;
 mod conn;
 mod routing;
+mod telegram;
 mod triage;
 mod x;
 

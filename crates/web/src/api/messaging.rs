@@ -239,7 +239,10 @@ pub(crate) async fn post_media(
     }
     let conv = resolve(&st, &id).await?;
     let ch = st.channels.get(st.engine.store(), &conv.channel).await?.ok_or_else(|| AppError::not_found("channel"))?;
-    if !matches!(ch.kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram) {
+    if !matches!(
+        ch.kind,
+        ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram | ChannelKind::Telegram
+    ) {
         return Err(invalid(format!("{} channels take no media replies", ch.kind)));
     }
     require_open_window(&st, &conv, Visibility::Private).await?;

@@ -9,6 +9,7 @@ mod events;
 mod inbound;
 mod messaging;
 mod routing;
+mod telegram;
 mod triage;
 mod x_rules;
 
@@ -85,6 +86,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/events", get(events::stream))
         .merge(routing::router())
         .merge(triage::router())
+        .merge(telegram::router())
 }
 
 /// The whole OpenAPI document: the core API and each area's part.
@@ -92,5 +94,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(routing::RoutingApi::openapi());
     doc.merge(<triage::TriageDoc as OpenApi>::openapi());
+    doc.merge(telegram::TelegramApi::openapi());
     doc
 }

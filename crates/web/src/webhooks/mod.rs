@@ -3,6 +3,7 @@
 //! module; this one only finds the channel and dispatches on its kind.
 
 mod meta;
+mod telegram;
 mod x;
 
 use std::collections::HashMap;
@@ -68,6 +69,7 @@ async fn receive(
         ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => {
             meta::receive(&st, &ch, &headers, &body).await
         }
+        ChannelKind::Telegram => telegram::receive(&st, &ch, &headers, &body).await,
         ChannelKind::X => x::receive(&st, &ch, &headers, &body).await,
         _ => Err(no_webhooks(&ch)),
     }

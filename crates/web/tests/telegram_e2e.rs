@@ -1,0 +1,308 @@
+//! Telegram end to end over real loopback HTTP: the Bot API simulator posts updates with the
+//! secret token header to the real server, an agent answers through the API, and the outbox
+//! sends through the simulator — exactly once, through a flood-control window, and with a
+//! blocked bot shown on the message.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard_channels::telegram::simulator::{Simulator, SimulatorConfig, Traffic};
+use switchboard_domain::{ChannelKind, ChannelSlug, Role};
+use switchboard_engine::{Engine, EngineConfig};
+use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions};
+use switchboard_web::{AppState, WebConfig, auth};
+use tokio::net::TcpListener;
+
+struct App {
+    base: String,
+    store: DynStore,
+    token: String,
+    sim: Simulator,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn spawn() -> App {
+    spawn_with(json!({})).await
+}
+
+async fn spawn_with(extra: Value) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let sim = Simulator::start(SimulatorConfig { webhook: Some(format!("{base}/webhooks/tg")), ..Default::default() })
+        .await
+        .unwrap();
+    let c = sim.config().clone();
+    store
+        .upsert_channel(&ChannelRecord {
+            slug: ChannelSlug::parse("tg").unwrap(),
+            kind: ChannelKind::Telegram,
+            name: "Telegram".into(),
+            callback_url: None,
+            secret: Some(c.secret_token.clone()),
+            config: {
+                let mut cfg = json!({"bot_token": c.bot_token, "bot_username": c.bot_username,
+                    "api_base_url": sim.api_base_url()});
+                for (k, v) in extra.as_object().unwrap() {
+                    cfg[k] = v.clone();
+                }
+                cfg
+            },
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let u = store
+        .create_user(&NewUser {
+            email: "agent@x.io".into(),
+            name: "Agent".into(),
+            role: Role::Admin,
+            password_hash: None,
+        })
+        .await
+        .unwrap();
+    let (token, hash) = auth::generate_token();
+    store.create_api_token(u.id, "t", &hash).await.unwrap();
+    let mut cfg = EngineConfig::default();
+    cfg.outbox.base_backoff = Duration::from_millis(20);
+    cfg.outbox.max_backoff = Duration::from_millis(200);
+    cfg.outbox.poll = Duration::from_millis(50);
+    cfg.outbox.request_timeout = Duration::from_millis(2000);
+    cfg.outbox.lease = Duration::from_secs(5);
+    cfg.outbox.max_attempts = 200;
+    let engine = Engine::start(store.clone(), cfg).await;
+    let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    App { base, store, token, sim, http: reqwest::Client::new(), _dir: dir }
+}
+
+impl App {
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r =
+            self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(&body).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn conversation_where(&self, pred: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..200 {
+            let list = self.get("/api/v1/conversations?channel=tg").await;
+            for c in list["items"].as_array().unwrap() {
+                let detail = self.get(&format!("/api/v1/conversations/{}", c["id"].as_str().unwrap())).await;
+                if pred(&detail) {
+                    return detail;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no conversation on tg matched");
+    }
+
+    async fn message_status(&self, id: &str, want: &[&str]) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..300 {
+            last = self.get(&format!("/api/v1/messages/{id}")).await;
+            if want.contains(&last["delivery_status"].as_str().unwrap_or("")) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("message {id} never reached {want:?}: {last}");
+    }
+
+    fn sends_of(&self, text: &str) -> usize {
+        self.sim.calls_of("sendMessage").iter().filter(|s| s.text() == Some(text)).count()
+    }
+}
+
+fn texts(detail: &Value) -> Vec<String> {
+    detail["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap_or("").to_owned()).collect()
+}
+
+#[tokio::test]
+async fn update_to_reply_exactly_once_with_duplicates_edit_callback_and_flood() {
+    let app = spawn().await;
+    let traffic = app.sim.traffic();
+    let customer = &Traffic::customers()[1];
+
+    // The admin action points the bot's webhook at Switchboard with the secret and update types.
+    let r = app
+        .http
+        .put(format!("{}/api/v1/channels/tg/telegram/webhook", app.base))
+        .bearer_auth(&app.token)
+        .json(&json!({"url": format!("{}/webhooks/tg", app.base)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["url"], format!("{}/webhooks/tg", app.base));
+    let hook = app.sim.webhook().unwrap();
+    assert_eq!(hook.secret_token.as_deref(), Some(app.sim.config().secret_token.as_str()));
+    assert_eq!(hook.allowed_updates, ["message", "edited_message", "callback_query"]);
+    let r = app
+        .http
+        .put(format!("{}/api/v1/channels/tg/telegram/webhook", app.base))
+        .bearer_auth(&app.token)
+        .json(&json!({"url": "ftp://x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let r = app
+        .http
+        .delete(format!("{}/api/v1/channels/tg/telegram/webhook", app.base))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(app.sim.webhook().is_none());
+
+    // Wrong or missing secret: 401, nothing stored.
+    let (forged, _) = traffic.text(customer, "forged");
+    assert_eq!(traffic.post_with_secret(&forged, Some("wrong")).await, Some(401));
+    assert_eq!(traffic.post_with_secret(&forged, None).await, Some(401));
+    assert_eq!(app.get("/api/v1/conversations?channel=tg").await["items"].as_array().unwrap().len(), 0);
+
+    // An update becomes a conversation; its redelivery changes nothing.
+    let (update, mid) = traffic.text(customer, "你好，我的包裹还没到 📦");
+    assert_eq!(traffic.post(&update).await, Some(200));
+    assert_eq!(traffic.post(&update).await, Some(200));
+    let conv = app.conversation_where(|d| texts(d).contains(&"你好，我的包裹还没到 📦".to_owned())).await;
+    let id = conv["conversation"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(conv["messages"].as_array().unwrap().len(), 1, "the redelivery added nothing");
+
+    // An edit: recorded next to the original, which is kept.
+    let edit = traffic.edit(customer, mid, "你好，我的包裹还没到 📦 (订单 #4471)");
+    assert_eq!(traffic.post(&edit).await, Some(200));
+    assert_eq!(traffic.post(&edit).await, Some(200));
+    let conv = app.conversation_where(|d| texts(d).iter().any(|t| t.contains("#4471"))).await;
+    assert_eq!(conv["conversation"]["id"], id.as_str(), "the edit is in the same conversation");
+    assert_eq!(conv["messages"].as_array().unwrap().len(), 2, "original kept, edit once: {conv}");
+
+    // A button press: kept, and answered once.
+    let cb = traffic.callback(customer, 5000, "csat:yes", "👍 Yes");
+    assert_eq!(traffic.post(&cb).await, Some(200));
+    assert_eq!(traffic.post(&cb).await, Some(200));
+    app.conversation_where(|d| texts(d).contains(&"🔘 👍 Yes".to_owned())).await;
+    for _ in 0..100 {
+        if !app.sim.calls_of("answerCallbackQuery").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.sim.calls_of("answerCallbackQuery").len(), 1);
+
+    // The agent replies: exactly one sendMessage, plain text to the customer's chat.
+    let reply = "您好！我们马上查一下 🙏 <b>not bold</b>";
+    let (status, msg) = app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": reply})).await;
+    assert_eq!(status, 201, "{msg}");
+    let sent = app.message_status(msg["id"].as_str().unwrap(), &["sent", "delivered", "read"]).await;
+    assert!(sent["provider_message_id"].as_str().unwrap().starts_with(&format!("msg:{}:", customer.id)), "{sent}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.sends_of(reply), 1);
+    let call = app.sim.calls_of("sendMessage").into_iter().find(|c| c.text() == Some(reply)).unwrap();
+    assert_eq!(call.body["chat_id"], customer.id);
+    assert!(call.body.get("parse_mode").is_none());
+
+    // A flood-control window: 429s with retry_after, then delivered once.
+    app.sim.flood(Duration::from_millis(1200), 1);
+    let refused_before = app.sim.refused();
+    let reply = "Still checking — 稍等 ⏳";
+    let (status, msg) = app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": reply})).await;
+    assert_eq!(status, 201, "{msg}");
+    app.message_status(msg["id"].as_str().unwrap(), &["sent", "delivered", "read"]).await;
+    assert!(app.sim.refused() > refused_before, "the window refused at least one attempt");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.sends_of(reply), 1);
+
+    // The customer blocked the bot: a permanent failure with Telegram's description.
+    app.sim.block(customer.id);
+    let (status, msg) = app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "hello?"})).await;
+    assert_eq!(status, 201, "{msg}");
+    let failed = app.message_status(msg["id"].as_str().unwrap(), &["failed"]).await;
+    assert_eq!(failed["failure_reason"], "Telegram 403: Forbidden: bot was blocked by the user");
+    assert_eq!(app.sends_of("hello?"), 0);
+}
+
+#[tokio::test]
+async fn group_messages_only_when_addressed_and_replies_go_to_the_group() {
+    let app = spawn().await;
+    let traffic = app.sim.traffic();
+    let ana = &Traffic::customers()[2];
+    let group = -1001234567890i64;
+    let mut chatter = traffic.group_mention(ana, group, "ignored");
+    chatter["message"]["text"] = json!("just chatting");
+    chatter["message"]["entities"] = json!([]);
+    assert_eq!(traffic.post(&chatter).await, Some(200));
+    let mention = traffic.group_mention(ana, group, "¿abren el domingo?");
+    assert_eq!(traffic.post(&mention).await, Some(200));
+    let conv = app.conversation_where(|d| texts(d).iter().any(|t| t.ends_with("¿abren el domingo?"))).await;
+    assert_eq!(conv["messages"].as_array().unwrap().len(), 1, "chatter is not for the desk");
+    let id = conv["conversation"]["id"].as_str().unwrap();
+    let (status, msg) = app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "Sí, 10–18h"})).await;
+    assert_eq!(status, 201, "{msg}");
+    app.message_status(msg["id"].as_str().unwrap(), &["sent", "delivered", "read"]).await;
+    let call = app.sim.calls_of("sendMessage").into_iter().find(|c| c.text() == Some("Sí, 10–18h")).unwrap();
+    assert_eq!(call.body["chat_id"], group);
+    assert_eq!(call.body["reply_parameters"]["message_id"], mention["message"]["message_id"]);
+
+    // A media reply by URL: one sendPhoto with the caption.
+    let (status, msg) = app
+        .post(
+            &format!("/api/v1/conversations/{id}/media"),
+            json!({"kind": "image", "link": "https://shop.example.com/map.png", "caption": "Nuestra tienda 🗺️"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{msg}");
+    app.message_status(msg["id"].as_str().unwrap(), &["sent", "delivered", "read"]).await;
+    let photos = app.sim.calls_of("sendPhoto");
+    assert_eq!(photos.len(), 1);
+    assert_eq!(photos[0].body["photo"], "https://shop.example.com/map.png");
+    assert_eq!(photos[0].body["caption"], "Nuestra tienda 🗺️");
+    assert_eq!(photos[0].body["chat_id"], group);
+}
+
+#[tokio::test]
+async fn long_polling_ingests_from_the_stored_offset() {
+    let app = spawn_with(json!({"polling": true, "poll_timeout_secs": 1})).await;
+    let traffic = app.sim.traffic();
+    let customer = &Traffic::customers()[3];
+    let slug = ChannelSlug::parse("tg").unwrap();
+    let (first, mid) = traffic.text(customer, "مرحبا، أين طلبي؟ 📦");
+    app.sim.queue_update(first.clone());
+    let conv = app.conversation_where(|d| texts(d).contains(&"مرحبا، أين طلبي؟ 📦".to_owned())).await;
+    let edit = traffic.edit(customer, mid, "مرحبا، أين طلبي #4471؟");
+    let edit_id = edit["update_id"].as_i64().unwrap();
+    app.sim.queue_update(edit);
+    // An update below the stored offset is confirmed: queued again, it is not read again.
+    app.sim.queue_update(first);
+    let conv2 = app.conversation_where(|d| texts(d).iter().any(|t| t.contains("#4471"))).await;
+    assert_eq!(conv2["conversation"]["id"], conv["conversation"]["id"]);
+    for _ in 0..100 {
+        if app.store.telegram_offset(&slug).await.unwrap() == Some(edit_id + 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.store.telegram_offset(&slug).await.unwrap(), Some(edit_id + 1));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let detail = app.get(&format!("/api/v1/conversations/{}", conv["conversation"]["id"].as_str().unwrap())).await;
+    assert_eq!(detail["messages"].as_array().unwrap().len(), 2, "{detail}");
+}
