@@ -10,6 +10,7 @@
 
 pub mod meta;
 pub mod telegram;
+pub mod x;
 
 use std::time::Duration;
 
@@ -182,7 +183,19 @@ pub fn sender_for(kind: ChannelKind, client: &reqwest::Client) -> Option<Box<dyn
             Some(Box::new(meta::outbound::MetaSender::new(client.clone())))
         }
         ChannelKind::Telegram => Some(Box::new(telegram::outbound::TelegramSender::new(client.clone()))),
+        ChannelKind::X => Some(Box::new(x::outbound::XSender::new(client.clone()))),
         _ => None,
+    }
+}
+
+/// Validates a channel's provider config for saving (admin API, CLI, config file); the message
+/// names the bad key. Kinds without provider config accept anything.
+pub fn validate_config(kind: ChannelKind, config: &serde_json::Value) -> Result<(), String> {
+    match kind {
+        ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => meta::validate_config(kind, config),
+        ChannelKind::X => x::validate_config(config),
+        ChannelKind::Telegram => telegram::validate_config(config),
+        _ => Ok(()),
     }
 }
 

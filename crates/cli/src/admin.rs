@@ -127,12 +127,7 @@ pub async fn run(store: DynStore, cmd: AdminCommand) -> anyhow::Result<()> {
                     }
                 }
             }
-            if matches!(kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram) {
-                switchboard_channels::meta::validate_config(kind, &config).map_err(|e| anyhow::anyhow!("--{e}"))?;
-            }
-            if kind == ChannelKind::Telegram {
-                switchboard_channels::telegram::validate_config(&config).map_err(|e| anyhow::anyhow!("--{e}"))?;
-            }
+            switchboard_channels::validate_config(kind, &config).map_err(|e| anyhow::anyhow!("--{e}"))?;
             // Updating a channel without --secret keeps its secret.
             let secret = secret.or_else(|| existing.and_then(|c| c.secret));
             let rec = ChannelRecord {

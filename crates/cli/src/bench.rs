@@ -71,8 +71,9 @@ pub struct IngestArgs {
     /// Print the results as JSON as well.
     #[arg(long)]
     pub json: bool,
-    /// `api` (`POST /api/v1/inbound`) or `whatsapp`: signed single-message WhatsApp Cloud API
-    /// webhooks, signature verification and parsing included.
+    /// `api` (`POST /api/v1/inbound`), `whatsapp` (signed single-message WhatsApp Cloud API
+    /// webhooks) or `x` (signed X Account Activity mentions); signature verification and parsing
+    /// included.
     #[arg(long, default_value = "api")]
     pub channel: String,
 }
@@ -115,6 +116,29 @@ struct Load {
     deadline: Duration,
     /// Post signed WhatsApp webhooks with this app secret instead of API events.
     whatsapp_secret: Option<String>,
+    /// With a secret: post signed X Account Activity deliveries instead of WhatsApp webhooks.
+    x: bool,
+}
+
+/// The brand account the X benchmark's deliveries are for.
+const BENCH_X_USER: &str = "2244994945";
+
+/// An X Account Activity delivery carrying one mention of the brand, as X sends it (v1.1 post
+/// object with numeric and string ids).
+fn x_body_for(run_id: &str, i: u64) -> Bytes {
+    let c = i % 5000;
+    let user = 3_001_969_357u64 + c;
+    let body = serde_json::json!({"for_user_id": BENCH_X_USER, "user_has_blocked": "false", "tweet_create_events": [{
+        "created_at": "Wed Nov 25 10:00:00 +0000 2026", "id_str": format!("{run_id}{i}"),
+        "text": "@SwitchboardCo my order #48213 has not arrived yet and tracking shows nothing since Monday. 能帮我查一下吗？",
+        "source": "<a href=\"https://mobile.twitter.com\" rel=\"nofollow\">Twitter Web App</a>", "truncated": false,
+        "in_reply_to_status_id": null, "in_reply_to_status_id_str": null, "in_reply_to_user_id_str": null,
+        "user": {"id": user, "id_str": user.to_string(), "name": format!("Customer {c}"), "screen_name": format!("customer{c}"),
+            "protected": false, "verified": false, "followers_count": 22, "friends_count": 45},
+        "is_quote_status": false, "lang": "en", "timestamp_ms": "1764064800000",
+        "entities": {"hashtags": [], "urls": [], "symbols": [],
+            "user_mentions": [{"screen_name": "SwitchboardCo", "id": 2244994945u64, "id_str": BENCH_X_USER, "indices": [0, 14]}]}}]});
+    Bytes::from(body.to_string())
 }
 
 /// A WhatsApp Cloud API webhook carrying one text message, as Meta sends it (non-ASCII escaped).
@@ -195,6 +219,17 @@ async fn connection(
                 .header(hyper::header::CONTENT_TYPE, "application/json")
                 .header(hyper::header::AUTHORIZATION, &auth)
                 .body(Full::new(body_for(&load.run_id, i)))?,
+            Some(secret) if load.x => {
+                let body = x_body_for(&load.run_id, i);
+                hyper::Request::post("/webhooks/bench")
+                    .header(hyper::header::HOST, load.addr.to_string())
+                    .header(hyper::header::CONTENT_TYPE, "application/json")
+                    .header(
+                        switchboard_channels::x::signature::HEADER,
+                        switchboard_channels::x::signature::sign(secret.as_bytes(), &body),
+                    )
+                    .body(Full::new(body))?
+            }
             Some(secret) => {
                 let body = whatsapp_body_for(&load.run_id, i);
                 hyper::Request::post("/webhooks/bench")
@@ -256,8 +291,8 @@ async fn run_load(load: Load, name: &str) -> anyhow::Result<RunResult> {
 fn whatsapp_secret(args: &IngestArgs) -> anyhow::Result<Option<String>> {
     match args.channel.as_str() {
         "api" => Ok(None),
-        "whatsapp" => Ok(Some(BENCH_APP_SECRET.to_owned())),
-        other => anyhow::bail!("--channel: {other:?} is not benchmarked (expected api or whatsapp)"),
+        "whatsapp" | "x" => Ok(Some(BENCH_APP_SECRET.to_owned())),
+        other => anyhow::bail!("--channel: {other:?} is not benchmarked (expected api, whatsapp or x)"),
     }
 }
 
@@ -282,6 +317,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
             rate: None,
             deadline,
             whatsapp_secret: whatsapp_secret(&args)?,
+            x: args.channel == "x",
         },
         "bare axum handler",
     )
@@ -372,11 +408,19 @@ async fn measure_server(
     store
         .upsert_channel(&ChannelRecord {
             slug: ChannelSlug::parse("bench")?,
-            kind: if whatsapp_secret(args)?.is_some() { ChannelKind::Whatsapp } else { ChannelKind::Api },
+            kind: match args.channel.as_str() {
+                "x" => ChannelKind::X,
+                "whatsapp" => ChannelKind::Whatsapp,
+                _ => ChannelKind::Api,
+            },
             name: "Benchmark".into(),
             callback_url: Some("http://127.0.0.1:9/unused".into()),
             secret: whatsapp_secret(args)?,
-            config: serde_json::json!({}),
+            config: if args.channel == "x" {
+                serde_json::json!({"user_id": BENCH_X_USER})
+            } else {
+                serde_json::json!({})
+            },
             created_at: chrono::Utc::now(),
         })
         .await?;
@@ -405,6 +449,7 @@ async fn measure_server(
             rate: None,
             deadline,
             whatsapp_secret: whatsapp_secret(args)?,
+            x: args.channel == "x",
         },
         &format!("switchboard ingest ({}), {backend}", args.channel),
     )
@@ -432,6 +477,7 @@ async fn measure_server(
                     rate: Some(args.paced_rate),
                     deadline,
                     whatsapp_secret: whatsapp_secret(args)?,
+                    x: args.channel == "x",
                 },
                 &format!("switchboard ingest paced at {} ev/s", args.paced_rate),
             )

@@ -242,16 +242,9 @@ impl Config {
             {
                 bail!("invalid configuration: channels[{i}].config must be a table");
             }
-            if let Ok(kind @ (ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram)) =
-                ch.kind.parse::<ChannelKind>()
-            {
+            if let Ok(kind) = ch.kind.parse::<ChannelKind>() {
                 let c = ch.config.clone().unwrap_or_else(|| serde_json::json!({}));
-                switchboard_channels::meta::validate_config(kind, &c)
-                    .map_err(|e| anyhow::anyhow!("invalid configuration: channels[{i}].{e}"))?;
-            }
-            if ch.kind == "telegram" {
-                let c = ch.config.clone().unwrap_or_else(|| serde_json::json!({}));
-                switchboard_channels::telegram::validate_config(&c)
+                switchboard_channels::validate_config(kind, &c)
                     .map_err(|e| anyhow::anyhow!("invalid configuration: channels[{i}].{e}"))?;
             }
         }

@@ -53,7 +53,7 @@ enum Command {
     },
     /// Runs a local Graph API (WhatsApp, Messenger, Instagram) that posts signed webhooks to a
     /// Switchboard server and answers its sends.
-    Simulate(simulate::SimulateArgs),
+    Simulate(Box<simulate::SimulateArgs>),
     /// Users, tokens, channels.
     Admin {
         #[command(subcommand)]
@@ -105,7 +105,7 @@ fn main() -> std::process::ExitCode {
             Command::Demo(args) => demo::run(cfg, args).await,
             Command::Bench { what } => bench::run(what).await,
             Command::Nlp { command } => tokio::task::spawn_blocking(move || nlp::run(command)).await?,
-            Command::Simulate(args) => simulate::run(args).await,
+            Command::Simulate(args) => simulate::run(*args).await,
             Command::Admin { command } => {
                 let store = serve::open_store(&cfg).await?;
                 let r = admin::run(store.clone(), command).await;

@@ -1,6 +1,6 @@
 //! `switchboard simulate`: runs the local Graph API simulator (WhatsApp Cloud API, Messenger,
-//! Instagram) next to a Switchboard server, posts signed customer webhooks to it, and prints what
-//! Switchboard sends back.
+//! Instagram) and the X API simulator next to a Switchboard server, posts signed customer
+//! webhooks to it, and prints what Switchboard sends back.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use switchboard_channels::meta::simulator::{Outage, Simulator, SimulatorConfig};
+use switchboard_channels::x::simulator::{Simulator as XSimulator, SimulatorConfig as XSimConfig};
 use switchboard_domain::{ChannelKind, ChannelSlug};
 
 /// Options of `switchboard simulate`.
@@ -20,9 +21,9 @@ pub struct SimulateArgs {
     /// Switchboard's base URL; webhooks go to `{target}/webhooks/{slug}`.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub target: String,
-    /// Products to simulate, comma separated: whatsapp, messenger, instagram; or `telegram` (the
+    /// Products to simulate, comma separated: whatsapp, messenger, instagram, x; or `telegram` (the
     /// Telegram Bot API, simulated on its own at --telegram-listen).
-    #[arg(long, default_value = "whatsapp,messenger,instagram", value_delimiter = ',')]
+    #[arg(long, default_value = "whatsapp,messenger,instagram,x", value_delimiter = ',')]
     pub products: Vec<String>,
     /// Slug of the WhatsApp channel in Switchboard.
     #[arg(long, default_value = "whatsapp")]
@@ -33,6 +34,12 @@ pub struct SimulateArgs {
     /// Slug of the Instagram channel.
     #[arg(long, default_value = "instagram")]
     pub instagram_slug: String,
+    /// Slug of the X channel.
+    #[arg(long, default_value = "x")]
+    pub x_slug: String,
+    /// Where the simulated X API listens.
+    #[arg(long, default_value = "127.0.0.1:9091")]
+    pub x_listen: SocketAddr,
     /// App secret that signs the webhooks (the channels' `secret`).
     #[arg(long, default_value = "sim-app-secret")]
     pub app_secret: String,
@@ -69,12 +76,18 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     }
     let mut webhooks = HashMap::new();
     let mut slugs = Vec::new();
+    let mut with_x = false;
     for p in &args.products {
+        if p.trim() == "x" {
+            ChannelSlug::parse(&args.x_slug).map_err(|e| anyhow::anyhow!("--x-slug: {e}"))?;
+            with_x = true;
+            continue;
+        }
         let (kind, slug) = match p.trim() {
             "whatsapp" => (ChannelKind::Whatsapp, &args.whatsapp_slug),
             "messenger" => (ChannelKind::Messenger, &args.messenger_slug),
             "instagram" => (ChannelKind::Instagram, &args.instagram_slug),
-            other => bail!("--products: {other:?} is not simulated (expected whatsapp, messenger or instagram)"),
+            other => bail!("--products: {other:?} is not simulated (expected whatsapp, messenger, instagram or x)"),
         };
         ChannelSlug::parse(slug).map_err(|e| anyhow::anyhow!("--{}-slug: {e}", kind.as_str()))?;
         webhooks.insert(kind, format!("{}/webhooks/{slug}", args.target.trim_end_matches('/')));
@@ -105,6 +118,46 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             sim.graph_base_url()
         );
     }
+    let x_sim = if with_x {
+        let cfg = XSimConfig {
+            consumer_secret: args.app_secret.clone(),
+            access_token: args.access_token.clone(),
+            webhook: Some(format!("{}/webhooks/{}", args.target.trim_end_matches('/'), args.x_slug)),
+            ..Default::default()
+        };
+        let x = XSimulator::start_on(cfg, args.x_listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (--x-listen)", args.x_listen))?;
+        let c = x.config();
+        println!("X API simulator on {}", x.api_base_url());
+        println!(
+            "[[channels]]\nslug = \"{}\"\nkind = \"x\"\nsecret = \"{}\"\n[channels.config]\nuser_id = \"{}\"\nscreen_name = \"{}\"\naccess_token = \"{}\"\napi_base_url = \"{}\"\n",
+            args.x_slug,
+            c.consumer_secret,
+            c.brand_user_id,
+            c.brand_screen_name,
+            c.access_token,
+            x.api_base_url()
+        );
+        let url = format!("{}/webhooks/{}", args.target.trim_end_matches('/'), args.x_slug);
+        match x.check_crc(&url).await {
+            Ok(()) => println!("X CRC check passed against {url}"),
+            Err(e) => println!("X CRC check failed against {url}: {e} (is the x channel configured?)"),
+        }
+        let traffic = x.traffic();
+        let (n, pause) = (args.messages, Duration::from_millis(args.interval_ms));
+        tokio::spawn(async move {
+            let r = traffic.run(n, pause).await;
+            println!(
+                "X traffic done: {} deliveries ({} duplicates), {} accepted, {} posts/DMs, {} likes/follows, {} deletes",
+                r.posted, r.redeliveries, r.accepted, r.messages, r.activities, r.deletes
+            );
+        });
+        Some(x)
+    } else {
+        None
+    };
+    let mut x_shown = 0;
     let traffic = sim.traffic();
     let (n, pause) = (args.messages, Duration::from_millis(args.interval_ms));
     let generator = tokio::spawn(async move {
@@ -142,6 +195,18 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             println!("← {} {} {}", s.kind, s.path, s.text().unwrap_or("[non-text]"));
         }
         shown = sent.len();
+        if let Some(x) = &x_sim {
+            let sent = x.sent();
+            for s in &sent[x_shown..] {
+                println!(
+                    "← x {} {} {}",
+                    s.kind,
+                    s.in_reply_to().map(|r| format!("reply to {r}")).unwrap_or_default(),
+                    s.text().unwrap_or("")
+                );
+            }
+            x_shown = sent.len();
+        }
     }
     generator.abort();
     println!("{} sends accepted, {} refused", sim.sent().len(), sim.refused());

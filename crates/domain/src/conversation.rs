@@ -171,6 +171,8 @@ string_enum!(
         RuleFired => "rule_fired",
         /// The automatic acknowledgement was sent (data: message_id, due_at).
         AutoAcknowledged => "auto_acknowledged",
+        /// An agent sent a public reply the PII guard flagged, overriding it (X).
+        PiiOverride => "pii_override",
     }
 );
 

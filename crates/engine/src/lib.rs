@@ -14,6 +14,7 @@ pub mod routing;
 mod telegram_poll;
 mod timers;
 pub mod triage;
+mod x_poll;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,6 +119,7 @@ impl Engine {
                 outbox_wake.clone(),
                 cancel.clone(),
             )));
+            tasks.push(tokio::spawn(x_poll::run(store.clone(), bus.clone(), pipeline_wake.clone(), cancel.clone())));
             if let Some(m) = &config.media {
                 tasks.push(tokio::spawn(media::run(store.clone(), m.clone(), media_wake.clone(), cancel.clone())));
             }

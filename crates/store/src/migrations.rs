@@ -17,6 +17,7 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "ui_sessions_audit",
         sql: include_str!("../migrations/sqlite/0005_ui_sessions_audit.sql"),
     },
+    Migration { version: 6, name: "x_channel", sql: include_str!("../migrations/sqlite/0006_x_channel.sql") },
     Migration { version: 7, name: "telegram", sql: include_str!("../migrations/sqlite/0007_telegram.sql") },
 ];
 
@@ -30,5 +31,6 @@ pub(crate) const POSTGRES: &[Migration] = &[
         name: "ui_sessions_audit",
         sql: include_str!("../migrations/postgres/0005_ui_sessions_audit.sql"),
     },
+    Migration { version: 6, name: "x_channel", sql: include_str!("../migrations/postgres/0006_x_channel.sql") },
     Migration { version: 7, name: "telegram", sql: include_str!("../migrations/postgres/0007_telegram.sql") },
 ];

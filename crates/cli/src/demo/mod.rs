@@ -7,6 +7,7 @@ mod data;
 mod meta;
 mod routing;
 mod telegram;
+mod x;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -724,6 +725,8 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
     }
     let telegram = telegram::TelegramDemo::start(&format!("http://{}", listener.local_addr()?)).await?;
     store.upsert_channel(&telegram.record()?).await.context("cannot save channel telegram")?;
+    let mut x_demo = x::XDemo::start(&format!("http://{}", listener.local_addr()?)).await?;
+    store.upsert_channel(&x_demo.record()?).await.context("cannot save channel x")?;
     let users = match create_users(&store).await {
         Ok(u) => u,
         Err(e) => {
@@ -747,7 +750,8 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
         r = async {
             populate(api.clone(), &args).await?;
             telegram.feed(&api, 12).await?;
-            meta.feed(api, 12).await.map(|_| ())
+            meta.feed(api.clone(), 12).await?;
+            x_demo.feed(api, 12).await.map(|_| ())
         } => Some(r),
         _ = &mut signal => None,
     };
@@ -768,6 +772,10 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
             println!(
                 "  live: WhatsApp, Messenger and Instagram customers keep writing through the Graph API simulator at {} (channels whatsapp, messenger, instagram)",
                 meta.sim.graph_base_url()
+            );
+            println!(
+                "  live: X users mention the brand and send DMs through the X API simulator at {} (channel x)",
+                x_demo.sim.api_base_url()
             );
             println!("Press Ctrl-C to stop.");
             signal.as_mut().await;

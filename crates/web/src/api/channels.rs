@@ -103,12 +103,7 @@ pub(crate) async fn upsert(
     // The API never shows the secret, so an update without one keeps the stored one.
     let secret = b.secret.or_else(|| existing.as_ref().and_then(|c| c.secret.clone()));
     let config = keep_secrets(b.config.unwrap_or_else(|| serde_json::json!({})), existing.as_ref().map(|c| &c.config));
-    if matches!(b.kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram) {
-        switchboard_channels::meta::validate_config(b.kind, &config).map_err(invalid)?;
-    }
-    if b.kind == ChannelKind::Telegram {
-        switchboard_channels::telegram::validate_config(&config).map_err(invalid)?;
-    }
+    switchboard_channels::validate_config(b.kind, &config).map_err(invalid)?;
     let rec = ChannelRecord {
         slug: slug.clone(),
         kind: b.kind,

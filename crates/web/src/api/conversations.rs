@@ -173,6 +173,9 @@ pub(crate) struct NewMessageBody {
     /// For replies: `public` or `private`. Defaults to the visibility of the customer's last message.
     #[serde(default)]
     visibility: Option<Visibility>,
+    /// X public replies: send although the PII guard found private data (recorded on the timeline).
+    #[serde(default)]
+    pii_override: bool,
 }
 
 /// Longest reply or note, in bytes.
@@ -233,6 +236,11 @@ pub(crate) async fn post_message(
     if kind == MessageKind::Reply {
         super::messaging::require_open_window(&st, &conv, visibility).await?;
     }
+    let pii_override = if kind == MessageKind::Reply {
+        super::x_rules::check_reply(&st, &conv, visibility, &body.text, body.pii_override).await?
+    } else {
+        None
+    };
     let (msg, created) = store
         .post_message(&NewMessage {
             conversation_id: conv.id,
@@ -245,6 +253,9 @@ pub(crate) async fn post_message(
         })
         .await?;
     if created {
+        if let Some(o) = pii_override {
+            super::x_rules::record_override(&st, &conv, Some(caller.user_id), msg.id, o).await?;
+        }
         if kind == MessageKind::Reply {
             st.engine.wake_outbox();
         }

@@ -135,7 +135,7 @@ pub(crate) struct MediaBody {
     filename: Option<String>,
 }
 
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
     match headers.get("idempotency-key") {
         None => Ok(uuid::Uuid::now_v7().to_string()),
         Some(v) => {
@@ -151,7 +151,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
     }
 }
 
-async fn post_structured(
+pub(crate) async fn post_structured(
     st: &AppState,
     caller: &Caller,
     conv: &Conversation,

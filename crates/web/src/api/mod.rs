@@ -11,6 +11,7 @@ pub(crate) mod messaging;
 pub(crate) mod routing;
 mod telegram;
 mod triage;
+mod x_rules;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -30,6 +31,7 @@ use crate::AppState;
         channels::list, channels::upsert, channels::me, channels::users,
         events::stream,
         messaging::get_window, messaging::post_template, messaging::post_media, messaging::get_attachment,
+        x_rules::like, x_rules::move_to_dm, x_rules::schedule,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::error::ErrorDetail,
@@ -42,6 +44,7 @@ use crate::AppState;
         contacts::ContactPage, contacts::ContactPatch, contacts::MergeBody, contacts::ContactDetail,
         channels::ChannelBody, delivery::DeliveryReport,
         messaging::WindowBody, messaging::TemplateBody, messaging::MediaBody,
+        x_rules::MoveToDm, switchboard_store::SendSchedule,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -71,6 +74,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/conversations/{id}/window", get(messaging::get_window))
         .route("/conversations/{id}/template", post(messaging::post_template))
         .route("/conversations/{id}/media", post(messaging::post_media))
+        .merge(x_rules::routes())
         .route("/messages/{id}", get(conversations::get_message))
         .route("/messages/{id}/attachments/{index}", get(messaging::get_attachment))
         .route("/contacts", get(contacts::list))

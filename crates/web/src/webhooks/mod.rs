@@ -4,6 +4,7 @@
 
 mod meta;
 mod telegram;
+mod x;
 
 use std::collections::HashMap;
 
@@ -45,6 +46,7 @@ async fn handshake(
     let ch = channel(&st, &slug).await?;
     match ch.kind {
         ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => meta::handshake(&ch, &q),
+        ChannelKind::X => x::handshake(&ch, &q),
         _ => Err(no_webhooks(&ch)),
     }
 }
@@ -68,6 +70,7 @@ async fn receive(
             meta::receive(&st, &ch, &headers, &body).await
         }
         ChannelKind::Telegram => telegram::receive(&st, &ch, &headers, &body).await,
+        ChannelKind::X => x::receive(&st, &ch, &headers, &body).await,
         _ => Err(no_webhooks(&ch)),
     }
 }

@@ -1,0 +1,214 @@
+//! XStore on both backends (the store_suite pattern: each test runs on SQLite and, with
+//! TEST_DATABASE_URL, on PostgreSQL).
+#![allow(clippy::unwrap_used)]
+
+use std::any::Any;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use switchboard_domain::{Attachment, ChannelSlug, ContactRef, InboundEvent, Visibility};
+use switchboard_store::postgres as pg;
+use switchboard_store::x::DELETED_TEXT;
+use switchboard_store::{ActivityRecord, DynStore, StoreOptions, ThreadingRules};
+
+async fn for_each_backend<F, Fut>(test: F)
+where
+    F: Fn(DynStore) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut failures: Vec<(&str, Box<dyn Any + Send>)> = Vec::new();
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let store = switchboard_store::open(path.to_str().unwrap(), &StoreOptions::default()).await.unwrap();
+        if let Some(p) = run(store, &test).await {
+            failures.push(("SQLite", p));
+        }
+    }
+    if let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") {
+        let (url, db) = pg::create_scratch_database(&admin_url, "sb_test").await.unwrap();
+        let store = switchboard_store::open(&url, &StoreOptions::default()).await.unwrap();
+        if let Some(p) = run(store, &test).await {
+            failures.push(("PostgreSQL", p));
+        }
+        let _ = pg::drop_scratch_database(&admin_url, &db).await;
+    }
+    if let Some((backend, p)) = failures.into_iter().next() {
+        eprintln!("test failed on {backend}");
+        std::panic::resume_unwind(p);
+    }
+}
+
+async fn run<F, Fut>(store: DynStore, test: &F) -> Option<Box<dyn Any + Send>>
+where
+    F: Fn(DynStore) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let r = tokio::spawn(test(store.clone())).await;
+    store.close().await;
+    r.err().map(|e| if e.is_panic() { e.into_panic() } else { Box::new(e.to_string()) as Box<dyn Any + Send> })
+}
+
+fn slug() -> ChannelSlug {
+    ChannelSlug::parse("brand-x").unwrap()
+}
+
+fn post(id: &str, user: &str, thread: &str, text: &str) -> InboundEvent {
+    let mut extra = serde_json::Map::new();
+    extra.insert("raw".into(), json!({"text": text}));
+    InboundEvent {
+        channel: slug(),
+        provider_event_id: id.into(),
+        contact: ContactRef { provider_user_id: user.into(), handle: Some(format!("@{user}")), display_name: None },
+        thread_key: thread.into(),
+        visibility: Visibility::Public,
+        text: text.into(),
+        attachments: vec![Attachment {
+            kind: "image".into(),
+            url: Some("https://pbs.twimg.com/media/x.jpg".into()),
+            mime_type: None,
+            filename: None,
+            size: None,
+            provider_id: Some("9".into()),
+        }],
+        sent_at: DateTime::from_timestamp(1_764_000_000, 0).unwrap(),
+        extra,
+    }
+}
+
+async fn deliver(s: &DynStore, events: Vec<InboundEvent>) {
+    s.append_inbound(events).await.unwrap();
+    let waiting = s.unprocessed_events(1000).await.unwrap();
+    s.thread_events(waiting, ThreadingRules::default()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_deleted_post_loses_its_content_everywhere() {
+    for_each_backend(|s| async move {
+        let ch = slug();
+        deliver(
+            &s,
+            vec![post("1800000000000000001", "42", "post:1800000000000000001", "my card is 4111 1111 1111 1111")],
+        )
+        .await;
+        assert_eq!(
+            s.thread_of_post(&ch, "1800000000000000001").await.unwrap().as_deref(),
+            Some("post:1800000000000000001")
+        );
+        assert_eq!(s.thread_of_post(&ch, "1").await.unwrap(), None);
+        assert!(!s.post_deleted(&ch, "1800000000000000001").await.unwrap());
+        let changed = s.mark_post_deleted(&ch, "1800000000000000001", Utc::now()).await.unwrap();
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].text, DELETED_TEXT);
+        assert!(changed[0].attachments.is_empty());
+        let msgs = s.list_messages(changed[0].conversation_id).await.unwrap();
+        assert_eq!(msgs[0].text, DELETED_TEXT);
+        assert!(s.post_deleted(&ch, "1800000000000000001").await.unwrap());
+        // Idempotent, and a redelivered delete changes nothing more.
+        assert_eq!(s.mark_post_deleted(&ch, "1800000000000000001", Utc::now()).await.unwrap().len(), 1);
+
+        // Deleted before the pipeline threaded it: the stored event is scrubbed, so the message
+        // is created without the content.
+        s.append_inbound(vec![post(
+            "1800000000000000002",
+            "42",
+            "post:1800000000000000002",
+            "call me on 415 555 0100",
+        )])
+        .await
+        .unwrap();
+        assert!(s.mark_post_deleted(&ch, "1800000000000000002", Utc::now()).await.unwrap().is_empty());
+        let waiting = s.unprocessed_events(10).await.unwrap();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(waiting[0].event.text, DELETED_TEXT);
+        assert!(waiting[0].event.attachments.is_empty());
+        assert!(!waiting[0].event.extra.contains_key("raw"));
+        s.thread_events(waiting, ThreadingRules::default()).await.unwrap();
+        let conv = s.thread_of_post(&ch, "1800000000000000002").await.unwrap();
+        assert!(conv.is_some());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn activity_is_kept_once() {
+    for_each_backend(|s| async move {
+        let ch = slug();
+        let a = ActivityRecord {
+            kind: "favorite".into(),
+            event_id: "a7ba59eab0bfcba386f7acedac279542".into(),
+            user_id: "3001969357".into(),
+            tweet_id: Some("978310230917279744".into()),
+            at: Utc::now(),
+            raw: json!({"id": "a7ba59eab0bfcba386f7acedac279542"}),
+        };
+        assert!(s.record_activity(&ch, &a).await.unwrap());
+        assert!(!s.record_activity(&ch, &a).await.unwrap());
+        assert_eq!(s.count_activity(&ch, "favorite").await.unwrap(), 1);
+        assert_eq!(s.count_activity(&ch, "follow").await.unwrap(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn poll_cursors_are_kept_per_channel_and_stream() {
+    for_each_backend(|s| async move {
+        let ch = slug();
+        assert_eq!(s.poll_cursor(&ch, "mentions").await.unwrap(), None);
+        s.set_poll_cursor(&ch, "mentions", "1860000000000000001").await.unwrap();
+        s.set_poll_cursor(&ch, "mentions", "1860000000000000009").await.unwrap();
+        s.set_poll_cursor(&ch, "dm_events", "5").await.unwrap();
+        assert_eq!(s.poll_cursor(&ch, "mentions").await.unwrap().as_deref(), Some("1860000000000000009"));
+        assert_eq!(s.poll_cursor(&ch, "dm_events").await.unwrap().as_deref(), Some("5"));
+        assert_eq!(s.poll_cursor(&ChannelSlug::parse("other").unwrap(), "mentions").await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_queued_reply_has_a_send_schedule() {
+    for_each_backend(|s| async move {
+        let ch = slug();
+        deliver(&s, vec![post("1800000000000000003", "42", "post:1800000000000000003", "hi")]).await;
+        let conv = s
+            .list_conversations(&switchboard_store::ConversationFilter::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|c| c.conversation.channel == ch)
+            .unwrap()
+            .conversation
+            .id;
+        let u = s
+            .create_user(&switchboard_store::NewUser {
+                email: "a@x.io".into(),
+                name: "A".into(),
+                role: switchboard_domain::Role::Agent,
+                password_hash: None,
+            })
+            .await
+            .unwrap();
+        let (msg, _) = s
+            .post_message(&switchboard_store::NewMessage {
+                conversation_id: conv,
+                author_id: u.id,
+                kind: switchboard_store::MessageKind::Reply,
+                visibility: Visibility::Public,
+                text: "on it".into(),
+                idempotency_key: None,
+                at: Utc::now(),
+            })
+            .await
+            .unwrap();
+        let sched = s.send_schedule(msg.id).await.unwrap().unwrap();
+        assert_eq!(sched.state, "pending");
+        assert_eq!(sched.attempts, 0);
+        assert!(sched.next_attempt_at.is_some());
+        assert_eq!(sched.last_error, None);
+        let inbound = s.list_messages(conv).await.unwrap()[0].id;
+        assert_eq!(s.send_schedule(inbound).await.unwrap(), None);
+    })
+    .await;
+}
