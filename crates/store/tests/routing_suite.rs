@@ -2,9 +2,10 @@
 //! every test runs against SQLite, and against PostgreSQL when `TEST_DATABASE_URL` is set.
 #![allow(clippy::unwrap_used)]
 
-use std::any::Any;
+mod common;
+
+use common::for_each_backend;
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use chrono::{DateTime, Duration, Utc};
 use switchboard_domain::automation::{Action, Rule, TriggerEvent};
@@ -14,60 +15,10 @@ use switchboard_domain::sla::{EscalationAction, SlaMetric, SlaPolicy, SlaTimerKi
 use switchboard_domain::{
     ChannelSlug, ContactRef, ConversationId, FactKind, InboundEvent, Priority, Role, UserId, Visibility,
 };
-use switchboard_store::postgres as pg;
 use switchboard_store::routing::{AUTOMATION_USER, CannedInput, MemberInput, RoutingState, TeamInput, TimerSpec};
 use switchboard_store::{
-    ConversationPatch, DynStore, MessageKind, NewMessage, NewUser, StoreError, StoreOptions, ThreadingRules, User,
+    ConversationPatch, DynStore, MessageKind, NewMessage, NewUser, StoreError, ThreadingRules, User,
 };
-
-async fn for_each_backend<F, Fut>(test: F)
-where
-    F: Fn(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let mut failures: Vec<(&str, Box<dyn Any + Send>)> = Vec::new();
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.sqlite");
-        let store = switchboard_store::open(path.to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-        if let Some(panic) = run_test(store, &test).await {
-            failures.push(("SQLite", panic));
-        }
-    }
-    if let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") {
-        let (url, db) = pg::create_scratch_database(&admin_url, "sb_routing").await.unwrap();
-        match switchboard_store::open(&url, &StoreOptions::default()).await {
-            Ok(store) => {
-                if let Some(panic) = run_test(store, &test).await {
-                    failures.push(("PostgreSQL", panic));
-                }
-            }
-            Err(e) => failures.push(("PostgreSQL", Box::new(format!("cannot open {url}: {e}")))),
-        }
-        if let Err(e) = pg::drop_scratch_database(&admin_url, &db).await {
-            eprintln!("could not drop test database {db}: {e}");
-        }
-    }
-    let backends: Vec<&str> = failures.iter().map(|(b, _)| *b).collect();
-    if let Some((_, panic)) = failures.into_iter().next() {
-        eprintln!("test failed on: {}", backends.join(", "));
-        std::panic::resume_unwind(panic);
-    }
-}
-
-async fn run_test<F, Fut>(store: DynStore, test: &F) -> Option<Box<dyn Any + Send>>
-where
-    F: Fn(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let result = tokio::spawn(test(store.clone())).await;
-    store.close().await;
-    match result {
-        Ok(()) => None,
-        Err(e) if e.is_panic() => Some(e.into_panic()),
-        Err(e) => Some(Box::new(format!("test task failed: {e}"))),
-    }
-}
 
 macro_rules! assert_err {
     ($result:expr, $variant:ident) => {{

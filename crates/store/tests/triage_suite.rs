@@ -2,64 +2,12 @@
 //! server (a scratch database per test). Same harness as store_suite.rs.
 #![allow(clippy::unwrap_used)]
 
-use std::any::Any;
-use std::future::Future;
+mod common;
 
 use chrono::{DateTime, Utc};
+use common::for_each_backend;
 use switchboard_domain::{ChannelSlug, ContactRef, InboundEvent, MessageId, Role, Visibility};
-use switchboard_store::postgres as pg;
-use switchboard_store::{
-    DynStore, IntentLabel, MessageTriage, NewUser, StoreError, StoreOptions, ThreadOutcome, ThreadingRules,
-};
-
-async fn for_each_backend<F, Fut>(test: F)
-where
-    F: Fn(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let mut failures: Vec<(&str, Box<dyn Any + Send>)> = Vec::new();
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.sqlite");
-        let store = switchboard_store::open(path.to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-        if let Some(p) = run_test(store, &test).await {
-            failures.push(("SQLite", p));
-        }
-    }
-    if let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") {
-        let (url, db) = pg::create_scratch_database(&admin_url, "sb_triage").await.unwrap();
-        match switchboard_store::open(&url, &StoreOptions::default()).await {
-            Ok(store) => {
-                if let Some(p) = run_test(store, &test).await {
-                    failures.push(("PostgreSQL", p));
-                }
-            }
-            Err(e) => failures.push(("PostgreSQL", Box::new(format!("cannot open {url}: {e}")))),
-        }
-        if let Err(e) = pg::drop_scratch_database(&admin_url, &db).await {
-            eprintln!("could not drop test database {db}: {e}");
-        }
-    }
-    let backends: Vec<&str> = failures.iter().map(|(b, _)| *b).collect();
-    if let Some((_, p)) = failures.into_iter().next() {
-        eprintln!("test failed on: {}", backends.join(", "));
-        std::panic::resume_unwind(p);
-    }
-}
-
-async fn run_test<F, Fut>(store: DynStore, test: &F) -> Option<Box<dyn Any + Send>>
-where
-    F: Fn(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let result = tokio::spawn(test(store.clone())).await;
-    store.close().await;
-    match result {
-        Ok(()) => None,
-        Err(e) if e.is_panic() => Some(e.into_panic()),
-        Err(e) => Some(Box::new(format!("test task failed: {e}"))),
-    }
-}
+use switchboard_store::{DynStore, IntentLabel, MessageTriage, NewUser, StoreError, ThreadOutcome, ThreadingRules};
 
 fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_764_000_000 + secs, 0).unwrap()

@@ -2,53 +2,14 @@
 //! TEST_DATABASE_URL, on PostgreSQL).
 #![allow(clippy::unwrap_used)]
 
-use std::any::Any;
-use std::future::Future;
+mod common;
 
 use chrono::{DateTime, Utc};
+use common::for_each_backend;
 use serde_json::json;
 use switchboard_domain::{Attachment, ChannelSlug, ContactRef, InboundEvent, Visibility};
-use switchboard_store::postgres as pg;
 use switchboard_store::x::DELETED_TEXT;
-use switchboard_store::{ActivityRecord, DynStore, StoreOptions, ThreadingRules};
-
-async fn for_each_backend<F, Fut>(test: F)
-where
-    F: Fn(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let mut failures: Vec<(&str, Box<dyn Any + Send>)> = Vec::new();
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.sqlite");
-        let store = switchboard_store::open(path.to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-        if let Some(p) = run(store, &test).await {
-            failures.push(("SQLite", p));
-        }
-    }
-    if let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") {
-        let (url, db) = pg::create_scratch_database(&admin_url, "sb_test").await.unwrap();
-        let store = switchboard_store::open(&url, &StoreOptions::default()).await.unwrap();
-        if let Some(p) = run(store, &test).await {
-            failures.push(("PostgreSQL", p));
-        }
-        let _ = pg::drop_scratch_database(&admin_url, &db).await;
-    }
-    if let Some((backend, p)) = failures.into_iter().next() {
-        eprintln!("test failed on {backend}");
-        std::panic::resume_unwind(p);
-    }
-}
-
-async fn run<F, Fut>(store: DynStore, test: &F) -> Option<Box<dyn Any + Send>>
-where
-    F: Fn(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let r = tokio::spawn(test(store.clone())).await;
-    store.close().await;
-    r.err().map(|e| if e.is_panic() { e.into_panic() } else { Box::new(e.to_string()) as Box<dyn Any + Send> })
-}
+use switchboard_store::{ActivityRecord, DynStore, ThreadingRules};
 
 fn slug() -> ChannelSlug {
     ChannelSlug::parse("brand-x").unwrap()
