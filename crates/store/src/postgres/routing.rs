@@ -112,6 +112,89 @@ fn rule_from_row(r: &PgRow) -> Result<RuleRecord> {
     })
 }
 
+/// A table of admin-ordered, uniquely named JSON documents (SLA policies, automation rules): the
+/// same create / update / delete / list on each.
+struct OrderedDocs<R> {
+    table: &'static str,
+    /// The JSON column.
+    column: &'static str,
+    /// For "not found" errors.
+    what: &'static str,
+    /// For "already exists" errors: "an SLA policy", "a rule".
+    a_what: &'static str,
+    from_row: fn(&PgRow) -> Result<R>,
+}
+
+static SLA_POLICIES: OrderedDocs<SlaPolicyRecord> = OrderedDocs {
+    table: "sla_policies",
+    column: "policy",
+    what: "SLA policy",
+    a_what: "an SLA policy",
+    from_row: policy_from_row,
+};
+
+static RULES: OrderedDocs<RuleRecord> =
+    OrderedDocs { table: "automation_rules", column: "rule", what: "rule", a_what: "a rule", from_row: rule_from_row };
+
+impl<R> OrderedDocs<R> {
+    fn taken(&self, name: &str) -> impl FnOnce() -> String {
+        let a_what = self.a_what;
+        let name = name.to_owned();
+        move || format!("{a_what} named {name:?} exists")
+    }
+
+    async fn create(&self, st: &PgStore, position: i32, name: &str, doc: String) -> Result<R> {
+        let sql = format!(
+            "INSERT INTO {} (id, position, name, {c}, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
+             RETURNING id, position, {c}, updated_at",
+            self.table,
+            c = self.column
+        );
+        let row = sqlx::query(&sql)
+            .bind(Uuid::now_v7())
+            .bind(position)
+            .bind(name)
+            .bind(doc)
+            .bind(crate::now_micros())
+            .fetch_one(&st.pool)
+            .await
+            .map_err(|e| unique(e, self.taken(name)))?;
+        (self.from_row)(&row)
+    }
+
+    async fn update(&self, st: &PgStore, id: Uuid, position: i32, name: &str, doc: String) -> Result<R> {
+        let sql = format!(
+            "UPDATE {} SET position = $2, name = $3, {c} = $4, updated_at = $5 WHERE id = $1 \
+             RETURNING id, position, {c}, updated_at",
+            self.table,
+            c = self.column
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(position)
+            .bind(name)
+            .bind(doc)
+            .bind(crate::now_micros())
+            .fetch_optional(&st.pool)
+            .await
+            .map_err(|e| unique(e, self.taken(name)))?
+            .ok_or(StoreError::NotFound(self.what))?;
+        (self.from_row)(&row)
+    }
+
+    async fn delete(&self, st: &PgStore, id: Uuid) -> Result<()> {
+        let sql = format!("DELETE FROM {} WHERE id = $1", self.table);
+        let n = sqlx::query(&sql).bind(id).execute(&st.pool).await?.rows_affected();
+        if n == 0 { Err(StoreError::NotFound(self.what)) } else { Ok(()) }
+    }
+
+    async fn list(&self, st: &PgStore) -> Result<Vec<R>> {
+        let sql =
+            format!("SELECT id, position, {}, updated_at FROM {} ORDER BY position, name", self.column, self.table);
+        sqlx::query(&sql).fetch_all(&st.pool).await?.iter().map(self.from_row).collect()
+    }
+}
+
 const CANNED_SQL: &str = "SELECT c.id, c.shortcut, c.title, t.name AS team, c.variants, c.usage_count, c.created_at, \
     c.updated_at FROM canned_replies c LEFT JOIN teams t ON t.id = c.team_id";
 
@@ -511,102 +594,35 @@ impl RoutingStore for PgStore {
     }
 
     async fn create_sla_policy(&self, position: i32, p: &SlaPolicy) -> Result<SlaPolicyRecord> {
-        let row = sqlx::query(
-            "INSERT INTO sla_policies (id, position, name, policy, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
-             RETURNING id, position, policy, updated_at",
-        )
-        .bind(Uuid::now_v7())
-        .bind(position)
-        .bind(&p.name)
-        .bind(serde_json::to_string(p)?)
-        .bind(crate::now_micros())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| unique(e, || format!("an SLA policy named {:?} exists", p.name)))?;
-        policy_from_row(&row)
+        SLA_POLICIES.create(self, position, &p.name, serde_json::to_string(p)?).await
     }
 
     async fn update_sla_policy(&self, id: Uuid, position: i32, p: &SlaPolicy) -> Result<SlaPolicyRecord> {
-        let row = sqlx::query(
-            "UPDATE sla_policies SET position = $2, name = $3, policy = $4, updated_at = $5 WHERE id = $1 \
-             RETURNING id, position, policy, updated_at",
-        )
-        .bind(id)
-        .bind(position)
-        .bind(&p.name)
-        .bind(serde_json::to_string(p)?)
-        .bind(crate::now_micros())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| unique(e, || format!("an SLA policy named {:?} exists", p.name)))?
-        .ok_or(StoreError::NotFound("SLA policy"))?;
-        policy_from_row(&row)
+        SLA_POLICIES.update(self, id, position, &p.name, serde_json::to_string(p)?).await
     }
 
     async fn delete_sla_policy(&self, id: Uuid) -> Result<()> {
-        let n =
-            sqlx::query("DELETE FROM sla_policies WHERE id = $1").bind(id).execute(&self.pool).await?.rows_affected();
-        if n == 0 { Err(StoreError::NotFound("SLA policy")) } else { Ok(()) }
+        SLA_POLICIES.delete(self, id).await
     }
 
     async fn list_sla_policies(&self) -> Result<Vec<SlaPolicyRecord>> {
-        sqlx::query("SELECT id, position, policy, updated_at FROM sla_policies ORDER BY position, name")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(policy_from_row)
-            .collect()
+        SLA_POLICIES.list(self).await
     }
 
     async fn create_rule(&self, position: i32, r: &Rule) -> Result<RuleRecord> {
-        let row = sqlx::query(
-            "INSERT INTO automation_rules (id, position, name, rule, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
-             RETURNING id, position, rule, updated_at",
-        )
-        .bind(Uuid::now_v7())
-        .bind(position)
-        .bind(&r.name)
-        .bind(serde_json::to_string(r)?)
-        .bind(crate::now_micros())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| unique(e, || format!("a rule named {:?} exists", r.name)))?;
-        rule_from_row(&row)
+        RULES.create(self, position, &r.name, serde_json::to_string(r)?).await
     }
 
     async fn update_rule(&self, id: Uuid, position: i32, r: &Rule) -> Result<RuleRecord> {
-        let row = sqlx::query(
-            "UPDATE automation_rules SET position = $2, name = $3, rule = $4, updated_at = $5 WHERE id = $1 \
-             RETURNING id, position, rule, updated_at",
-        )
-        .bind(id)
-        .bind(position)
-        .bind(&r.name)
-        .bind(serde_json::to_string(r)?)
-        .bind(crate::now_micros())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| unique(e, || format!("a rule named {:?} exists", r.name)))?
-        .ok_or(StoreError::NotFound("rule"))?;
-        rule_from_row(&row)
+        RULES.update(self, id, position, &r.name, serde_json::to_string(r)?).await
     }
 
     async fn delete_rule(&self, id: Uuid) -> Result<()> {
-        let n = sqlx::query("DELETE FROM automation_rules WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        if n == 0 { Err(StoreError::NotFound("rule")) } else { Ok(()) }
+        RULES.delete(self, id).await
     }
 
     async fn list_rules(&self) -> Result<Vec<RuleRecord>> {
-        sqlx::query("SELECT id, position, rule, updated_at FROM automation_rules ORDER BY position, name")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(rule_from_row)
-            .collect()
+        RULES.list(self).await
     }
 
     async fn create_canned(&self, c: &CannedInput) -> Result<CannedReply> {

@@ -102,6 +102,95 @@ fn rule_from_row(r: &Row<'_>) -> rusqlite::Result<RuleRecord> {
     Ok(RuleRecord { id: r.get(0)?, position: r.get(1)?, rule: json_col(r, 2)?, updated_at: from_ts(r.get(3)?) })
 }
 
+/// A table of admin-ordered, uniquely named JSON documents (SLA policies, automation rules): the
+/// same create / update / delete / list on each.
+struct OrderedDocs<R> {
+    table: &'static str,
+    /// The JSON column.
+    column: &'static str,
+    /// For "not found" errors.
+    what: &'static str,
+    /// For "already exists" errors: "an SLA policy", "a rule".
+    a_what: &'static str,
+    from_row: fn(&Row<'_>) -> rusqlite::Result<R>,
+}
+
+static SLA_POLICIES: OrderedDocs<SlaPolicyRecord> = OrderedDocs {
+    table: "sla_policies",
+    column: "policy",
+    what: "SLA policy",
+    a_what: "an SLA policy",
+    from_row: policy_from_row,
+};
+
+static RULES: OrderedDocs<RuleRecord> =
+    OrderedDocs { table: "automation_rules", column: "rule", what: "rule", a_what: "a rule", from_row: rule_from_row };
+
+impl<R: Send + 'static> OrderedDocs<R> {
+    fn taken(&'static self, name: String) -> impl FnOnce() -> String {
+        move || format!("{} named {name:?} exists", self.a_what)
+    }
+
+    fn get(&self, c: &Connection, id: Uuid) -> Result<R> {
+        let sql = format!("SELECT id, position, {}, updated_at FROM {} WHERE id = ?1", self.column, self.table);
+        Ok(c.query_row(&sql, [id], self.from_row)?)
+    }
+
+    async fn create(&'static self, st: &SqliteStore, position: i32, name: String, doc: String) -> Result<R> {
+        st.conns
+            .write(move |c| {
+                let id = Uuid::now_v7();
+                let sql = format!(
+                    "INSERT INTO {} (id, position, name, {}, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    self.table, self.column
+                );
+                c.execute(&sql, params![id, position, name, doc, ts(crate::now_micros())])
+                    .map_err(|e| unique(e, self.taken(name)))?;
+                self.get(c, id)
+            })
+            .await
+    }
+
+    async fn update(&'static self, st: &SqliteStore, id: Uuid, position: i32, name: String, doc: String) -> Result<R> {
+        st.conns
+            .write(move |c| {
+                let sql = format!(
+                    "UPDATE {} SET position = ?2, name = ?3, {} = ?4, updated_at = ?5 WHERE id = ?1",
+                    self.table, self.column
+                );
+                let n = c
+                    .execute(&sql, params![id, position, name, doc, ts(crate::now_micros())])
+                    .map_err(|e| unique(e, self.taken(name)))?;
+                if n == 0 {
+                    return Err(StoreError::NotFound(self.what));
+                }
+                self.get(c, id)
+            })
+            .await
+    }
+
+    async fn delete(&'static self, st: &SqliteStore, id: Uuid) -> Result<()> {
+        st.conns
+            .write(move |c| {
+                let n = c.execute(&format!("DELETE FROM {} WHERE id = ?1", self.table), [id])?;
+                if n == 0 { Err(StoreError::NotFound(self.what)) } else { Ok(()) }
+            })
+            .await
+    }
+
+    async fn list(&'static self, st: &SqliteStore) -> Result<Vec<R>> {
+        st.conns
+            .read(move |c| {
+                let sql = format!(
+                    "SELECT id, position, {}, updated_at FROM {} ORDER BY position, name",
+                    self.column, self.table
+                );
+                Ok(c.prepare_cached(&sql)?.query_map([], self.from_row)?.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+    }
+}
+
 const CANNED_SQL: &str = "SELECT c.id, c.shortcut, c.title, t.name, c.variants, c.usage_count, c.created_at, c.updated_at \
     FROM canned_replies c LEFT JOIN teams t ON t.id = c.team_id";
 
@@ -416,129 +505,35 @@ impl RoutingStore for SqliteStore {
     }
 
     async fn create_sla_policy(&self, position: i32, p: &SlaPolicy) -> Result<SlaPolicyRecord> {
-        let p = p.clone();
-        self.conns
-            .write(move |c| {
-                let id = Uuid::now_v7();
-                let now = ts(crate::now_micros());
-                c.execute(
-                    "INSERT INTO sla_policies (id, position, name, policy, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                    params![id, position, p.name, serde_json::to_string(&p)?, now],
-                )
-                .map_err(|e| unique(e, || format!("an SLA policy named {:?} exists", p.name)))?;
-                Ok(c.query_row(
-                    "SELECT id, position, policy, updated_at FROM sla_policies WHERE id = ?1",
-                    [id],
-                    policy_from_row,
-                )?)
-            })
-            .await
+        SLA_POLICIES.create(self, position, p.name.clone(), serde_json::to_string(p)?).await
     }
 
     async fn update_sla_policy(&self, id: Uuid, position: i32, p: &SlaPolicy) -> Result<SlaPolicyRecord> {
-        let p = p.clone();
-        self.conns
-            .write(move |c| {
-                let n = c
-                    .execute(
-                        "UPDATE sla_policies SET position = ?2, name = ?3, policy = ?4, updated_at = ?5 WHERE id = ?1",
-                        params![id, position, p.name, serde_json::to_string(&p)?, ts(crate::now_micros())],
-                    )
-                    .map_err(|e| unique(e, || format!("an SLA policy named {:?} exists", p.name)))?;
-                if n == 0 {
-                    return Err(StoreError::NotFound("SLA policy"));
-                }
-                Ok(c.query_row(
-                    "SELECT id, position, policy, updated_at FROM sla_policies WHERE id = ?1",
-                    [id],
-                    policy_from_row,
-                )?)
-            })
-            .await
+        SLA_POLICIES.update(self, id, position, p.name.clone(), serde_json::to_string(p)?).await
     }
 
     async fn delete_sla_policy(&self, id: Uuid) -> Result<()> {
-        self.conns
-            .write(move |c| {
-                let n = c.execute("DELETE FROM sla_policies WHERE id = ?1", [id])?;
-                if n == 0 { Err(StoreError::NotFound("SLA policy")) } else { Ok(()) }
-            })
-            .await
+        SLA_POLICIES.delete(self, id).await
     }
 
     async fn list_sla_policies(&self) -> Result<Vec<SlaPolicyRecord>> {
-        self.conns
-            .read(|c| {
-                Ok(c.prepare_cached(
-                    "SELECT id, position, policy, updated_at FROM sla_policies ORDER BY position, name",
-                )?
-                .query_map([], policy_from_row)?
-                .collect::<rusqlite::Result<_>>()?)
-            })
-            .await
+        SLA_POLICIES.list(self).await
     }
 
     async fn create_rule(&self, position: i32, r: &Rule) -> Result<RuleRecord> {
-        let r = r.clone();
-        self.conns
-            .write(move |c| {
-                let id = Uuid::now_v7();
-                let now = ts(crate::now_micros());
-                c.execute(
-                    "INSERT INTO automation_rules (id, position, name, rule, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                    params![id, position, r.name, serde_json::to_string(&r)?, now],
-                )
-                .map_err(|e| unique(e, || format!("a rule named {:?} exists", r.name)))?;
-                Ok(c.query_row(
-                    "SELECT id, position, rule, updated_at FROM automation_rules WHERE id = ?1",
-                    [id],
-                    rule_from_row,
-                )?)
-            })
-            .await
+        RULES.create(self, position, r.name.clone(), serde_json::to_string(r)?).await
     }
 
     async fn update_rule(&self, id: Uuid, position: i32, r: &Rule) -> Result<RuleRecord> {
-        let r = r.clone();
-        self.conns
-            .write(move |c| {
-                let n = c
-                    .execute(
-                        "UPDATE automation_rules SET position = ?2, name = ?3, rule = ?4, updated_at = ?5 WHERE id = ?1",
-                        params![id, position, r.name, serde_json::to_string(&r)?, ts(crate::now_micros())],
-                    )
-                    .map_err(|e| unique(e, || format!("a rule named {:?} exists", r.name)))?;
-                if n == 0 {
-                    return Err(StoreError::NotFound("rule"));
-                }
-                Ok(c.query_row(
-                    "SELECT id, position, rule, updated_at FROM automation_rules WHERE id = ?1",
-                    [id],
-                    rule_from_row,
-                )?)
-            })
-            .await
+        RULES.update(self, id, position, r.name.clone(), serde_json::to_string(r)?).await
     }
 
     async fn delete_rule(&self, id: Uuid) -> Result<()> {
-        self.conns
-            .write(move |c| {
-                let n = c.execute("DELETE FROM automation_rules WHERE id = ?1", [id])?;
-                if n == 0 { Err(StoreError::NotFound("rule")) } else { Ok(()) }
-            })
-            .await
+        RULES.delete(self, id).await
     }
 
     async fn list_rules(&self) -> Result<Vec<RuleRecord>> {
-        self.conns
-            .read(|c| {
-                Ok(c.prepare_cached(
-                    "SELECT id, position, rule, updated_at FROM automation_rules ORDER BY position, name",
-                )?
-                .query_map([], rule_from_row)?
-                .collect::<rusqlite::Result<_>>()?)
-            })
-            .await
+        RULES.list(self).await
     }
 
     async fn create_canned(&self, input: &CannedInput) -> Result<CannedReply> {
