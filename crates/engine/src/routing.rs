@@ -160,8 +160,16 @@ struct Inner {
     bus: Bus,
     config: RoutingConfig,
     wake: Notify,
-    cached: Mutex<Option<(Instant, Arc<Config>)>>,
+    cached: Mutex<ConfigCache>,
     http: reqwest::Client,
+}
+
+/// The loaded rules and policies, and how many times an admin change has invalidated them: a
+/// load that an invalidation overtook must not put its stale result back.
+#[derive(Default)]
+struct ConfigCache {
+    generation: u64,
+    loaded: Option<(Instant, Arc<Config>)>,
 }
 
 /// Rules and policies in force.
@@ -174,7 +182,7 @@ impl Routing {
     /// A routing job on `store`.
     pub fn new(store: DynStore, bus: Bus, config: RoutingConfig) -> Self {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-        Self { inner: Arc::new(Inner { store, bus, config, wake: Notify::new(), cached: Mutex::new(None), http }) }
+        Self { inner: Arc::new(Inner { store, bus, config, wake: Notify::new(), cached: Mutex::default(), http }) }
     }
 
     /// The current time on this job's clock.
@@ -190,7 +198,8 @@ impl Routing {
     /// Forgets cached rules and policies (after an admin changed them) and wakes the job.
     pub fn reload(&self) {
         if let Ok(mut c) = self.inner.cached.lock() {
-            *c = None;
+            c.generation += 1;
+            c.loaded = None;
         }
         self.inner.wake.notify_one();
     }
@@ -247,11 +256,14 @@ impl Routing {
     }
 
     async fn config(&self) -> Result<Arc<Config>, StoreError> {
-        if let Ok(c) = self.inner.cached.lock()
-            && let Some((at, cfg)) = c.as_ref()
-            && at.elapsed() < CONFIG_TTL
-        {
-            return Ok(cfg.clone());
+        let mut generation = 0;
+        if let Ok(c) = self.inner.cached.lock() {
+            if let Some((at, cfg)) = c.loaded.as_ref()
+                && at.elapsed() < CONFIG_TTL
+            {
+                return Ok(cfg.clone());
+            }
+            generation = c.generation;
         }
         let store = &self.inner.store;
         let rules: Vec<_> = store.list_rules().await?.into_iter().map(|r| r.rule).collect();
@@ -266,8 +278,10 @@ impl Routing {
         // The built-in defaults apply to whatever no configured policy matches.
         policies.extend(SlaPolicy::defaults());
         let cfg = Arc::new(Config { rules, policies });
-        if let Ok(mut c) = self.inner.cached.lock() {
-            *c = Some((Instant::now(), cfg.clone()));
+        if let Ok(mut c) = self.inner.cached.lock()
+            && c.generation == generation
+        {
+            c.loaded = Some((Instant::now(), cfg.clone()));
         }
         Ok(cfg)
     }

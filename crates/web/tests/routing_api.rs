@@ -236,7 +236,9 @@ async fn policies_rules_canned_replies_and_conversation_sla() {
         let (_, page) = app.get("/api/v1/conversations", &app.admin).await;
         if let Some(id) = page["items"][0]["id"].as_str() {
             let (_, detail) = app.get(&format!("/api/v1/conversations/{id}"), &app.admin).await;
-            if detail["sla"].as_array().is_some_and(|a| !a.is_empty()) {
+            // Routing runs in the background over several writes (rules, then clocks): wait for
+            // the round to finish, not just to start.
+            if detail["sla"].as_array().is_some_and(|a| !a.is_empty()) && detail["sla"][0]["policy"] == "VIP" {
                 conv = detail;
                 break;
             }
