@@ -141,6 +141,11 @@ pub struct OutboundRequest {
     pub reply_to: Option<String>,
     /// When the customer last wrote in this conversation.
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// When the agent wrote the reply (a provider post older than this is not this reply).
+    pub queued_at: DateTime<Utc>,
+    /// Why the previous attempt failed (retries only): a sender whose earlier answer was lost
+    /// checks the provider before sending again.
+    pub previous_error: Option<String>,
     /// Now.
     pub now: DateTime<Utc>,
 }

@@ -295,6 +295,8 @@ fn request(kind: ChannelKind, text: &str) -> OutboundRequest {
         payload: None,
         reply_to: None,
         last_inbound_at: Some(Utc::now() - Duration::hours(1)),
+        queued_at: Utc::now(),
+        previous_error: None,
         now: Utc::now(),
     }
 }

@@ -194,6 +194,8 @@ fn request(text: &str, thread_key: &str, payload: Option<Value>) -> OutboundRequ
         payload,
         reply_to: Some("msg:-1001234567890:88".into()),
         last_inbound_at: Some(Utc::now()),
+        queued_at: Utc::now(),
+        previous_error: None,
         now: Utc::now(),
     }
 }

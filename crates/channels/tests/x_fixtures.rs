@@ -192,6 +192,8 @@ fn request(visibility: Visibility, thread: &str, text: &str) -> OutboundRequest 
         payload: None,
         reply_to: Some("1455953449422516226".into()),
         last_inbound_at: None,
+        queued_at: Utc::now(),
+        previous_error: None,
         now: Utc::now(),
     }
 }

@@ -21,6 +21,11 @@ pub(crate) async fn deliver(sender: &dyn Sender, store: &DynStore, item: &Outbox
     };
     let ctx = store.reply_context(item.conversation_id).await.map_err(unavailable)?;
     let payload = store.reply_payload(item.message_id).await.map_err(unavailable)?;
+    let previous_error = if item.attempts > 1 {
+        store.send_schedule(item.message_id).await.map_err(unavailable)?.and_then(|s| s.last_error)
+    } else {
+        None
+    };
     let req = OutboundRequest {
         channel: settings(&item.channel),
         idempotency_key: item.id.to_string(),
@@ -33,6 +38,8 @@ pub(crate) async fn deliver(sender: &dyn Sender, store: &DynStore, item: &Outbox
         payload,
         reply_to: ctx.last_inbound_id,
         last_inbound_at: ctx.last_inbound_at,
+        queued_at: item.created_at,
+        previous_error,
         now: Utc::now(),
     };
     match sender.send(&req).await {

@@ -16,6 +16,9 @@ use tokio_util::sync::CancellationToken;
 use crate::delivery::{DeliveryError, deliver};
 use crate::{Bus, Metrics, RealtimeEvent, backoff};
 
+/// Default upper bound of a provider's retry-after: a day and an hour (X's 24-hour quotas).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(25 * 3600);
+
 /// Outbox tunables.
 #[derive(Debug, Clone)]
 pub struct OutboxConfig {
@@ -23,8 +26,11 @@ pub struct OutboxConfig {
     pub max_attempts: u32,
     /// Delay before the first retry.
     pub base_backoff: Duration,
-    /// Longest delay between retries.
+    /// Longest delay between retries of our own backoff.
     pub max_backoff: Duration,
+    /// Longest wait a provider's `Retry-After` / rate-limit reset is honoured for (X's 24-hour
+    /// post quotas reset up to a day later); a longer one is cut to this.
+    pub max_retry_after: Duration,
     /// How long a claimed row is reserved for one delivery attempt.
     pub lease: Duration,
     /// Timeout of one delivery request.
@@ -41,6 +47,7 @@ impl Default for OutboxConfig {
             max_attempts: 12,
             base_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(30 * 60),
+            max_retry_after: MAX_RETRY_AFTER,
             lease: Duration::from_secs(60),
             request_timeout: Duration::from_secs(15),
             batch: 32,
@@ -125,9 +132,10 @@ async fn send_one(
         }
         Err(DeliveryError::Retryable { reason, retry_after }) if (item.attempts as u32) < cfg.max_attempts => {
             metrics.outbox_deliveries.get_or_create(&crate::metrics::ResultLabel { result: "retry" }).inc();
-            // A provider's Retry-After is honoured up to our own longest backoff.
+            // A provider's Retry-After / rate-limit reset is honoured even when it is longer than
+            // our own backoff (sending earlier only earns another 429), up to a sane bound.
             let wait = retry_after
-                .map(|d| d.min(cfg.max_backoff))
+                .map(|d| d.min(cfg.max_retry_after))
                 .unwrap_or_else(|| backoff(item.attempts.max(1) as u32, cfg.base_backoff, cfg.max_backoff));
             tracing::warn!(message_id = %item.message_id, attempt = item.attempts, retry_in = ?wait, %reason, "reply delivery failed; will retry");
             let now = Utc::now();

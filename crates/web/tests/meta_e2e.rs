@@ -70,6 +70,8 @@ async fn spawn() -> App {
     let mut cfg = EngineConfig::default();
     cfg.outbox.base_backoff = Duration::from_millis(20);
     cfg.outbox.max_backoff = Duration::from_millis(200);
+    // The outage answers Graph rate-limit errors (a 60 s wait each): shortened for the test.
+    cfg.outbox.max_retry_after = Duration::from_millis(200);
     cfg.outbox.poll = Duration::from_millis(50);
     cfg.outbox.request_timeout = Duration::from_millis(700);
     cfg.outbox.lease = Duration::from_secs(5);

@@ -25,14 +25,22 @@ struct App {
 }
 
 async fn spawn() -> App {
+    spawn_with(|_| {}).await
+}
+
+async fn spawn_with(tune: impl FnOnce(&mut SimulatorConfig)) -> App {
+    spawn_tuned(tune, |_| {}).await
+}
+
+async fn spawn_tuned(tune: impl FnOnce(&mut SimulatorConfig), tune_engine: impl FnOnce(&mut EngineConfig)) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store =
         switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let sim = Simulator::start(SimulatorConfig { webhook: Some(format!("{base}/webhooks/x")), ..Default::default() })
-        .await
-        .unwrap();
+    let mut sim_cfg = SimulatorConfig { webhook: Some(format!("{base}/webhooks/x")), ..Default::default() };
+    tune(&mut sim_cfg);
+    let sim = Simulator::start(sim_cfg).await.unwrap();
     let c = sim.config().clone();
     store
         .upsert_channel(&ChannelRecord {
@@ -64,6 +72,7 @@ async fn spawn() -> App {
     cfg.outbox.poll = Duration::from_millis(50);
     cfg.outbox.request_timeout = Duration::from_secs(5);
     cfg.outbox.lease = Duration::from_secs(10);
+    tune_engine(&mut cfg);
     let engine = Engine::start(store.clone(), cfg).await;
     let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -390,4 +399,177 @@ async fn polling_mode_reads_mentions_and_dms_with_cursors_in_the_database() {
     assert_eq!(msgs.len(), 2, "{msgs:?}");
     assert_eq!(msgs.iter().filter(|m| m["direction"] == "outbound").count(), 1);
     assert_eq!(app.sends_of("ありがとうございます！"), 1);
+}
+
+async fn add_polling_channel(app: &App, slug: &str) -> ChannelSlug {
+    let c = app.sim.config().clone();
+    let slug = ChannelSlug::parse(slug).unwrap();
+    app.store
+        .upsert_channel(&ChannelRecord {
+            slug: slug.clone(),
+            kind: ChannelKind::X,
+            name: "X polled".into(),
+            callback_url: None,
+            secret: None,
+            config: json!({"user_id": c.brand_user_id, "access_token": c.access_token,
+                "api_base_url": app.sim.api_base_url(), "mode": "polling", "poll_interval_secs": 1}),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    slug
+}
+
+async fn wait_cursor(app: &App, slug: &ChannelSlug, stream: &str, want: &str) {
+    for _ in 0..1200 {
+        if app.store.poll_cursor(slug, stream).await.unwrap().as_deref() == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the {stream} cursor never reached {want}");
+}
+
+#[tokio::test]
+async fn polling_reads_a_backlog_of_several_pages_back_to_the_cursor_within_the_rate_limit() {
+    // Two calls per endpoint and one-second window: the poller must stop when
+    // x-rate-limit-remaining reaches 0 and go on after the reset, never running into a 429.
+    let app = spawn_with(|c| {
+        c.window_limit = 2;
+        c.window = Duration::from_secs(1);
+    })
+    .await;
+    let traffic = app.sim.traffic();
+    let customer = &Traffic::customers()[1];
+    let first = traffic.next_id();
+    traffic.publish_mention(customer, &first, "第一条", None);
+    let first_dm = traffic.next_id();
+    traffic.publish_dm(customer, &first_dm, "私信 0");
+    let slug = add_polling_channel(&app, "xb").await;
+    wait_cursor(&app, &slug, "mentions", &first).await;
+    wait_cursor(&app, &slug, "dm_events", &first_dm).await;
+
+    // A backlog of three pages of replies and three of DMs arrives between two polls.
+    let mut last = String::new();
+    for i in 0..250 {
+        last = traffic.next_id();
+        traffic.publish_mention(customer, &last, &format!("backlog {i} 📦"), Some(&first));
+    }
+    let mut last_dm = String::new();
+    for i in 0..230 {
+        last_dm = traffic.next_id();
+        traffic.publish_dm(customer, &last_dm, &format!("私信 {}", i + 1));
+    }
+    wait_cursor(&app, &slug, "mentions", &last).await;
+    wait_cursor(&app, &slug, "dm_events", &last_dm).await;
+    assert_eq!(app.store.poll_cursor(&slug, "mentions:paging").await.unwrap().as_deref(), Some(""));
+
+    let public = app.conversation_on("xb", |d| has_text(d, "@SwitchboardCo 第一条")).await;
+    let texts: Vec<String> =
+        public["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(texts.len(), 251, "every post of the backlog, once");
+    for i in 0..250 {
+        assert!(texts.contains(&format!("@SwitchboardCo backlog {i} 📦")), "post {i} missing");
+    }
+    let private = app.conversation_on("xb", |d| has_text(d, "私信 0")).await;
+    let dms = private["messages"].as_array().unwrap();
+    assert_eq!(dms.len(), 231, "every DM of the backlog, once");
+    assert!(has_text(&private, "私信 1") && has_text(&private, "私信 230"));
+    assert_eq!(app.sim.rate_limited(), 0, "the poller read x-rate-limit-remaining and waited for the reset");
+}
+
+async fn mention_conversation(app: &App, customer: usize, text: &str) -> (String, String) {
+    let traffic = app.sim.traffic();
+    let post_id = traffic.next_id();
+    let c = &Traffic::customers()[customer];
+    assert_eq!(traffic.post(&traffic.mention(c, &post_id, text, None)).await, Some(200));
+    let conv = app
+        .conversation_where(|d| d["messages"].as_array().unwrap().iter().any(|m| m["provider_message_id"] == post_id))
+        .await;
+    (conv["conversation"]["id"].as_str().unwrap().to_owned(), post_id)
+}
+
+fn sent_id(app: &App, text: &str) -> String {
+    let sent = app.sim.sent();
+    let s = sent.iter().find(|s| s.text() == Some(text)).unwrap();
+    s.id.clone()
+}
+
+#[tokio::test]
+async fn a_post_whose_answer_was_lost_is_recorded_from_its_echo_and_not_posted_again() {
+    let app = spawn_tuned(|_| {}, |e| e.outbox.request_timeout = Duration::from_millis(800)).await;
+    let (id, post_id) = mention_conversation(&app, 0, "my parcel is lost 📦").await;
+    // X posts it and echoes it back, but Switchboard never hears the answer.
+    app.sim.lose_answers(1, Duration::from_secs(2));
+    let (status, msg) =
+        app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "Sorry! Looking into it."})).await;
+    assert_eq!(status, 201, "{msg}");
+    let m = app.message_status(msg["id"].as_str().unwrap(), "sent").await;
+    assert_eq!(m["provider_message_id"], sent_id(&app, "Sorry! Looking into it."));
+    // Well past the retry backoff: still one post, in reply to the customer's.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let posts: Vec<_> = app.sim.sent().into_iter().filter(|s| s.text() == Some("Sorry! Looking into it.")).collect();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].in_reply_to(), Some(post_id.as_str()));
+    let d = app.get(&format!("/api/v1/conversations/{id}")).await;
+    let outbound = d["messages"].as_array().unwrap().iter().filter(|m| m["direction"] == "outbound").count();
+    assert_eq!(outbound, 1, "the echo is not a second message: {d}");
+    // The echo recorded it: no retry, not even a lookup, reached X.
+    assert_eq!(app.sim.attempts(), 1);
+}
+
+#[tokio::test]
+async fn a_lost_answer_without_an_echo_is_found_on_x_before_retrying() {
+    // No echo webhooks: the retry must look the post / DM up on X instead of posting again.
+    let app = spawn_tuned(|s| s.echo = false, |e| e.outbox.request_timeout = Duration::from_millis(800)).await;
+    let (id, post_id) = mention_conversation(&app, 1, "退款什么时候到账？").await;
+
+    app.sim.lose_answers(1, Duration::from_secs(2));
+    let text = "您好，退款已处理，请查看 https://example.com/refund/1";
+    let (status, msg) = app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": text})).await;
+    assert_eq!(status, 201, "{msg}");
+    let m = app.message_status(msg["id"].as_str().unwrap(), "sent").await;
+    assert_eq!(m["provider_message_id"], sent_id(&app, text));
+    assert_eq!(app.sends_of(text), 1);
+    assert_eq!(app.sim.sent().iter().find(|s| s.text() == Some(text)).unwrap().in_reply_to(), Some(post_id.as_str()));
+
+    // The same for a DM.
+    app.sim.lose_answers(1, Duration::from_secs(2));
+    let (status, msg) = app
+        .post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            json!({"text": "私信您的订单详情", "visibility": "private"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{msg}");
+    let m = app.message_status(msg["id"].as_str().unwrap(), "sent").await;
+    assert_eq!(m["provider_message_id"], sent_id(&app, "私信您的订单详情"));
+
+    // A send that never reached X (the lookup finds nothing) is posted on the retry.
+    app.sim.lose_answers(1, Duration::from_secs(2));
+    let (status, msg) =
+        app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "还有问题吗？"})).await;
+    assert_eq!(status, 201, "{msg}");
+    app.message_status(msg["id"].as_str().unwrap(), "sent").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.sends_of(text), 1);
+    assert_eq!(app.sends_of("私信您的订单详情"), 1);
+    assert_eq!(app.sends_of("还有问题吗？"), 1);
+}
+
+#[tokio::test]
+async fn a_rate_limit_reset_longer_than_the_backoff_cap_is_waited_out() {
+    // Our own backoff is capped at 100 ms, X's reset is 3 s away: the reset wins.
+    let app = spawn_tuned(|_| {}, |e| e.outbox.max_backoff = Duration::from_millis(100)).await;
+    let (id, _) = mention_conversation(&app, 2, "¿Alguien más tiene problemas?").await;
+    app.sim.force_rate_limit(Duration::from_secs(3));
+    let (status, msg) =
+        app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "¡Lo miramos!"})).await;
+    assert_eq!(status, 201, "{msg}");
+    let schedule = app.get(&format!("/api/v1/messages/{}/schedule", msg["id"].as_str().unwrap())).await;
+    assert!(schedule.is_object(), "{schedule}");
+    app.message_status(msg["id"].as_str().unwrap(), "sent").await;
+    assert!(app.sim.rate_limited() >= 1);
+    assert!(app.sim.rate_limited() <= 3, "retried {} times before the reset", app.sim.rate_limited());
+    assert_eq!(app.sends_of("¡Lo miramos!"), 1);
 }

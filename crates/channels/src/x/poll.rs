@@ -43,24 +43,80 @@ pub fn id_newer(a: &str, b: &str) -> bool {
     (a.len(), a) > (b.len(), b)
 }
 
-async fn get(client: &reqwest::Client, cfg: &XConfig, url: &str) -> Result<Value, PollError> {
+/// What X's `x-rate-limit-*` headers said about the endpoint after a call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateInfo {
+    /// `x-rate-limit-remaining`: calls left in the window.
+    pub remaining: Option<u64>,
+    /// `x-rate-limit-reset`: when the window resets (Unix seconds).
+    pub reset: Option<i64>,
+}
+
+impl RateInfo {
+    /// How long to wait before the next call when the window is spent (`remaining == 0`).
+    pub fn wait_if_spent(&self, now: i64) -> Option<Duration> {
+        (self.remaining == Some(0)).then(|| wait_until(self.reset, now))
+    }
+}
+
+/// Time until `reset` (at least one second; 60 s when X named no reset).
+fn wait_until(reset: Option<i64>, now: i64) -> Duration {
+    reset.map(|r| Duration::from_secs(u64::try_from((r - now).max(1)).unwrap_or(1))).unwrap_or(Duration::from_secs(60))
+}
+
+/// One page of a stream.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// What it held, in canonical form (`newest` is the newest id on this page).
+    pub polled: Polled,
+    /// `meta.next_token`: the next (older) page, if X has one.
+    pub next_token: Option<String>,
+    /// The page reached the cursor (DM events: an event at or older than `since` was on it).
+    pub reached_cursor: bool,
+    /// What the rate-limit headers said.
+    pub rate: RateInfo,
+}
+
+async fn get(client: &reqwest::Client, cfg: &XConfig, url: &str) -> Result<(Value, RateInfo), PollError> {
     let token = cfg.access_token.as_deref().unwrap_or("");
     let resp = client.get(url).bearer_auth(token).send().await.map_err(|e| PollError::Failed(format!("X API: {e}")))?;
     let status = resp.status();
-    let reset = resp
-        .headers()
-        .get("x-rate-limit-reset")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i64>().ok());
+    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let rate = RateInfo {
+        remaining: header("x-rate-limit-remaining").and_then(|v| v.parse().ok()),
+        reset: header("x-rate-limit-reset").and_then(|v| v.parse().ok()),
+    };
     if status.as_u16() == 429 {
-        let wait = reset.map(|r| (r - Utc::now().timestamp()).max(1)).unwrap_or(60);
-        return Err(PollError::RateLimited(Duration::from_secs(u64::try_from(wait).unwrap_or(60))));
+        return Err(PollError::RateLimited(wait_until(rate.reset, Utc::now().timestamp())));
     }
     let text = resp.text().await.map_err(|e| PollError::Failed(format!("X API: {e}")))?;
     if !status.is_success() {
         return Err(PollError::Failed(format!("X API {status}: {}", text.chars().take(200).collect::<String>())));
     }
-    serde_json::from_str(&text).map_err(|e| PollError::Failed(format!("X API answered no JSON: {e}")))
+    let v = serde_json::from_str(&text).map_err(|e| PollError::Failed(format!("X API answered no JSON: {e}")))?;
+    Ok((v, rate))
+}
+
+fn next_token(v: &Value) -> Option<String> {
+    v.pointer("/meta/next_token").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
+/// A pagination token is opaque, but it goes into a query string: only URL-safe characters.
+fn token_param(token: Option<&str>) -> Result<String, PollError> {
+    match token {
+        None => Ok(String::new()),
+        Some(t)
+            if !t.is_empty()
+                && t.len() <= 512
+                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b)) =>
+        {
+            Ok(format!("&pagination_token={t}"))
+        }
+        Some(t) => Err(PollError::Failed(format!(
+            "X answered an unusable pagination token {:?}",
+            t.chars().take(40).collect::<String>()
+        ))),
+    }
 }
 
 fn user<'a>(v: &'a Value, id: &str) -> Option<&'a Value> {
@@ -86,23 +142,28 @@ fn time(v: &Value) -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
-/// Fetches mentions newer than `since`.
-pub async fn mentions(
+/// Fetches one page of mentions newer than `since` (newest first); `token` is the
+/// `pagination_token` of an older page of the same read.
+pub async fn mentions_page(
     client: &reqwest::Client,
     ch: &ChannelSettings,
     cfg: &XConfig,
     since: Option<&str>,
-) -> Result<Polled, PollError> {
+    token: Option<&str>,
+) -> Result<Page, PollError> {
     let me = cfg.user_id.as_deref().unwrap_or_default();
     let mut url = format!(
         "{}/2/users/{me}/mentions?max_results=100&tweet.fields=author_id,conversation_id,created_at,referenced_tweets,note_tweet&expansions=author_id&user.fields=username,name",
         cfg.api_base()
     );
-    if let Some(s) = since {
+    if let Some(s) = since.filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())) {
         url.push_str(&format!("&since_id={s}"));
     }
-    let v = get(client, cfg, &url).await?;
-    Ok(parse_mentions(ch, me, &v))
+    url.push_str(&token_param(token)?);
+    let (v, rate) = get(client, cfg, &url).await?;
+    let next = next_token(&v);
+    // With since_id X pages back to the cursor and then stops naming a next page.
+    Ok(Page { polled: parse_mentions(ch, me, &v), reached_cursor: next.is_none(), next_token: next, rate })
 }
 
 /// Turns a mentions timeline page into canonical events.
@@ -151,19 +212,34 @@ pub fn parse_mentions(ch: &ChannelSettings, me: &str, v: &Value) -> Polled {
     out
 }
 
-/// Fetches DM events newer than `since` (the API lists newest first; older pages are not read).
-pub async fn dm_events(
+/// Fetches one page of DM events (newest first; the endpoint has no `since_id`, so the page
+/// is cut at `since` and `reached_cursor` says whether it went that far); `token` is the
+/// `pagination_token` of an older page.
+pub async fn dm_events_page(
     client: &reqwest::Client,
     ch: &ChannelSettings,
     cfg: &XConfig,
     since: Option<&str>,
-) -> Result<Polled, PollError> {
+    token: Option<&str>,
+) -> Result<Page, PollError> {
     let url = format!(
-        "{}/2/dm_events?max_results=100&event_types=MessageCreate&dm_event.fields=id,text,event_type,created_at,sender_id,dm_conversation_id,participant_ids&expansions=sender_id&user.fields=username,name",
-        cfg.api_base()
+        "{}/2/dm_events?max_results=100&event_types=MessageCreate&dm_event.fields=id,text,event_type,created_at,sender_id,dm_conversation_id,participant_ids&expansions=sender_id&user.fields=username,name{}",
+        cfg.api_base(),
+        token_param(token)?
     );
-    let v = get(client, cfg, &url).await?;
-    Ok(parse_dm_events(ch, cfg.user_id.as_deref().unwrap_or_default(), &v, since))
+    let (v, rate) = get(client, cfg, &url).await?;
+    let reached = since.is_some_and(|s| {
+        v.get("data")
+            .and_then(Value::as_array)
+            .is_some_and(|d| d.iter().filter_map(|e| e.get("id").and_then(Value::as_str)).any(|id| !id_newer(id, s)))
+    });
+    let next = next_token(&v);
+    Ok(Page {
+        polled: parse_dm_events(ch, cfg.user_id.as_deref().unwrap_or_default(), &v, since),
+        reached_cursor: reached || next.is_none(),
+        next_token: if reached { None } else { next },
+        rate,
+    })
 }
 
 /// Turns a DM events page into canonical events, keeping only those newer than `since`.

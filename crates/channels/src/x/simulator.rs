@@ -6,7 +6,8 @@
 //! generator posting signed customer activity — public complaints, questions and praise in
 //! several languages with emoji, long posts, DMs, likes, follows, deletes and duplicate deliveries.
 //! For polling mode it also serves `GET /2/users/{id}/mentions` (with `since_id`) and
-//! `GET /2/dm_events` from what [`Traffic::publish_mention`] / [`Traffic::publish_dm`] put there.
+//! `GET /2/dm_events` from what [`Traffic::publish_mention`] / [`Traffic::publish_dm`] put there,
+//! newest first, in pages (`max_results`, `meta.next_token` → `pagination_token`) as X does.
 //!
 //! Used by `switchboard simulate`, the demo, the benchmarks and the end-to-end tests.
 
@@ -108,6 +109,13 @@ struct SimState {
     dm_log: Mutex<Vec<Value>>,
     /// Users named in the above.
     users: Mutex<std::collections::HashMap<String, Value>>,
+    /// The brand's posts (v2 shape, oldest first), for `GET /2/users/{id}/tweets`.
+    own_posts: Mutex<Vec<Value>>,
+    /// Who wrote each customer post (X names `in_reply_to_user_id` on replies to it).
+    authors: Mutex<std::collections::HashMap<String, String>>,
+    /// Answers to lose: the next `n` accepted posts/DMs are answered only after this delay
+    /// (longer than the caller's timeout: X did it, the caller never hears).
+    lose: Mutex<(u32, Duration)>,
 }
 
 impl SimState {
@@ -154,6 +162,9 @@ impl Simulator {
             timeline: Mutex::default(),
             dm_log: Mutex::default(),
             users: Mutex::default(),
+            own_posts: Mutex::default(),
+            authors: Mutex::default(),
+            lose: Mutex::new((0, Duration::ZERO)),
         });
         let app = Router::new()
             .route("/2/tweets", post(create_tweet))
@@ -161,6 +172,8 @@ impl Simulator {
             .route("/2/users/{id}/likes", post(like))
             .route("/2/users/{id}/mentions", axum::routing::get(mentions_timeline))
             .route("/2/dm_events", axum::routing::get(dm_events))
+            .route("/2/users/{id}/tweets", axum::routing::get(user_tweets))
+            .route("/2/dm_conversations/with/{participant}/dm_events", axum::routing::get(conversation_dm_events))
             .with_state(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -202,6 +215,14 @@ impl Simulator {
     pub fn force_rate_limit(&self, for_: Duration) {
         if let Ok(mut f) = self.state.forced_until.lock() {
             *f = Some(Utc::now() + chrono::Duration::from_std(for_).unwrap_or_default());
+        }
+    }
+
+    /// The next `n` accepted posts/DMs are made, but answered only after `delay` (set it longer
+    /// than Switchboard's request timeout: the answer is lost).
+    pub fn lose_answers(&self, n: u32, delay: Duration) {
+        if let Ok(mut l) = self.state.lose.lock() {
+            *l = (n, delay);
         }
     }
 
@@ -297,6 +318,16 @@ fn problem(status: StatusCode, detail: &str) -> Response {
         .into_response()
 }
 
+/// The delay before answering an accepted call whose answer is to be lost, if any.
+fn lost_answer_delay(st: &SimState) -> Option<Duration> {
+    let mut l = st.lose.lock().ok()?;
+    if l.0 == 0 {
+        return None;
+    }
+    l.0 -= 1;
+    Some(l.1)
+}
+
 fn record(st: &SimState, kind: &'static str, target: Option<String>, body: Value, id: String) {
     if let Ok(mut s) = st.sent.lock() {
         s.push(SentRequest { kind, target, body, id });
@@ -320,9 +351,22 @@ async fn create_tweet(State(st): State<Arc<SimState>>, headers: HeaderMap, body:
     }
     let id = st.next_id();
     record(&st, "tweet", None, v.clone(), id.clone());
+    let parent = v.pointer("/reply/in_reply_to_tweet_id").and_then(Value::as_str);
+    if let Ok(mut p) = st.own_posts.lock() {
+        let mut post = json!({"id": id, "text": text, "author_id": st.cfg.brand_user_id, "edit_history_tweet_ids": [id],
+            "created_at": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)});
+        if let Some(parent) = parent {
+            post["referenced_tweets"] = json!([{"type": "replied_to", "id": parent}]);
+        }
+        p.push(post);
+    }
     if st.cfg.echo {
-        let echo = own_tweet(&st.cfg, &id, text, v.pointer("/reply/in_reply_to_tweet_id").and_then(Value::as_str));
+        let to = parent.and_then(|p| st.authors.lock().ok().and_then(|a| a.get(p).cloned()));
+        let echo = own_tweet(&st.cfg, &id, text, parent.map(|p| (p, to.unwrap_or_default())));
         spawn_delivery(&st, echo);
+    }
+    if let Some(delay) = lost_answer_delay(&st) {
+        tokio::time::sleep(delay).await;
     }
     with_headers(
         (StatusCode::CREATED, axum::Json(json!({"data": {"id": id, "text": text, "edit_history_tweet_ids": [id]}})))
@@ -357,6 +401,9 @@ async fn send_dm(
     if st.cfg.echo {
         let echo = own_dm(&st.cfg, &id, &participant, &text);
         spawn_delivery(&st, echo);
+    }
+    if let Some(delay) = lost_answer_delay(&st) {
+        tokio::time::sleep(delay).await;
     }
     let conv = format!("{participant}-{}", st.cfg.brand_user_id);
     with_headers(
@@ -401,6 +448,28 @@ fn newer(a: &str, b: &str) -> bool {
     (a.len(), a) > (b.len(), b)
 }
 
+/// An opaque-looking `next_token`: the last id of the page, in base 36.
+fn page_token(last: &Value) -> String {
+    let mut n = last["id"].as_str().and_then(|i| i.parse::<u64>().ok()).unwrap_or(0);
+    let mut out = Vec::new();
+    loop {
+        out.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    format!("7140dib{}", String::from_utf8_lossy(&out))
+}
+
+/// The id a `pagination_token` continues below (`Err` for a token this simulator did not give).
+fn page_start(q: &std::collections::HashMap<String, String>) -> Result<Option<String>, ()> {
+    let Some(t) = q.get("pagination_token") else { return Ok(None) };
+    let digits = t.strip_prefix("7140dib").ok_or(())?;
+    u64::from_str_radix(digits, 36).map(|n| Some(n.to_string())).map_err(|_| ())
+}
+
 fn includes(st: &SimState, ids: impl Iterator<Item = String>) -> Value {
     let users = st.users.lock().map(|u| ids.filter_map(|i| u.get(&i).cloned()).collect::<Vec<_>>()).unwrap_or_default();
     json!({ "users": users })
@@ -421,22 +490,29 @@ async fn mentions_timeline(
     }
     let since = q.get("since_id").cloned();
     let max = q.get("max_results").and_then(|m| m.parse::<usize>().ok()).unwrap_or(10).clamp(5, 100);
-    let data: Vec<Value> = st
+    let Ok(before) = page_start(&q) else {
+        return problem(StatusCode::BAD_REQUEST, "The `pagination_token` query parameter value is not valid");
+    };
+    let (data, more) = st
         .timeline
         .lock()
         .map(|t| {
-            t.iter()
+            let mut it = t
+                .iter()
                 .rev()
                 .filter(|p| since.as_deref().is_none_or(|s| p["id"].as_str().is_some_and(|i| newer(i, s))))
-                .take(max)
-                .cloned()
-                .collect()
+                .filter(|p| before.as_deref().is_none_or(|b| p["id"].as_str().is_some_and(|i| newer(b, i))));
+            let page: Vec<Value> = it.by_ref().take(max).cloned().collect();
+            (page, it.next().is_some())
         })
         .unwrap_or_default();
     let mut body = json!({"meta": {"result_count": data.len()}});
     if !data.is_empty() {
         body["meta"]["newest_id"] = data[0]["id"].clone();
         body["meta"]["oldest_id"] = data[data.len() - 1]["id"].clone();
+        if more {
+            body["meta"]["next_token"] = json!(page_token(&data[data.len() - 1]));
+        }
         body["includes"] = includes(&st, data.iter().filter_map(|p| p["author_id"].as_str().map(str::to_owned)));
         body["data"] = Value::Array(data);
     }
@@ -453,10 +529,106 @@ async fn dm_events(
         Err(r) => return *r,
     };
     let max = q.get("max_results").and_then(|m| m.parse::<usize>().ok()).unwrap_or(100).clamp(1, 100);
-    let data: Vec<Value> = st.dm_log.lock().map(|l| l.iter().rev().take(max).cloned().collect()).unwrap_or_default();
+    let Ok(before) = page_start(&q) else {
+        return problem(StatusCode::BAD_REQUEST, "The `pagination_token` query parameter value is not valid");
+    };
+    let (data, more) = st
+        .dm_log
+        .lock()
+        .map(|l| {
+            let mut it = l
+                .iter()
+                .rev()
+                .filter(|d| before.as_deref().is_none_or(|b| d["id"].as_str().is_some_and(|i| newer(b, i))));
+            let page: Vec<Value> = it.by_ref().take(max).cloned().collect();
+            (page, it.next().is_some())
+        })
+        .unwrap_or_default();
     let mut body = json!({"meta": {"result_count": data.len()}});
     if !data.is_empty() {
+        if more {
+            body["meta"]["next_token"] = json!(page_token(&data[data.len() - 1]));
+        }
         body["includes"] = includes(&st, data.iter().filter_map(|d| d["sender_id"].as_str().map(str::to_owned)));
+        body["data"] = Value::Array(data);
+    }
+    with_headers((StatusCode::OK, axum::Json(body)).into_response(), h)
+}
+
+/// `GET /2/users/{id}/tweets`: the brand's posts, newest first (`start_time`, `max_results`).
+async fn user_tweets(
+    State(st): State<Arc<SimState>>,
+    Path(user): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let h = match gate(&st, &headers, "user_tweets") {
+        Ok(h) => h,
+        Err(r) => return *r,
+    };
+    if user != st.cfg.brand_user_id {
+        return problem(StatusCode::FORBIDDEN, "You are not permitted to read this user's posts in this simulator.");
+    }
+    let start = match q.get("start_time").map(|t| DateTime::parse_from_rfc3339(t)) {
+        None => None,
+        Some(Ok(t)) => Some(t.with_timezone(&Utc)),
+        Some(Err(_)) => return problem(StatusCode::BAD_REQUEST, "The `start_time` query parameter value is not valid"),
+    };
+    let max = q.get("max_results").and_then(|m| m.parse::<usize>().ok()).unwrap_or(10).clamp(5, 100);
+    let data: Vec<Value> = st
+        .own_posts
+        .lock()
+        .map(|p| {
+            p.iter()
+                .rev()
+                .filter(|p| {
+                    start.is_none_or(|s| {
+                        p["created_at"]
+                            .as_str()
+                            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                            .is_some_and(|t| t.with_timezone(&Utc) >= s)
+                    })
+                })
+                .take(max)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut body = json!({"meta": {"result_count": data.len()}});
+    if !data.is_empty() {
+        body["data"] = Value::Array(data);
+    }
+    with_headers((StatusCode::OK, axum::Json(body)).into_response(), h)
+}
+
+/// `GET /2/dm_conversations/with/{participant}/dm_events`: the one-to-one conversation, newest first.
+async fn conversation_dm_events(
+    State(st): State<Arc<SimState>>,
+    Path(participant): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let h = match gate(&st, &headers, "dm_conversation_events") {
+        Ok(h) => h,
+        Err(r) => return *r,
+    };
+    let max = q.get("max_results").and_then(|m| m.parse::<usize>().ok()).unwrap_or(100).clamp(1, 100);
+    let data: Vec<Value> = st
+        .dm_log
+        .lock()
+        .map(|l| {
+            l.iter()
+                .rev()
+                .filter(|d| {
+                    d["participant_ids"].as_array().is_some_and(|p| p.iter().any(|p| p.as_str() == Some(&participant)))
+                })
+                .take(max)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut body = json!({"meta": {"result_count": data.len()}});
+    if !data.is_empty() {
         body["data"] = Value::Array(data);
     }
     with_headers((StatusCode::OK, axum::Json(body)).into_response(), h)
@@ -496,10 +668,10 @@ fn tweet_object(id: &str, user: Value, text: &str, in_reply_to: Option<(&str, &s
     t
 }
 
-fn own_tweet(cfg: &SimulatorConfig, id: &str, text: &str, in_reply_to: Option<&str>) -> Value {
+fn own_tweet(cfg: &SimulatorConfig, id: &str, text: &str, in_reply_to: Option<(&str, String)>) -> Value {
     let brand = user_object(&cfg.brand_user_id, &cfg.brand_screen_name, &cfg.brand_screen_name);
-    // The customer a reply goes to is not known here; X names the author of the parent post.
-    let t = tweet_object(id, brand, text, in_reply_to.map(|p| (p, "")));
+    // X names the author of the parent post (empty when the simulator never saw it).
+    let t = tweet_object(id, brand, text, in_reply_to.as_ref().map(|(p, u)| (*p, u.as_str())));
     json!({"for_user_id": cfg.brand_user_id, "tweet_create_events": [t]})
 }
 
@@ -627,6 +799,9 @@ impl Traffic {
     /// A delivery of a customer's public post mentioning the brand (or replying to `in_reply_to`).
     pub fn mention(&self, c: &Customer, id: &str, text: &str, in_reply_to: Option<&str>) -> Value {
         let cfg = &self.state.cfg;
+        if let Ok(mut a) = self.state.authors.lock() {
+            a.insert(id.to_owned(), c.id.clone());
+        }
         let text = if in_reply_to.is_some() { text.to_owned() } else { format!("@{} {text}", cfg.brand_screen_name) };
         let mut t = tweet_object(
             id,
@@ -644,6 +819,9 @@ impl Traffic {
         let st = &self.state;
         if let Ok(mut u) = st.users.lock() {
             u.insert(c.id.clone(), json!({"id": c.id, "name": c.name, "username": c.screen_name}));
+        }
+        if let Ok(mut a) = st.authors.lock() {
+            a.insert(id.to_owned(), c.id.clone());
         }
         let mut post = json!({"id": id, "text": format!("@{} {text}", st.cfg.brand_screen_name), "author_id": c.id,
             "conversation_id": conversation.unwrap_or(id), "edit_history_tweet_ids": [id],

@@ -191,8 +191,35 @@ impl ChannelStateStore for PgStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(conv) = conv else { return Ok(EchoOutcome::NoConversation) };
-        // Providers without send metadata (Instagram) echo our own send, possibly before its
-        // answer is recorded: a queued reply with the same text is that send.
+        // Providers without send metadata (Instagram, X) echo our own send, possibly before its
+        // answer is recorded or after it was lost: the oldest reply with the same text that was
+        // tried and is not recorded as sent is that send; the echo records it (so a retry does
+        // not post it again).
+        let done: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE outbox SET state = 'sent', lease_until = NULL, sent_at = $3, last_error = NULL WHERE id = \
+             (SELECT o.id FROM outbox o JOIN messages m ON m.id = o.message_id WHERE m.conversation_id = $1 \
+             AND m.direction = 'outbound' AND m.provider_message_id IS NULL AND m.text = $2 \
+             AND o.state IN ('pending', 'sending') AND o.attempts >= 1 ORDER BY m.created_at, m.id LIMIT 1 FOR UPDATE OF o) \
+             AND state IN ('pending', 'sending') RETURNING message_id",
+        )
+        .bind(conv)
+        .bind(&echo.text)
+        .bind(crate::now_micros())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(mid) = done {
+            let row = sqlx::query(&format!(
+                "UPDATE messages SET provider_message_id = $2, failure_reason = NULL, delivery_status = \
+                 CASE WHEN delivery_status IN ('queued', 'failed') THEN 'sent' ELSE delivery_status END WHERE id = $1 RETURNING {MSG_COLS}"
+            ))
+            .bind(mid)
+            .bind(&echo.provider_message_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let msg = msg_from_row(&row)?;
+            tx.commit().await?;
+            return Ok(EchoOutcome::CompletedSend(msg));
+        }
         let in_flight: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND direction = 'outbound' \
              AND provider_message_id IS NULL AND text = $2 AND author_id IS NOT NULL)",

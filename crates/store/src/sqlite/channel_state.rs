@@ -169,8 +169,28 @@ impl ChannelStateStore for SqliteStore {
                     .query_row(params![channel.as_str(), echo.recipient, echo.thread_key], |r| r.get(0))
                     .optional()?;
                 let Some(conv) = conv else { return Ok(EchoOutcome::NoConversation) };
-                // Providers without send metadata (Instagram) echo our own send, possibly before
-                // its answer is recorded: a queued reply with the same text is that send.
+                // Providers without send metadata (Instagram, X) echo our own send, possibly
+                // before its answer is recorded or after it was lost: the oldest reply with the
+                // same text that was tried and is not recorded as sent is that send; the echo
+                // records it (so a retry does not post it again).
+                let done: Option<Uuid> = c
+                    .prepare_cached(
+                        "UPDATE outbox SET state = 'sent', lease_until = NULL, sent_at = ?3, last_error = NULL WHERE id = \
+                         (SELECT o.id FROM outbox o JOIN messages m ON m.id = o.message_id WHERE m.conversation_id = ?1 \
+                         AND m.direction = 'outbound' AND m.provider_message_id IS NULL AND m.text = ?2 \
+                         AND o.state IN ('pending', 'sending') AND o.attempts >= 1 ORDER BY m.created_at, m.id LIMIT 1) \
+                         AND state IN ('pending', 'sending') RETURNING message_id",
+                    )?
+                    .query_row(params![conv, echo.text, ts(Utc::now())], |r| r.get(0))
+                    .optional()?;
+                if let Some(mid) = done {
+                    c.execute(
+                        "UPDATE messages SET provider_message_id = ?2, failure_reason = NULL, delivery_status = \
+                         CASE WHEN delivery_status IN ('queued', 'failed') THEN 'sent' ELSE delivery_status END WHERE id = ?1",
+                        params![mid, echo.provider_message_id],
+                    )?;
+                    return Ok(message(c, MessageId(mid))?.map(EchoOutcome::CompletedSend).unwrap_or(EchoOutcome::Known));
+                }
                 let in_flight: bool = c
                     .prepare_cached(
                         "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND direction = 'outbound' \

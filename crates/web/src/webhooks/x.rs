@@ -78,7 +78,13 @@ pub(super) async fn receive(
         }
     }
     let bus = st.engine.bus();
-    for e in batch.echoes {
+    for mut e in batch.echoes {
+        // The brand's reply joins the conversation of the post it answers, as a customer's does.
+        if let Some(parent) = e.thread_key.strip_prefix(switchboard_channels::x::POST_THREAD)
+            && let Some(thread) = store.thread_of_post(&ch.slug, parent).await?
+        {
+            e.thread_key = thread;
+        }
         let rec = EchoRecord {
             provider_message_id: e.provider_message_id,
             recipient: e.recipient,
