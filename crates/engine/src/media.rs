@@ -1,5 +1,6 @@
 //! Inbound media: downloads customers' pictures, voice notes, videos and documents from the
-//! provider into the data directory. Jobs live in the database (any node may run them, a crash
+//! provider into the data directory (WhatsApp through the Graph media endpoint, Messenger and
+//! Instagram from the attachment's CDN URL, which expires). Jobs live in the database (any node may run them, a crash
 //! re-runs them); failures are retried with backoff and never hold up the message itself.
 
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use switchboard_channels::meta::MetaConfig;
-use switchboard_channels::meta::media::{extension, fetch};
+use switchboard_channels::meta::media::{extension, fetch, fetch_url, is_url};
 use switchboard_domain::ChannelKind;
 use switchboard_store::{DynStore, MediaJob};
 use tokio::sync::Notify;
@@ -125,7 +126,13 @@ async fn fetch_one(
         return Err((false, format!("{} channels have no media endpoint", ch.kind)));
     }
     let meta = MetaConfig::from_settings(&settings(&ch)).map_err(|e| (false, e))?;
-    let media = fetch(client, &meta, &job.provider_id).await.map_err(|e| (e.retryable, e.reason))?;
+    // WhatsApp names a Graph media id; Messenger and Instagram a CDN URL that expires.
+    let media = if is_url(&job.provider_id) {
+        fetch_url(client, &meta, &job.provider_id).await
+    } else {
+        fetch(client, &meta, &job.provider_id).await
+    }
+    .map_err(|e| (e.retryable, e.reason))?;
     let rel = format!("{}/{}-{}.{}", job.channel, job.message_id, job.index, extension(&media.mime_type));
     let path = cfg.dir.join(&rel);
     let bytes = media.bytes.clone();

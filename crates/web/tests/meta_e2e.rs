@@ -441,3 +441,74 @@ async fn a_permanent_provider_error_is_shown_on_the_message_and_secrets_stay_hid
         .await;
     assert_eq!(status, 422, "{err}");
 }
+
+impl App {
+    /// Polls `GET /api/v1/messages/{id}/attachments/0` until it is no longer pending (409).
+    async fn attachment_settled(&self, id: &str) -> reqwest::Response {
+        for _ in 0..200 {
+            let r = self
+                .http
+                .get(format!("{}/api/v1/messages/{id}/attachments/0", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap();
+            if r.status().as_u16() != 409 {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("attachment of {id} still pending");
+    }
+}
+
+#[tokio::test]
+async fn messenger_and_instagram_attachments_are_copied_before_their_urls_expire() {
+    let app = spawn().await;
+    let traffic = app.sim.traffic();
+    let cs = Traffic::customers();
+    let png: Vec<u8> = [0x89, b'P', b'N', b'G'].iter().copied().chain((0..3000u32).map(|i| (i % 199) as u8)).collect();
+    let ogg: Vec<u8> = b"OggS".iter().copied().chain((0..2000u32).map(|i| (i % 97) as u8)).collect();
+    app.sim.add_media("fbcdn-1", "image/png", png.clone());
+    app.sim.add_media("igcdn-1", "audio/ogg", ogg.clone());
+    let fb_url = traffic.cdn_url("fbcdn-1", Duration::from_secs(3600));
+    let ig_url = traffic.cdn_url("igcdn-1", Duration::from_secs(3600));
+    // The same file behind a URL whose signature has expired.
+    let expired = format!("{}?oe=5F5E100", fb_url.split('?').next().unwrap());
+    assert_eq!(
+        traffic.post(ChannelKind::Messenger, &traffic.messenger_attachment(&cs[3], "image", &fb_url)).await,
+        Some(200)
+    );
+    assert_eq!(
+        traffic.post(ChannelKind::Instagram, &traffic.instagram_attachment(&cs[4], "audio", &ig_url)).await,
+        Some(200)
+    );
+    assert_eq!(
+        traffic.post(ChannelKind::Messenger, &traffic.messenger_attachment(&cs[5], "video", &expired)).await,
+        Some(200)
+    );
+
+    for (channel, url, mime, bytes) in [("fb", &fb_url, "image/png", &png), ("ig", &ig_url, "audio/ogg", &ogg)] {
+        let conv = app
+            .conversation_where(channel, |d| {
+                d["messages"].as_array().unwrap().iter().any(|m| m["attachments"][0]["url"] == url.as_str())
+            })
+            .await;
+        let id = conv["messages"][0]["id"].as_str().unwrap().to_owned();
+        let r = app.attachment_settled(&id).await;
+        assert_eq!(r.status().as_u16(), 200, "{channel}");
+        assert_eq!(r.headers()["content-type"], mime);
+        assert_eq!(r.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    }
+    // An expired URL is not retried for ever: the reason is shown, the message stays.
+    let conv = app
+        .conversation_where("fb", |d| {
+            d["messages"].as_array().unwrap().iter().any(|m| m["attachments"][0]["url"] == expired.as_str())
+        })
+        .await;
+    let id = conv["messages"][0]["id"].as_str().unwrap().to_owned();
+    let r = app.attachment_settled(&id).await;
+    assert_eq!(r.status().as_u16(), 502);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("expired"), "{body}");
+}

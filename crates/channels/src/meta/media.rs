@@ -106,7 +106,7 @@ pub async fn fetch(client: &reqwest::Client, cfg: &MetaConfig, id: &str) -> Resu
     {
         return Err(give_up(format!("media is {size} bytes, over the {max}-byte limit")));
     }
-    let mut resp =
+    let resp =
         client.get(url).bearer_auth(token).send().await.map_err(|e| retry(format!("media download failed: {e}")))?;
     if !resp.status().is_success() {
         return Err(classify(resp.status(), "media download"));
@@ -117,6 +117,49 @@ pub async fn fetch(client: &reqwest::Client, cfg: &MetaConfig, id: &str) -> Resu
             return Err(give_up(format!("media download is {ct}, not the declared {mime}")));
         }
     }
+    read_body(resp, mime, max).await
+}
+
+/// Whether a media job's provider id is a CDN URL (Messenger / Instagram attachments) rather
+/// than a Graph media id (WhatsApp).
+pub fn is_url(provider_id: &str) -> bool {
+    provider_id.starts_with("https://") || provider_id.starts_with("http://")
+}
+
+/// Downloads a Messenger / Instagram attachment from the CDN URL the webhook named (these URLs
+/// are signed and expire, so they are fetched at once). No token is sent: the URL carries its
+/// own signature. The answer's type must be one that is kept; the size limit applies.
+pub async fn fetch_url(client: &reqwest::Client, cfg: &MetaConfig, url: &str) -> Result<Media, FetchError> {
+    if !is_url(url) {
+        return Err(give_up(format!("{:?} is not an http(s) URL", url.chars().take(80).collect::<String>())));
+    }
+    let max = cfg.max_media_bytes.unwrap_or(DEFAULT_MAX_BYTES);
+    let resp = client.get(url).send().await.map_err(|e| retry(format!("attachment download failed: {e}")))?;
+    let status = resp.status();
+    if status.as_u16() == 403 || status.as_u16() == 410 {
+        return Err(give_up(format!("attachment URL answered {status} (expired or withdrawn)")));
+    }
+    if !status.is_success() {
+        return Err(classify(status, "attachment download"));
+    }
+    let mime = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|m| m.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_else(|| "application/octet-stream".into());
+    if !allowed_type(&mime) {
+        return Err(give_up(format!("attachment type {mime} is not kept")));
+    }
+    if let Some(len) = resp.content_length()
+        && len > max
+    {
+        return Err(give_up(format!("attachment is {len} bytes, over the {max}-byte limit")));
+    }
+    read_body(resp, mime, max).await
+}
+
+async fn read_body(mut resp: reqwest::Response, mime: String, max: u64) -> Result<Media, FetchError> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = resp.chunk().await.map_err(|e| retry(format!("media download interrupted: {e}")))? {
         if (buf.len() + chunk.len()) as u64 > max {

@@ -164,6 +164,7 @@ impl Simulator {
             .route("/{version}/{node}/mentions", post(reply_mention))
             .route("/{version}/{node}", get(media_info))
             .route("/media-bytes/{id}", get(media_bytes))
+            .route("/cdn/{id}", get(cdn_bytes))
             .with_state(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -444,6 +445,24 @@ async fn media_bytes(State(st): State<Arc<SimState>>, Path(id): Path<String>, he
     }
 }
 
+/// A Messenger / Instagram attachment URL, as Meta's CDN serves them: no token, a signature and
+/// an expiry (`oe`, hex Unix seconds) in the query; an expired URL answers 403.
+async fn cdn_bytes(
+    State(st): State<Arc<SimState>>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let expired =
+        q.get("oe").and_then(|oe| i64::from_str_radix(oe, 16).ok()).is_none_or(|oe| oe < Utc::now().timestamp());
+    if expired {
+        return (StatusCode::FORBIDDEN, "URL signature expired").into_response();
+    }
+    match st.media.lock().ok().and_then(|m| m.get(&id).cloned()) {
+        Some((mime, bytes)) => ([(axum::http::header::CONTENT_TYPE, mime)], bytes).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// Posts sent → delivered → read for a WhatsApp send, in a shuffled order, starting at once (so
 /// a report can arrive before the send call has returned).
 async fn whatsapp_statuses(st: Arc<SimState>, id: String, to: String) {
@@ -655,6 +674,31 @@ impl Traffic {
         json!({"object": "page", "entry": [{"id": page, "time": now, "messaging": [{
             "sender": {"id": c.id}, "recipient": {"id": page}, "timestamp": now,
             "message": {"mid": next_id(&self.state, "m_IN"), "text": text}}]}]})
+    }
+
+    /// The CDN URL of media `id` (see [`Simulator::add_media`]), valid for `valid`.
+    pub fn cdn_url(&self, id: &str, valid: Duration) -> String {
+        let oe = Utc::now().timestamp() + i64::try_from(valid.as_secs()).unwrap_or(3600);
+        format!("{}/cdn/{id}?_nc_cat=1&oh=00_AfSim&oe={oe:X}", self.state.base)
+    }
+
+    /// A Messenger webhook from `c` carrying an attachment of `kind` (`image`, `audio`, `video`,
+    /// `file`) at `url`.
+    pub fn messenger_attachment(&self, c: &Customer, kind: &str, url: &str) -> Value {
+        let now = Utc::now().timestamp_millis();
+        let page = &self.state.cfg.page_id;
+        json!({"object": "page", "entry": [{"id": page, "time": now, "messaging": [{
+            "sender": {"id": c.id}, "recipient": {"id": page}, "timestamp": now,
+            "message": {"mid": next_id(&self.state, "m_IN"), "attachments": [{"type": kind, "payload": {"url": url}}]}}]}]})
+    }
+
+    /// An Instagram DM webhook from `c` carrying an attachment of `kind` at `url`.
+    pub fn instagram_attachment(&self, c: &Customer, kind: &str, url: &str) -> Value {
+        let now = Utc::now().timestamp_millis();
+        let own = &self.state.cfg.ig_account_id;
+        json!({"object": "instagram", "entry": [{"id": own, "time": now, "messaging": [{
+            "sender": {"id": c.id}, "recipient": {"id": own}, "timestamp": now,
+            "message": {"mid": next_id(&self.state, "aWdfIN"), "attachments": [{"type": kind, "payload": {"url": url}}]}}]}]})
     }
 
     /// An Instagram DM webhook from `c`.

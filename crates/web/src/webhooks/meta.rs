@@ -67,8 +67,7 @@ pub(super) async fn receive(
         store.link_identity(&routed(link.account.as_deref()), &link.provider_user_id, &link.alias).await?;
     }
     let n = messages.len();
-    // Provider media ids to fetch once the message is stored (WhatsApp; Messenger and Instagram
-    // send URLs).
+    // Media to fetch once the message is stored: WhatsApp media ids, Messenger / Instagram CDN URLs.
     let media: Vec<(switchboard_domain::ChannelSlug, Vec<(i32, String)>)> = messages
         .iter()
         .map(|ev| {
@@ -76,7 +75,15 @@ pub(super) async fn receive(
                 .attachments
                 .iter()
                 .enumerate()
-                .filter_map(|(i, a)| a.provider_id.clone().filter(|_| a.url.is_none()).map(|p| (i as i32, p)))
+                .filter_map(|(i, a)| match &a.url {
+                    // WhatsApp: a Graph media id to fetch.
+                    None => a.provider_id.clone().map(|p| (i as i32, p)),
+                    // Messenger / Instagram: a CDN URL that expires, so the file is copied.
+                    Some(url) if downloadable(&a.kind) && switchboard_channels::meta::media::is_url(url) => {
+                        Some((i as i32, url.clone()))
+                    }
+                    Some(_) => None,
+                })
                 .collect();
             (ev.channel.clone(), ids)
         })
@@ -176,4 +183,9 @@ async fn routes(
         }
     }
     Ok(out)
+}
+
+/// Messenger / Instagram attachment kinds whose URL is a file to keep (not a link or a shared post).
+fn downloadable(kind: &str) -> bool {
+    matches!(kind, "image" | "audio" | "video" | "file" | "story_mention" | "ig_reel" | "reel" | "sticker")
 }
