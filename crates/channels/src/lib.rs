@@ -8,6 +8,7 @@
 //!   a [`SendReceipt`] or a [`SendError`] that tells the outbox whether to retry.
 #![forbid(unsafe_code)]
 
+pub mod buttons;
 pub mod meta;
 pub mod telegram;
 pub mod x;

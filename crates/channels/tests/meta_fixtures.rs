@@ -214,7 +214,7 @@ fn messenger_events() {
     assert_eq!(qr.extra["quick_reply_payload"], "DEVELOPER_DEFINED_PAYLOAD_FOR_PICKING_RED");
 
     let pb = &parse(ChannelKind::Messenger, "messenger/postback.json").messages[0];
-    assert_eq!(pb.text, "▶ Talk to an agent");
+    assert_eq!(pb.text, "Talk to an agent");
     assert_eq!(pb.extra["postback_payload"], "TALK_TO_AGENT");
     assert!(pb.provider_event_id.starts_with("m_rKhJ"));
 
@@ -434,4 +434,105 @@ fn collect_paths(v: &Value, at: String, out: &mut Vec<String>) {
         Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| collect_paths(x, format!("{at}/{i}"), out)),
         _ => {}
     }
+}
+
+#[test]
+fn pressed_buttons_carry_their_data_and_their_label_as_text() {
+    let cases = [
+        (
+            ChannelKind::Whatsapp,
+            "whatsapp/interactive_button_reply.json",
+            "button-text",
+            "unique-button-identifier-here",
+        ),
+        (ChannelKind::Whatsapp, "whatsapp/interactive_list_reply.json", "Priority Mail Express", "priority_express"),
+        (ChannelKind::Whatsapp, "whatsapp/template_quick_reply_button.json", "No", "No-Button-Payload"),
+        (
+            ChannelKind::Messenger,
+            "messenger/message_quick_reply.json",
+            "Red",
+            "DEVELOPER_DEFINED_PAYLOAD_FOR_PICKING_RED",
+        ),
+        (ChannelKind::Messenger, "messenger/postback.json", "Talk to an agent", "TALK_TO_AGENT"),
+    ];
+    for (kind, file, label, data) in cases {
+        let ev = &parse(kind, file).messages[0];
+        assert_eq!(ev.text, label, "{file}");
+        assert_eq!(ev.extra["button_data"], data, "{file}");
+    }
+    // Instagram messaging uses Messenger's shapes: a quick reply and a postback on an IG account.
+    let mut qr = json_fixture("messenger/message_quick_reply.json");
+    qr["object"] = json!("instagram");
+    let mut pb = json_fixture("messenger/postback.json");
+    pb["object"] = json!("instagram");
+    for (body, label, data) in
+        [(qr, "Red", "DEVELOPER_DEFINED_PAYLOAD_FOR_PICKING_RED"), (pb, "Talk to an agent", "TALK_TO_AGENT")]
+    {
+        let b = parse_webhook(&channel(ChannelKind::Instagram), body.to_string().as_bytes()).unwrap();
+        assert_eq!(b.messages[0].text, label);
+        assert_eq!(b.messages[0].extra["button_data"], data);
+    }
+    // Plain messages carry none.
+    let text = &parse(ChannelKind::Whatsapp, "whatsapp/text.json").messages[0];
+    assert!(text.extra.get("button_data").is_none());
+}
+
+fn with_buttons(mut req: OutboundRequest, labels: &[&str]) -> OutboundRequest {
+    let buttons: Vec<Value> =
+        labels.iter().enumerate().map(|(i, l)| json!({"text": l, "data": format!("bot:choice:{i}")})).collect();
+    req.payload = Some(json!({"buttons": buttons}));
+    req
+}
+
+#[test]
+fn buttons_go_out_as_reply_buttons_lists_or_quick_replies_with_a_numbered_fallback() {
+    let cfg = |k| MetaConfig::from_settings(&channel(k)).unwrap();
+    let wa = |labels: &[&str]| {
+        build(&with_buttons(request(ChannelKind::Whatsapp, "Did this help?"), labels), &cfg(ChannelKind::Whatsapp))
+            .unwrap()
+            .body
+    };
+    // Up to three short labels: interactive reply buttons.
+    let b = wa(&["Yes 👍", "No"]);
+    assert_eq!(b["type"], "interactive");
+    assert_eq!(b["interactive"]["type"], "button");
+    assert_eq!(b["interactive"]["body"]["text"], "Did this help?");
+    assert_eq!(
+        b["interactive"]["action"]["buttons"],
+        json!([{"type": "reply", "reply": {"id": "bot:choice:0", "title": "Yes 👍"}},
+               {"type": "reply", "reply": {"id": "bot:choice:1", "title": "No"}}])
+    );
+    // Four to ten (or a label over 20 characters): a list.
+    let b = wa(&["1", "2", "3", "4", "5"]);
+    assert_eq!(b["interactive"]["type"], "list");
+    assert_eq!(b["interactive"]["action"]["button"], "Choose");
+    assert_eq!(b["interactive"]["action"]["sections"][0]["rows"][4], json!({"id": "bot:choice:4", "title": "5"}));
+    assert_eq!(wa(&["A label of 21 chars!!", "No"])["interactive"]["type"], "list");
+    // More than ten: numbered text.
+    let many: Vec<String> = (1..=11).map(|i| format!("Option {i}")).collect();
+    let b = wa(&many.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(b["type"], "text");
+    assert!(b["text"]["body"].as_str().unwrap().ends_with("10. Option 10\n11. Option 11"));
+
+    // Messenger / Instagram: quick replies up to 13 with titles up to 20.
+    for kind in [ChannelKind::Messenger, ChannelKind::Instagram] {
+        let b = build(&with_buttons(request(kind, "How was it?"), &["😀 Great", "😐 OK", "🙁 Bad"]), &cfg(kind))
+            .unwrap()
+            .body;
+        assert_eq!(b["message"]["text"], "How was it?");
+        assert_eq!(
+            b["message"]["quick_replies"][0],
+            json!({"content_type": "text", "title": "😀 Great", "payload": "bot:choice:0"})
+        );
+        assert_eq!(b["message"]["quick_replies"].as_array().unwrap().len(), 3);
+        let long = build(&with_buttons(request(kind, "Pick"), &["A label that is far too long", "B"]), &cfg(kind))
+            .unwrap()
+            .body;
+        assert!(long["message"].get("quick_replies").is_none());
+        assert_eq!(long["message"]["text"], "Pick\n\n1. A label that is far too long\n2. B");
+    }
+    // A malformed list is refused with the reason.
+    let mut bad = request(ChannelKind::Messenger, "x");
+    bad.payload = Some(json!({"buttons": [{"data": "no-label"}]}));
+    assert!(matches!(build(&bad, &cfg(ChannelKind::Messenger)), Err(SendError::Permanent(r)) if r.contains("no text")));
 }

@@ -136,11 +136,12 @@ fn an_edit_is_a_new_event_linked_to_the_original() {
 fn callback_queries_are_kept_with_the_button_label() {
     let ev = &parse("update_callback_query_message.json").messages[0];
     assert_eq!(ev.provider_event_id, "callback:4382bfdwdsb323b2d9");
-    assert_eq!(ev.text, "🔘 Yes");
+    assert_eq!(ev.text, "Yes");
+    assert_eq!(ev.extra["button_data"], "csat:yes");
     assert_eq!(ev.extra["telegram"]["data"], "csat:yes");
     assert_eq!(ev.extra["reply_to"], "msg:1111111:1367");
     let ev = &parse("update_callback_query_inline_message.json").messages[0];
-    assert_eq!(ev.text, "🔘 Data from button callback");
+    assert_eq!(ev.text, "Data from button callback");
     assert_eq!(ev.thread_key, "");
 }
 

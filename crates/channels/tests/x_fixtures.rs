@@ -301,3 +301,22 @@ fn polled_v2_mentions_and_dm_events_give_the_same_canonical_events() {
     assert_eq!(p.newest.as_deref(), Some("1866000000000000002"));
     assert!(id_newer("10", "9") && !id_newer("9", "10"));
 }
+
+#[test]
+fn buttons_become_a_numbered_list_on_x() {
+    let cfg = XConfig::from_settings(&channel(Some("2244994945"))).unwrap();
+    let mut dm = request(Visibility::Private, "", "How did we do?");
+    dm.payload = Some(json!({"buttons": [{"text": "Great", "data": "csat:5"}, {"text": "Bad", "data": "csat:1"}]}));
+    let call = build(&dm, &cfg).unwrap();
+    assert!(call.url.ends_with("/2/dm_conversations/with/3001969357/messages"));
+    assert_eq!(call.body["text"], "How did we do?\n\n1. Great\n2. Bad");
+    let mut public = dm.clone();
+    public.visibility = Visibility::Public;
+    public.thread_key = "post:1455953449422516226".into();
+    let call = build(&public, &cfg).unwrap();
+    assert_eq!(call.body["text"], "How did we do?\n\n1. Great\n2. Bad");
+    // The length check counts the list too.
+    let labels: Vec<Value> = (0..20).map(|i| json!({"text": format!("A fairly long choice number {i}")})).collect();
+    public.payload = Some(json!({ "buttons": labels }));
+    assert!(matches!(build(&public, &cfg), Err(SendError::Permanent(r)) if r.contains("280")));
+}

@@ -71,12 +71,16 @@ pub struct ApiCallback<'a> {
     pub created_at: String,
     /// Delivery attempt number (1 for the first).
     pub attempt: i32,
+    /// Choices the reply offers (`[{"text", "data"}]`, from the reply's `payload.buttons`): the
+    /// receiving app shows them and posts the pressed one back with `button_data`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<serde_json::Value>,
 }
 
 /// Sends one reply. Returns the provider's message id.
 pub async fn deliver(client: &reqwest::Client, store: &DynStore, item: &OutboxItem) -> Result<String, DeliveryError> {
     match item.channel.kind {
-        ChannelKind::Api => deliver_api(client, item).await,
+        ChannelKind::Api => deliver_api(client, store, item).await,
         other => match switchboard_channels::sender_for(other, client) {
             Some(sender) => crate::channel_delivery::deliver(sender.as_ref(), store, item).await,
             None => Err(DeliveryError::Permanent(format!("channel kind {other} has no outbound sender in this build"))),
@@ -84,12 +88,21 @@ pub async fn deliver(client: &reqwest::Client, store: &DynStore, item: &OutboxIt
     }
 }
 
-async fn deliver_api(client: &reqwest::Client, item: &OutboxItem) -> Result<String, DeliveryError> {
+async fn deliver_api(client: &reqwest::Client, store: &DynStore, item: &OutboxItem) -> Result<String, DeliveryError> {
     let url = item
         .channel
         .callback_url
         .as_deref()
         .ok_or_else(|| DeliveryError::Permanent(format!("channel {} has no callback_url", item.channel.slug)))?;
+    let payload = store.reply_payload(item.message_id).await.map_err(|e| DeliveryError::Retryable {
+        reason: format!("cannot read the reply's payload: {e}"),
+        retry_after: None,
+    })?;
+    let buttons = switchboard_channels::buttons::from_payload(payload.as_ref())
+        .map_err(|e| DeliveryError::Permanent(e.to_string()))?
+        .into_iter()
+        .map(|b| serde_json::json!({"text": b.text, "data": b.data}))
+        .collect();
     let body = serde_json::to_vec(&ApiCallback {
         kind: "message",
         id: item.message_id.to_string(),
@@ -102,6 +115,7 @@ async fn deliver_api(client: &reqwest::Client, item: &OutboxItem) -> Result<Stri
         text: &item.text,
         created_at: item.created_at.to_rfc3339(),
         attempt: item.attempts,
+        buttons,
     })
     .map_err(|e| DeliveryError::Permanent(format!("cannot encode callback: {e}")))?;
     let mut req = client

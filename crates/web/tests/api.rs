@@ -551,3 +551,42 @@ async fn operations_endpoints_answer() {
         assert!(doc["paths"].get(p).is_some(), "{p} missing from OpenAPI");
     }
 }
+
+#[tokio::test]
+async fn a_reply_offering_buttons_carries_them_in_the_callback() {
+    let recv = Arc::new(Receiver::default());
+    let app = spawn_app(&spawn_receiver(recv.clone()).await).await;
+    let conv = first_conversation(&app).await;
+    // A bot's reply with choices: the payload is stored under the key the message carries.
+    let bot = app
+        .store
+        .create_user(&NewUser { email: "bot@x.io".into(), name: "Bot".into(), role: Role::Agent, password_hash: None })
+        .await
+        .unwrap();
+    let buttons = json!([{"text": "Yes 👍", "data": "bot:helped:1"}, {"text": "No", "data": "bot:not_helped:1"}]);
+    app.store.save_reply_payload(&format!("{}:payload:b1", bot.id), &json!({"buttons": buttons})).await.unwrap();
+    let (msg, _) = app
+        .store
+        .post_message(&switchboard_store::NewMessage {
+            conversation_id: conv.parse().unwrap(),
+            author_id: bot.id,
+            kind: switchboard_store::MessageKind::Reply,
+            visibility: switchboard_domain::Visibility::Private,
+            text: "Did this answer your question?".into(),
+            idempotency_key: Some("payload:b1".into()),
+            at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    app.wait_for(&format!("/api/v1/messages/{}", msg.id), |v| v["delivery_status"] == "sent").await;
+    let body = recv.bodies.lock().unwrap()[0].clone();
+    assert_eq!(body["text"], "Did this answer your question?");
+    assert_eq!(body["buttons"], buttons);
+    // A plain reply has no `buttons` key.
+    let (_, plain) =
+        app.post(&format!("/api/v1/conversations/{conv}/messages"), &app.agent, &json!({"text": "Hi"})).await;
+    app.wait_for(&format!("/api/v1/messages/{}", plain["id"].as_str().unwrap()), |v| v["delivery_status"] == "sent")
+        .await;
+    let body = recv.bodies.lock().unwrap()[1].clone();
+    assert!(body.get("buttons").is_none(), "{body}");
+}

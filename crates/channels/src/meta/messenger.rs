@@ -93,6 +93,9 @@ pub(crate) fn messaging_event(
         keep_raw(&mut out, kind, ev);
         if let Some(p) = msg.get("quick_reply").and_then(|q| s(q, "payload")) {
             out.extra.insert("quick_reply_payload".into(), json!(p));
+            // Messenger sends the quick reply's title as the text.
+            let label = out.text.clone();
+            crate::buttons::pressed(&mut out, &label, p);
         }
         if let Some(r) = msg.get("reply_to").and_then(|r| s(r, "mid")) {
             out.extra.insert("reply_to".into(), json!(r));
@@ -107,10 +110,11 @@ pub(crate) fn messaging_event(
         let id =
             s(pb, "mid").map(str::to_owned).unwrap_or_else(|| format!("postback:{from}:{}", at.timestamp_millis()));
         let title = s(pb, "title").or_else(|| s(pb, "payload")).unwrap_or("postback");
-        let mut out = event(ch, &id, from, at, format!("▶ {title}"), vec![]);
+        let mut out = event(ch, &id, from, at, title.to_owned(), vec![]);
         keep_raw(&mut out, "postback", ev);
         if let Some(p) = s(pb, "payload") {
             out.extra.insert("postback_payload".into(), json!(p));
+            crate::buttons::pressed(&mut out, title, p);
         }
         batch.messages.push(out);
     } else if let Some(r) = ev.get("reaction") {

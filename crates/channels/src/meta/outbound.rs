@@ -12,7 +12,7 @@ use super::instagram::{MENTION_THREAD, POST_THREAD};
 use super::messenger::OWN_METADATA_PREFIX;
 use super::window::{DmPolicy, STANDARD, dm_policy};
 use super::{GraphError, MetaConfig};
-use crate::{OutboundRequest, SendError, SendReceipt, Sender};
+use crate::{OutboundRequest, SendError, SendReceipt, Sender, buttons};
 
 /// Graph error codes that mean "slow down": application / account / page throttling (4, 17, 32,
 /// 613), WhatsApp account throughput (80007, 130429) and the per-user pair rate limit (131056).
@@ -158,10 +158,45 @@ fn dm_type(req: &OutboundRequest, cfg: &MetaConfig) -> Result<(&'static str, Opt
     }
 }
 
-/// The `message` object of a Messenger/Instagram DM: text, or a media attachment by URL.
+/// Messenger / Instagram: most quick replies on one message, and their longest title.
+pub const MAX_QUICK_REPLIES: usize = 13;
+/// Longest quick-reply title (Messenger cuts longer ones).
+pub const MAX_QUICK_REPLY_TITLE: usize = 20;
+/// WhatsApp: most reply buttons, and their longest title.
+pub const MAX_REPLY_BUTTONS: usize = 3;
+/// Longest WhatsApp reply-button title.
+pub const MAX_REPLY_BUTTON_TITLE: usize = 20;
+/// WhatsApp: most rows of an interactive list, and their longest title.
+pub const MAX_LIST_ROWS: usize = 10;
+/// Longest WhatsApp list-row title.
+pub const MAX_LIST_ROW_TITLE: usize = 24;
+
+/// The reply text, with the choices as a numbered list where the channel cannot show them.
+fn text_with_choices(req: &OutboundRequest) -> Result<String, SendError> {
+    Ok(buttons::numbered(&req.text, &buttons::from_payload(req.payload.as_ref())?))
+}
+
+/// The `message` object of a Messenger/Instagram DM: text (with `payload.buttons` as quick
+/// replies, or numbered when they do not fit), or a media attachment by URL.
 fn dm_message(req: &OutboundRequest) -> Result<Value, SendError> {
     match req.payload.as_ref().and_then(|p| p.get("type")).and_then(|t| t.as_str()) {
-        None => Ok(json!({"text": req.text})),
+        None => {
+            let choices = buttons::from_payload(req.payload.as_ref())?;
+            if choices.is_empty() {
+                return Ok(json!({"text": req.text}));
+            }
+            if choices.len() <= MAX_QUICK_REPLIES
+                && buttons::labels_fit(&choices, MAX_QUICK_REPLY_TITLE)
+                && !req.text.trim().is_empty()
+            {
+                let qr: Vec<Value> = choices
+                    .iter()
+                    .map(|b| json!({"content_type": "text", "title": b.text, "payload": b.data}))
+                    .collect();
+                return Ok(json!({"text": req.text, "quick_replies": qr}));
+            }
+            Ok(json!({"text": buttons::numbered(&req.text, &choices)}))
+        }
         Some("media") => {
             let m = &req.payload.as_ref().map(|p| p["media"].clone()).unwrap_or(Value::Null);
             let kind = match m.get("kind").and_then(|k| k.as_str()).unwrap_or("file") {
@@ -202,8 +237,17 @@ fn whatsapp(req: &OutboundRequest, base: &str, phone_number_id: &str) -> Result<
     }
     match payload_type {
         None => {
-            body["type"] = json!("text");
-            body["text"] = json!({"preview_url": false, "body": req.text});
+            let choices = buttons::from_payload(req.payload.as_ref())?;
+            match whatsapp_interactive(&req.text, &choices, req.payload.as_ref()) {
+                Some(interactive) => {
+                    body["type"] = json!("interactive");
+                    body["interactive"] = interactive;
+                }
+                None => {
+                    body["type"] = json!("text");
+                    body["text"] = json!({"preview_url": false, "body": buttons::numbered(&req.text, &choices)});
+                }
+            }
         }
         Some("template") => {
             let t = req.payload.as_ref().map(|p| p["template"].clone()).unwrap_or(Value::Null);
@@ -238,6 +282,40 @@ fn whatsapp(req: &OutboundRequest, base: &str, phone_number_id: &str) -> Result<
     Ok(GraphCall { url: format!("{base}/{phone_number_id}/messages"), body, id_field: IdField::WhatsApp })
 }
 
+/// WhatsApp's interactive message for `choices`: reply buttons for up to 3 short labels, a list
+/// for up to 10; `None` when there are no choices or they do not fit (numbered text instead).
+fn whatsapp_interactive(text: &str, choices: &[buttons::Button], payload: Option<&Value>) -> Option<Value> {
+    let unique =
+        choices.iter().map(|b| b.data.as_str()).collect::<std::collections::HashSet<_>>().len() == choices.len();
+    if choices.is_empty() || !unique || text.trim().is_empty() || text.chars().count() > 1024 {
+        return None;
+    }
+    let body = json!({"text": text});
+    if choices.len() <= MAX_REPLY_BUTTONS && buttons::labels_fit(choices, MAX_REPLY_BUTTON_TITLE) {
+        let list: Vec<Value> =
+            choices.iter().map(|b| json!({"type": "reply", "reply": {"id": b.data, "title": b.text}})).collect();
+        return Some(json!({"type": "button", "body": body, "action": {"buttons": list}}));
+    }
+    if choices.len() <= MAX_LIST_ROWS && buttons::labels_fit(choices, MAX_LIST_ROW_TITLE) {
+        // The button that opens the list: `payload.list_button`, else "Choose" / "请选择".
+        let open = payload
+            .and_then(|p| p.get("list_button"))
+            .and_then(Value::as_str)
+            .filter(|l| !l.trim().is_empty() && l.chars().count() <= 20)
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                if text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) {
+                    "请选择".into()
+                } else {
+                    "Choose".into()
+                }
+            });
+        let rows: Vec<Value> = choices.iter().map(|b| json!({"id": b.data, "title": b.text})).collect();
+        return Some(json!({"type": "list", "body": body, "action": {"button": open, "sections": [{"rows": rows}]}}));
+    }
+    None
+}
+
 fn instagram(req: &OutboundRequest, cfg: &MetaConfig, base: &str) -> Result<GraphCall, SendError> {
     let account = cfg.ig_account_id.clone().unwrap_or_default();
     let on_post = req.thread_key.starts_with(POST_THREAD);
@@ -249,7 +327,7 @@ fn instagram(req: &OutboundRequest, cfg: &MetaConfig, base: &str) -> Result<Grap
         };
         return Ok(GraphCall {
             url: format!("{base}/{account}/mentions"),
-            body: json!({"comment_id": comment, "media_id": media, "message": req.text}),
+            body: json!({"comment_id": comment, "media_id": media, "message": text_with_choices(req)?}),
             id_field: IdField::Id,
         });
     }
@@ -261,14 +339,14 @@ fn instagram(req: &OutboundRequest, cfg: &MetaConfig, base: &str) -> Result<Grap
         if req.visibility == Visibility::Public {
             return Ok(GraphCall {
                 url: format!("{base}/{comment}/replies"),
-                body: json!({"message": req.text}),
+                body: json!({"message": text_with_choices(req)?}),
                 id_field: IdField::Id,
             });
         }
         // A private reply to a public comment: one DM to its author.
         return Ok(GraphCall {
             url: format!("{base}/{account}/messages"),
-            body: json!({"recipient": {"comment_id": comment}, "message": {"text": req.text}}),
+            body: json!({"recipient": {"comment_id": comment}, "message": {"text": text_with_choices(req)?}}),
             id_field: IdField::MessageId,
         });
     }

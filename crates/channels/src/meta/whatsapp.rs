@@ -96,6 +96,22 @@ fn message(
         extra: serde_json::Map::new(),
     };
     keep_raw(&mut ev, kind, msg);
+    // A pressed reply button / list row / template quick-reply button.
+    let obj = msg.get(kind).unwrap_or(&Value::Null);
+    match kind {
+        "interactive" => {
+            let reply = s(obj, "type").and_then(|t| obj.get(t)).unwrap_or(&Value::Null);
+            if let Some(data) = s(reply, "id") {
+                crate::buttons::pressed(&mut ev, s(reply, "title").unwrap_or(data), data);
+            }
+        }
+        "button" => {
+            if let Some(data) = s(obj, "payload").or_else(|| s(obj, "text")) {
+                crate::buttons::pressed(&mut ev, s(obj, "text").unwrap_or(data), data);
+            }
+        }
+        _ => {}
+    }
     let mut ids = serde_json::Map::new();
     for (k, v) in [
         ("wa_id", phone),

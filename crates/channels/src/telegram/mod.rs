@@ -438,10 +438,8 @@ fn callback(ch: &ChannelSettings, update_id: i64, q: &Value) -> Result<InboundEv
         .flatten()
         .find(|b| str_of(b, "callback_data") == Some(data))
         .and_then(|b| str_of(b, "text"));
-    let text = match label {
-        Some(l) => format!("🔘 {l}"),
-        None => format!("🔘 {data}"),
-    };
+    // The contract of every channel: the text is the label, `button_data` the data.
+    let text = label.unwrap_or(data).to_owned();
     let chat = msg.and_then(|m| m.get("chat"));
     let mut ev = InboundEvent {
         channel: ch.slug.clone(),
@@ -455,6 +453,7 @@ fn callback(ch: &ChannelSettings, update_id: i64, q: &Value) -> Result<InboundEv
         extra: serde_json::Map::new(),
     };
     ev.sent_at = chrono::Utc::now();
+    crate::buttons::pressed(&mut ev, label.unwrap_or(""), data);
     ev.extra.insert("message_type".into(), json!("callback_query"));
     ev.extra.insert(
         "telegram".into(),

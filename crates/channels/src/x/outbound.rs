@@ -67,15 +67,17 @@ pub fn build(req: &OutboundRequest, cfg: &XConfig) -> Result<XCall, SendError> {
     if req.text.trim().is_empty() {
         return Err(SendError::Permanent("X replies need text".into()));
     }
+    // X v2 has no quick replies (DMs) or buttons (posts): choices become a numbered list.
+    let text = crate::buttons::numbered(&req.text, &crate::buttons::from_payload(req.payload.as_ref())?);
     // A public thread may be answered privately (a DM to the same person); never the reverse.
     if req.visibility == Visibility::Public && req.thread_key.starts_with(POST_THREAD) {
-        check_length(&req.text).map_err(SendError::Permanent)?;
+        check_length(&text).map_err(SendError::Permanent)?;
         let Some(reply_to) = req.reply_to.as_deref().filter(|r| !r.is_empty()) else {
             return Err(SendError::Permanent("no customer post to reply to in this conversation".into()));
         };
         return Ok(XCall {
             url: format!("{base}/2/tweets"),
-            body: json!({ "text": req.text, "reply": { "in_reply_to_tweet_id": reply_to } }),
+            body: json!({ "text": text, "reply": { "in_reply_to_tweet_id": reply_to } }),
         });
     }
     if req.recipient.is_empty() || !req.recipient.bytes().all(|b| b.is_ascii_digit()) {
@@ -83,7 +85,7 @@ pub fn build(req: &OutboundRequest, cfg: &XConfig) -> Result<XCall, SendError> {
     }
     Ok(XCall {
         url: format!("{base}/2/dm_conversations/with/{}/messages", req.recipient),
-        body: json!({ "text": req.text }),
+        body: json!({ "text": text }),
     })
 }
 
@@ -155,6 +157,7 @@ impl XSender {
         // X's times have second precision (and clocks differ a little).
         let since = req.queued_at - chrono::Duration::seconds(5);
         let in_reply_to = call.body.pointer("/reply/in_reply_to_tweet_id").and_then(Value::as_str);
+        let sent_text = call.body.get("text").and_then(Value::as_str).unwrap_or(&req.text);
         let url = if call.url.ends_with("/2/tweets") {
             format!(
                 "{base}/2/users/{me}/tweets?max_results={LOOKUP_PAGE}&tweet.fields=created_at,referenced_tweets,note_tweet&start_time={}",
@@ -198,7 +201,7 @@ impl XSender {
             } else {
                 item.get("sender_id").and_then(Value::as_str) == Some(me)
             };
-            mine && created_at(item).is_none_or(|t| t >= since) && same_text(&req.text, &super::events::full_text(item))
+            mine && created_at(item).is_none_or(|t| t >= since) && same_text(sent_text, &super::events::full_text(item))
         });
         Ok(found.and_then(|f| f.get("id").and_then(Value::as_str)).map(str::to_owned))
     }
