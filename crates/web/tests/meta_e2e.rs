@@ -512,3 +512,29 @@ async fn messenger_and_instagram_attachments_are_copied_before_their_urls_expire
     let body: Value = r.json().await.unwrap();
     assert!(body["error"]["message"].as_str().unwrap().contains("expired"), "{body}");
 }
+
+#[tokio::test]
+async fn an_instagram_mention_is_from_its_author_looked_up_once() {
+    let app = spawn().await;
+    let traffic = app.sim.traffic();
+    let c = &Traffic::customers()[0];
+    let body = traffic.instagram_mention(c, "17918195224117851", "@brand 这个颜色还有货吗？ 😍");
+    assert_eq!(traffic.post(ChannelKind::Instagram, &body).await, Some(200));
+    // Meta redelivers: the cached author is used, not a second lookup.
+    assert_eq!(traffic.post(ChannelKind::Instagram, &body).await, Some(200));
+    let conv = app.conversation_where("ig", |d| has_text(d, "@brand 这个颜色还有货吗？ 😍")).await;
+    assert_eq!(conv["conversation"]["thread_key"], "mention:17918195224117851");
+    assert_eq!(conv["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(traffic.mention_lookups(), 1);
+    let contact = app.get(&format!("/api/v1/contacts/{}", conv["conversation"]["contact_id"].as_str().unwrap())).await;
+    let username = c.username.clone().unwrap_or_else(|| format!("ig_{}", c.id));
+    assert!(contact.to_string().contains(&format!("@{username}")), "{contact}");
+    // The reply answers the comment on the post.
+    let id = conv["conversation"]["id"].as_str().unwrap();
+    let (status, msg) = app.post(&format!("/api/v1/conversations/{id}/messages"), json!({"text": "有的！"})).await;
+    assert_eq!(status, 201, "{msg}");
+    app.message_status(msg["id"].as_str().unwrap(), &["sent", "delivered", "read"]).await;
+    let sent = app.sim.sent().into_iter().find(|s| s.text() == Some("有的！")).unwrap();
+    assert!(sent.path.ends_with("/mentions"), "{}", sent.path);
+    assert_eq!(sent.body["media_id"], "17918195224117851");
+}

@@ -161,3 +161,49 @@ fn mention(
     }
     batch.messages.push(ev);
 }
+
+/// Who wrote a comment that mentions the brand, read through the Graph API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MentionAuthor {
+    /// The author's Instagram-scoped id, when the API names it.
+    pub id: Option<String>,
+    /// Their @username (without the `@`).
+    pub username: String,
+    /// The comment's text.
+    pub text: Option<String>,
+}
+
+/// Looks up the author and text of comment `comment_id` that mentions the brand:
+/// `GET /{ig-user-id}?fields=mentioned_comment.comment_id({id}){id,text,username,timestamp,from}`
+/// (the mentions webhook names neither). `Err` says why it could not be read.
+pub async fn lookup_mention(
+    client: &reqwest::Client,
+    cfg: &MetaConfig,
+    comment_id: &str,
+) -> Result<MentionAuthor, String> {
+    let account = cfg.ig_account_id.as_deref().filter(|a| !a.is_empty()).ok_or("config.ig_account_id is not set")?;
+    let token = cfg.access_token.as_deref().filter(|t| !t.is_empty()).ok_or("config.access_token is not set")?;
+    if comment_id.is_empty() || !comment_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("comment id {:?} is not a Graph id", comment_id.chars().take(40).collect::<String>()));
+    }
+    let url = format!(
+        "{}/{account}?fields=mentioned_comment.comment_id({comment_id}){{id,text,username,timestamp,from}}",
+        cfg.graph_base()
+    );
+    let resp = client.get(&url).bearer_auth(token).send().await.map_err(|e| format!("Graph API: {e}"))?;
+    let status = resp.status();
+    let v: Value = resp.json().await.map_err(|e| format!("Graph API answered no JSON: {e}"))?;
+    if !status.is_success() {
+        let msg = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
+        return Err(format!("Graph API {status}: {msg}"));
+    }
+    let c = v.get("mentioned_comment").ok_or("the answer has no mentioned_comment")?;
+    let username = s(c, "username")
+        .or_else(|| c.get("from").and_then(|f| s(f, "username")))
+        .ok_or("the mentioned comment names no username")?;
+    Ok(MentionAuthor {
+        id: c.get("from").and_then(|f| s(f, "id")).map(str::to_owned),
+        username: username.to_owned(),
+        text: s(c, "text").map(str::to_owned),
+    })
+}

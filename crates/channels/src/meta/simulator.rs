@@ -119,6 +119,10 @@ struct SimState {
     base: String,
     client: reqwest::Client,
     seq: AtomicU64,
+    /// Comments that mention the brand, by comment id (for the `mentioned_comment` lookup).
+    mentions: Mutex<HashMap<String, Value>>,
+    /// `mentioned_comment` lookups answered.
+    mention_lookups: AtomicU64,
 }
 
 /// A running simulator. Dropping it stops the server.
@@ -157,6 +161,8 @@ impl Simulator {
             base: format!("http://{addr}"),
             client,
             seq: AtomicU64::new(0),
+            mentions: Mutex::default(),
+            mention_lookups: AtomicU64::new(0),
         });
         let app = Router::new()
             .route("/{version}/{node}/messages", post(send_message))
@@ -409,11 +415,29 @@ async fn reply_mention(
 async fn media_info(
     State(st): State<Arc<SimState>>,
     Path((_v, id)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     let expected = format!("Bearer {}", st.cfg.access_token);
     if headers.get("authorization").is_none_or(|v| v.as_bytes() != expected.as_bytes()) {
         return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token.", None);
+    }
+    // `GET /{ig-user-id}?fields=mentioned_comment.comment_id(<id>){…}`: a comment mentioning us.
+    if let Some(rest) = q.get("fields").and_then(|f| f.strip_prefix("mentioned_comment.comment_id(")) {
+        if id != st.cfg.ig_account_id {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                100,
+                "(#100) Tried accessing nonexisting field (mentioned_comment)",
+                None,
+            );
+        }
+        st.mention_lookups.fetch_add(1, Ordering::Relaxed);
+        let comment = rest.split(')').next().unwrap_or("");
+        return match st.mentions.lock().ok().and_then(|m| m.get(comment).cloned()) {
+            Some(c) => axum::Json(json!({"mentioned_comment": c, "id": id})).into_response(),
+            None => graph_error(StatusCode::BAD_REQUEST, 100, "(#100) Invalid comment_id", None),
+        };
     }
     let found = st.media.lock().ok().and_then(|m| m.get(&id).cloned());
     match found {
@@ -674,6 +698,28 @@ impl Traffic {
         json!({"object": "page", "entry": [{"id": page, "time": now, "messaging": [{
             "sender": {"id": c.id}, "recipient": {"id": page}, "timestamp": now,
             "message": {"mid": next_id(&self.state, "m_IN"), "text": text}}]}]})
+    }
+
+    /// `mentioned_comment` lookups the simulator has answered.
+    pub fn mention_lookups(&self) -> u64 {
+        self.state.mention_lookups.load(Ordering::Relaxed)
+    }
+
+    /// A `mentions` webhook: `c` mentioned the brand in a comment on someone's post `media`.
+    /// The webhook names neither author nor text (as Meta's); the Graph lookup does.
+    pub fn instagram_mention(&self, c: &Customer, media: &str, text: &str) -> Value {
+        let own = &self.state.cfg.ig_account_id;
+        let comment = format!("178{:014}", self.state.seq.fetch_add(1, Ordering::Relaxed));
+        let username = c.username.clone().unwrap_or_else(|| format!("ig_{}", c.id));
+        if let Ok(mut m) = self.state.mentions.lock() {
+            m.insert(
+                comment.clone(),
+                json!({"id": comment, "text": text, "username": username, "timestamp": Utc::now().to_rfc3339(),
+                    "from": {"id": c.id, "username": username}}),
+            );
+        }
+        json!({"object": "instagram", "entry": [{"id": own, "time": Utc::now().timestamp(), "changes": [{
+            "field": "mentions", "value": {"comment_id": comment, "media_id": media}}]}]})
     }
 
     /// The CDN URL of media `id` (see [`Simulator::add_media`]), valid for `valid`.

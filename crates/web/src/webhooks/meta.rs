@@ -50,6 +50,9 @@ pub(super) async fn receive(
         }
     })?;
     let WebhookBatch { mut messages, statuses, echoes, reads, identity_links, skipped } = batch;
+    if ch.kind == switchboard_domain::ChannelKind::Instagram {
+        mention_authors(ch, &mut messages).await;
+    }
     for s in &skipped {
         tracing::info!(channel = %ch.slug, what = %s, "webhook part not turned into a message");
     }
@@ -188,4 +191,69 @@ async fn routes(
 /// Messenger / Instagram attachment kinds whose URL is a file to keep (not a link or a shared post).
 fn downloadable(kind: &str) -> bool {
     matches!(kind, "image" | "audio" | "video" | "file" | "story_mention" | "ig_reel" | "reel" | "sticker")
+}
+
+/// Instagram mention webhooks name neither the comment's author nor its text: both are read
+/// through the Graph API (`mentioned_comment`), so the mention becomes the author's message on
+/// the post's mention thread. Answers are cached per comment (Meta redelivers); a failed lookup
+/// leaves the mention keyed on the post, as before, and is logged.
+async fn mention_authors(ch: &ChannelRecord, messages: &mut [switchboard_domain::InboundEvent]) {
+    use std::sync::{Mutex, OnceLock};
+    use switchboard_channels::meta::instagram::{MentionAuthor, lookup_mention};
+    static CACHE: OnceLock<Mutex<HashMap<(String, String), MentionAuthor>>> = OnceLock::new();
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    const CACHE_MAX: usize = 10_000;
+    let mut cfg = None;
+    for ev in messages.iter_mut() {
+        if ev.extra.get("message_type").and_then(|t| t.as_str()) != Some("mention_comment") {
+            continue;
+        }
+        let Some(comment) = ev.extra.get("comment_id").and_then(|c| c.as_str()).map(str::to_owned) else { continue };
+        let key = (ch.slug.to_string(), comment.clone());
+        let cached = CACHE.get_or_init(Mutex::default).lock().ok().and_then(|c| c.get(&key).cloned());
+        let author = match cached {
+            Some(a) => a,
+            None => {
+                let cfg = match &cfg {
+                    Some(c) => c,
+                    None => match MetaConfig::from_settings(&settings(ch)) {
+                        Ok(c) => cfg.insert(c),
+                        Err(e) => {
+                            return tracing::warn!(channel = %ch.slug, reason = %e, "mention author lookup skipped");
+                        }
+                    },
+                };
+                let client = CLIENT.get_or_init(|| {
+                    reqwest::Client::builder()
+                        .timeout(std::time::Duration::from_secs(5))
+                        .build()
+                        .unwrap_or_else(|_| reqwest::Client::new())
+                });
+                match lookup_mention(client, cfg, &comment).await {
+                    Ok(a) => {
+                        if let Ok(mut c) = CACHE.get_or_init(Mutex::default).lock() {
+                            if c.len() >= CACHE_MAX {
+                                c.clear();
+                            }
+                            c.insert(key, a.clone());
+                        }
+                        a
+                    }
+                    Err(reason) => {
+                        tracing::warn!(channel = %ch.slug, %comment, %reason, "cannot look up the author of a mention; kept on the post");
+                        continue;
+                    }
+                }
+            }
+        };
+        ev.contact = switchboard_domain::ContactRef {
+            provider_user_id: author.id.clone().unwrap_or_else(|| format!("@{}", author.username)),
+            handle: Some(format!("@{}", author.username)),
+            display_name: Some(author.username.clone()),
+        };
+        if let Some(t) = author.text.as_ref().filter(|t| !t.trim().is_empty()) {
+            ev.text = t.clone();
+        }
+        ev.extra.insert("mention_author".into(), serde_json::json!({"id": author.id, "username": author.username}));
+    }
 }
