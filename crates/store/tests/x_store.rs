@@ -59,7 +59,41 @@ async fn a_deleted_post_loses_its_content_everywhere() {
         );
         assert_eq!(s.thread_of_post(&ch, "1").await.unwrap(), None);
         assert!(!s.post_deleted(&ch, "1800000000000000001").await.unwrap());
+        // Triage and an agent's intent label keep copies of the text.
+        let conv = s.list_conversations(&Default::default()).await.unwrap().items[0].conversation.id;
+        let mid = s.list_messages(conv).await.unwrap()[0].id;
+        s.save_triage(vec![switchboard_store::MessageTriage {
+            message_id: mid,
+            conversation_id: conv,
+            language: "en".into(),
+            language_confidence: 0.9,
+            sentiment: "neutral".into(),
+            sentiment_score: 0.0,
+            intent: "billing".into(),
+            intent_confidence: 0.5,
+            intent_by_agent: false,
+            priority: "normal".into(),
+            priority_reasons: vec![],
+            pii: vec!["card".into()],
+            redacted_text: "my card is [card]".into(),
+            intent_model_version: None,
+            created_at: Utc::now(),
+        }])
+        .await
+        .unwrap();
+        s.label_intent(switchboard_store::IntentLabel {
+            message_id: mid,
+            intent: "billing".into(),
+            text: "my card is [card]".into(),
+            labelled_by: None,
+            labelled_at: Utc::now(),
+        })
+        .await
+        .unwrap();
         let changed = s.mark_post_deleted(&ch, "1800000000000000001", Utc::now()).await.unwrap();
+        let t = s.message_triage(mid).await.unwrap().unwrap();
+        assert_eq!((t.redacted_text.as_str(), t.pii.len()), (DELETED_TEXT, 0));
+        assert!(s.intent_labels().await.unwrap().iter().all(|l| l.message_id != mid));
         assert_eq!(changed.len(), 1);
         assert_eq!(changed[0].text, DELETED_TEXT);
         assert!(changed[0].attachments.is_empty());

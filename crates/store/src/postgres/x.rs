@@ -47,6 +47,15 @@ impl XStore for PgStore {
         .fetch_all(&mut *tx)
         .await?;
         let out = rows.iter().map(msg_from_row).collect::<Result<Vec<_>>>()?;
+        // Copies of the content: the triage's redacted text and findings, an agent's intent label.
+        for m in &out {
+            sqlx::query("UPDATE message_triage SET redacted_text = $2, pii = '[]' WHERE message_id = $1")
+                .bind(m.id.0)
+                .bind(DELETED_TEXT)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM intent_labels WHERE message_id = $1").bind(m.id.0).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(out)
     }

@@ -36,7 +36,14 @@ impl XStore for SqliteStore {
                      AND conversation_id IN (SELECT id FROM conversations WHERE channel = ?1) RETURNING {MSG_COLS}"
                 ))?;
                 let rows = stmt.query_map(params![channel.as_str(), tid, DELETED_TEXT], msg_from_row)?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                let out = rows.collect::<Result<Vec<_>, _>>()?;
+                // Copies of the content: the triage's redacted text and findings, an agent's intent label.
+                for m in &out {
+                    c.prepare_cached("UPDATE message_triage SET redacted_text = ?2, pii = '[]' WHERE message_id = ?1")?
+                        .execute(params![m.id.0, DELETED_TEXT])?;
+                    c.prepare_cached("DELETE FROM intent_labels WHERE message_id = ?1")?.execute([m.id.0])?;
+                }
+                Ok(out)
             })
             .await
     }
