@@ -537,4 +537,12 @@ async fn an_instagram_mention_is_from_its_author_looked_up_once() {
     let sent = app.sim.sent().into_iter().find(|s| s.text() == Some("有的！")).unwrap();
     assert!(sent.path.ends_with("/mentions"), "{}", sent.path);
     assert_eq!(sent.body["media_id"], "17918195224117851");
+
+    // A mention in a post's caption: the post's author and caption are looked up the same way.
+    let c = &Traffic::customers()[3];
+    let body = traffic.instagram_caption_mention(c, "17900000000000042", "Loving my new jacket from @brand 🧥");
+    assert_eq!(traffic.post(ChannelKind::Instagram, &body).await, Some(200));
+    let conv = app.conversation_where("ig", |d| has_text(d, "Loving my new jacket from @brand 🧥")).await;
+    assert_eq!(conv["conversation"]["thread_key"], "mention:17900000000000042");
+    assert_eq!(traffic.mention_lookups(), 2);
 }

@@ -173,23 +173,39 @@ pub struct MentionAuthor {
     pub text: Option<String>,
 }
 
-/// Looks up the author and text of comment `comment_id` that mentions the brand:
+/// What a mention webhook names: the comment that mentions the brand, or (a caption mention)
+/// the post whose caption does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mention<'a> {
+    /// `comment_id`.
+    Comment(&'a str),
+    /// `media_id` of a post whose caption mentions the brand.
+    Media(&'a str),
+}
+
+/// Looks up who mentioned the brand and what they wrote (the mentions webhook names neither):
 /// `GET /{ig-user-id}?fields=mentioned_comment.comment_id({id}){id,text,username,timestamp,from}`
-/// (the mentions webhook names neither). `Err` says why it could not be read.
+/// for a comment, `…mentioned_media.media_id({id}){id,caption,username,timestamp,owner}` for a
+/// caption. `Err` says why it could not be read.
 pub async fn lookup_mention(
     client: &reqwest::Client,
     cfg: &MetaConfig,
-    comment_id: &str,
+    mention: Mention<'_>,
 ) -> Result<MentionAuthor, String> {
     let account = cfg.ig_account_id.as_deref().filter(|a| !a.is_empty()).ok_or("config.ig_account_id is not set")?;
     let token = cfg.access_token.as_deref().filter(|t| !t.is_empty()).ok_or("config.access_token is not set")?;
-    if comment_id.is_empty() || !comment_id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("comment id {:?} is not a Graph id", comment_id.chars().take(40).collect::<String>()));
+    let (field, id) = match mention {
+        Mention::Comment(c) => ("mentioned_comment", c),
+        Mention::Media(m) => ("mentioned_media", m),
+    };
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{:?} is not a Graph id", id.chars().take(40).collect::<String>()));
     }
-    let url = format!(
-        "{}/{account}?fields=mentioned_comment.comment_id({comment_id}){{id,text,username,timestamp,from}}",
-        cfg.graph_base()
-    );
+    let fields = match mention {
+        Mention::Comment(c) => format!("mentioned_comment.comment_id({c}){{id,text,username,timestamp,from}}"),
+        Mention::Media(m) => format!("mentioned_media.media_id({m}){{id,caption,username,timestamp,owner}}"),
+    };
+    let url = format!("{}/{account}?fields={fields}", cfg.graph_base());
     let resp = client.get(&url).bearer_auth(token).send().await.map_err(|e| format!("Graph API: {e}"))?;
     let status = resp.status();
     let v: Value = resp.json().await.map_err(|e| format!("Graph API answered no JSON: {e}"))?;
@@ -197,13 +213,14 @@ pub async fn lookup_mention(
         let msg = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
         return Err(format!("Graph API {status}: {msg}"));
     }
-    let c = v.get("mentioned_comment").ok_or("the answer has no mentioned_comment")?;
+    let c = v.get(field).ok_or_else(|| format!("the answer has no {field}"))?;
+    let who = c.get("from").or_else(|| c.get("owner"));
     let username = s(c, "username")
-        .or_else(|| c.get("from").and_then(|f| s(f, "username")))
-        .ok_or("the mentioned comment names no username")?;
+        .or_else(|| who.and_then(|f| s(f, "username")))
+        .ok_or_else(|| format!("the {field} names no username"))?;
     Ok(MentionAuthor {
-        id: c.get("from").and_then(|f| s(f, "id")).map(str::to_owned),
+        id: who.and_then(|f| s(f, "id")).map(str::to_owned),
         username: username.to_owned(),
-        text: s(c, "text").map(str::to_owned),
+        text: s(c, "text").or_else(|| s(c, "caption")).map(str::to_owned),
     })
 }

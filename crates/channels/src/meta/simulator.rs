@@ -439,6 +439,23 @@ async fn media_info(
             None => graph_error(StatusCode::BAD_REQUEST, 100, "(#100) Invalid comment_id", None),
         };
     }
+    // `…?fields=mentioned_media.media_id(<id>){…}`: a post whose caption mentions us.
+    if let Some(rest) = q.get("fields").and_then(|f| f.strip_prefix("mentioned_media.media_id(")) {
+        if id != st.cfg.ig_account_id {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                100,
+                "(#100) Tried accessing nonexisting field (mentioned_media)",
+                None,
+            );
+        }
+        st.mention_lookups.fetch_add(1, Ordering::Relaxed);
+        let media = rest.split(')').next().unwrap_or("");
+        return match st.mentions.lock().ok().and_then(|m| m.get(&format!("media:{media}")).cloned()) {
+            Some(c) => axum::Json(json!({"mentioned_media": c, "id": id})).into_response(),
+            None => graph_error(StatusCode::BAD_REQUEST, 100, "(#100) Invalid media_id", None),
+        };
+    }
     let found = st.media.lock().ok().and_then(|m| m.get(&id).cloned());
     match found {
         Some((mime, bytes)) => {
@@ -720,6 +737,22 @@ impl Traffic {
         }
         json!({"object": "instagram", "entry": [{"id": own, "time": Utc::now().timestamp(), "changes": [{
             "field": "mentions", "value": {"comment_id": comment, "media_id": media}}]}]})
+    }
+
+    /// A `mentions` webhook for a caption: `c` mentioned the brand in the caption of their post
+    /// `media` (the webhook names only the post; the Graph lookup names the author and caption).
+    pub fn instagram_caption_mention(&self, c: &Customer, media: &str, caption: &str) -> Value {
+        let own = &self.state.cfg.ig_account_id;
+        let username = c.username.clone().unwrap_or_else(|| format!("ig_{}", c.id));
+        if let Ok(mut m) = self.state.mentions.lock() {
+            m.insert(
+                format!("media:{media}"),
+                json!({"id": media, "caption": caption, "username": username, "timestamp": Utc::now().to_rfc3339(),
+                    "owner": {"id": c.id, "username": username}}),
+            );
+        }
+        json!({"object": "instagram", "entry": [{"id": own, "time": Utc::now().timestamp(), "changes": [{
+            "field": "mentions", "value": {"media_id": media}}]}]})
     }
 
     /// The CDN URL of media `id` (see [`Simulator::add_media`]), valid for `valid`.

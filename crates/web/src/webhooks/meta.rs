@@ -193,23 +193,26 @@ fn downloadable(kind: &str) -> bool {
     matches!(kind, "image" | "audio" | "video" | "file" | "story_mention" | "ig_reel" | "reel" | "sticker")
 }
 
-/// Instagram mention webhooks name neither the comment's author nor its text: both are read
-/// through the Graph API (`mentioned_comment`), so the mention becomes the author's message on
-/// the post's mention thread. Answers are cached per comment (Meta redelivers); a failed lookup
-/// leaves the mention keyed on the post, as before, and is logged.
+/// Instagram mention webhooks name neither the author nor the text of the comment (or caption)
+/// that mentions the brand: both are read through the Graph API (`mentioned_comment` /
+/// `mentioned_media`), so the mention becomes the author's message on the post's mention thread.
+/// Answers are cached per comment / post (Meta redelivers); a failed lookup leaves the mention
+/// keyed on the post, as before, and is logged.
 async fn mention_authors(ch: &ChannelRecord, messages: &mut [switchboard_domain::InboundEvent]) {
     use std::sync::{Mutex, OnceLock};
-    use switchboard_channels::meta::instagram::{MentionAuthor, lookup_mention};
+    use switchboard_channels::meta::instagram::{Mention, MentionAuthor, lookup_mention};
     static CACHE: OnceLock<Mutex<HashMap<(String, String), MentionAuthor>>> = OnceLock::new();
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     const CACHE_MAX: usize = 10_000;
     let mut cfg = None;
     for ev in messages.iter_mut() {
-        if ev.extra.get("message_type").and_then(|t| t.as_str()) != Some("mention_comment") {
-            continue;
-        }
-        let Some(comment) = ev.extra.get("comment_id").and_then(|c| c.as_str()).map(str::to_owned) else { continue };
-        let key = (ch.slug.to_string(), comment.clone());
+        let field = match ev.extra.get("message_type").and_then(|t| t.as_str()) {
+            Some("mention_comment") => "comment_id",
+            Some("mention_media") => "media_id",
+            _ => continue,
+        };
+        let Some(id) = ev.extra.get(field).and_then(|c| c.as_str()).map(str::to_owned) else { continue };
+        let key = (ch.slug.to_string(), format!("{field}:{id}"));
         let cached = CACHE.get_or_init(Mutex::default).lock().ok().and_then(|c| c.get(&key).cloned());
         let author = match cached {
             Some(a) => a,
@@ -229,7 +232,8 @@ async fn mention_authors(ch: &ChannelRecord, messages: &mut [switchboard_domain:
                         .build()
                         .unwrap_or_else(|_| reqwest::Client::new())
                 });
-                match lookup_mention(client, cfg, &comment).await {
+                let mention = if field == "comment_id" { Mention::Comment(&id) } else { Mention::Media(&id) };
+                match lookup_mention(client, cfg, mention).await {
                     Ok(a) => {
                         if let Ok(mut c) = CACHE.get_or_init(Mutex::default).lock() {
                             if c.len() >= CACHE_MAX {
@@ -240,7 +244,7 @@ async fn mention_authors(ch: &ChannelRecord, messages: &mut [switchboard_domain:
                         a
                     }
                     Err(reason) => {
-                        tracing::warn!(channel = %ch.slug, %comment, %reason, "cannot look up the author of a mention; kept on the post");
+                        tracing::warn!(channel = %ch.slug, %id, %reason, "cannot look up the author of a mention; kept on the post");
                         continue;
                     }
                 }
