@@ -546,3 +546,81 @@ async fn an_instagram_mention_is_from_its_author_looked_up_once() {
     assert_eq!(conv["conversation"]["thread_key"], "mention:17900000000000042");
     assert_eq!(traffic.mention_lookups(), 2);
 }
+
+/// Queues a reply offering `buttons` the way a bot does: the payload under the key the message carries.
+async fn reply_with_buttons(app: &App, conversation: &str, text: &str, buttons: Value) -> String {
+    let bot = app
+        .store
+        .create_user(&NewUser {
+            email: format!("bot-{}@x.io", uuid::Uuid::now_v7().simple()),
+            name: "Bot".into(),
+            role: Role::Agent,
+            password_hash: None,
+        })
+        .await
+        .unwrap();
+    let key = format!("payload:{}", uuid::Uuid::now_v7().simple());
+    app.store.save_reply_payload(&format!("{}:{key}", bot.id), &json!({ "buttons": buttons })).await.unwrap();
+    let (msg, _) = app
+        .store
+        .post_message(&switchboard_store::NewMessage {
+            conversation_id: conversation.parse().unwrap(),
+            author_id: bot.id,
+            kind: switchboard_store::MessageKind::Reply,
+            visibility: switchboard_domain::Visibility::Private,
+            text: text.into(),
+            idempotency_key: Some(key),
+            at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    msg.id.to_string()
+}
+
+#[tokio::test]
+async fn buttons_reach_the_graph_api_in_each_products_shape_and_a_press_comes_back_as_its_label() {
+    let app = spawn().await;
+    let traffic = app.sim.traffic();
+    let cs = Traffic::customers();
+    traffic
+        .post(
+            ChannelKind::Whatsapp,
+            &traffic.whatsapp_payload(&cs[1], vec![traffic.whatsapp_text(&cs[1], "Need help 🙏")]),
+        )
+        .await;
+    traffic.post(ChannelKind::Messenger, &traffic.messenger_text(&cs[3], "Besoin d'aide")).await;
+    let wa = app.conversation_where("wa", |d| has_text(d, "Need help 🙏")).await;
+    let fb = app.conversation_where("fb", |d| has_text(d, "Besoin d'aide")).await;
+    let yes_no = json!([{"text": "Yes 👍", "data": "bot:helped:1"}, {"text": "No", "data": "bot:not_helped:1"}]);
+    let wa_reply =
+        reply_with_buttons(&app, wa["conversation"]["id"].as_str().unwrap(), "Did this help?", yes_no.clone()).await;
+    let fb_reply =
+        reply_with_buttons(&app, fb["conversation"]["id"].as_str().unwrap(), "Ça vous a aidé ?", yes_no).await;
+    // Eleven choices do not fit a list: numbered text, which the simulator accepts too.
+    let many: Vec<Value> =
+        (1..=11).map(|i| json!({"text": format!("Store {i}"), "data": format!("store:{i}")})).collect();
+    let wa_many =
+        reply_with_buttons(&app, wa["conversation"]["id"].as_str().unwrap(), "Which store?", json!(many)).await;
+    for id in [&wa_reply, &fb_reply, &wa_many] {
+        let m = app.message_status(id, &["sent", "delivered", "read"]).await;
+        assert!(m["failure_reason"].is_null(), "{m}");
+    }
+    let sent = app.sim.sent();
+    let interactive = sent.iter().find(|s| s.body["type"] == "interactive").unwrap();
+    assert_eq!(interactive.body["interactive"]["action"]["buttons"][1]["reply"]["id"], "bot:not_helped:1");
+    let numbered = sent.iter().find(|s| s.text().is_some_and(|t| t.starts_with("Which store?"))).unwrap();
+    assert!(numbered.text().unwrap().ends_with("11. Store 11"));
+    let quick = sent.iter().find(|s| s.body.pointer("/message/quick_replies").is_some()).unwrap();
+    assert_eq!(quick.body["message"]["quick_replies"][0]["payload"], "bot:helped:1");
+
+    // The customer presses "No": the message reads as the label.
+    let mut press = traffic.whatsapp_text(&cs[1], "");
+    press["type"] = json!("interactive");
+    press.as_object_mut().unwrap().remove("text");
+    press["interactive"] = json!({"type": "button_reply", "button_reply": {"id": "bot:not_helped:1", "title": "No"}});
+    assert_eq!(traffic.post(ChannelKind::Whatsapp, &traffic.whatsapp_payload(&cs[1], vec![press])).await, Some(200));
+    app.conversation_where("wa", |d| {
+        d["messages"].as_array().unwrap().iter().any(|m| m["text"] == "No" && m["direction"] == "inbound")
+    })
+    .await;
+}

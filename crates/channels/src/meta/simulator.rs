@@ -332,6 +332,12 @@ async fn send_message(
                 ),
             );
         }
+        if kind == "interactive"
+            && let Err(why) = check_interactive(&body)
+        {
+            st.refused.fetch_add(1, Ordering::Relaxed);
+            return graph_error(StatusCode::BAD_REQUEST, 131009, "(#131009) Parameter value is not valid", Some(&why));
+        }
         let id = next_id(&st, "wamid.SIM");
         record(&st, ChannelKind::Whatsapp, path, body, &id);
         if cfg.report_statuses {
@@ -365,6 +371,29 @@ async fn send_message(
     if kind == ChannelKind::Messenger && body.get("messaging_type").is_none() {
         st.refused.fetch_add(1, Ordering::Relaxed);
         return graph_error(StatusCode::BAD_REQUEST, 100, "(#100) messaging_type is required", None);
+    }
+    if let Some(qr) = body.pointer("/message/quick_replies") {
+        let ok = qr.as_array().is_some_and(|q| {
+            !q.is_empty()
+                && q.len() <= 13
+                && q.iter().all(|r| {
+                    r.get("content_type").and_then(Value::as_str) != Some("text")
+                        || (r
+                            .get("title")
+                            .and_then(Value::as_str)
+                            .is_some_and(|t| !t.is_empty() && t.chars().count() <= 20)
+                            && r.get("payload").and_then(Value::as_str).is_some_and(|p| p.len() <= 1000))
+                })
+        });
+        if !ok {
+            st.refused.fetch_add(1, Ordering::Relaxed);
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                100,
+                "(#100) quick_replies: at most 13, each with a title of at most 20 characters and a payload",
+                None,
+            );
+        }
     }
     let id = next_id(&st, if kind == ChannelKind::Messenger { "m_SIM" } else { "aWdfSIM" });
     record(&st, kind, path, body.clone(), &id);
@@ -483,6 +512,63 @@ async fn media_bytes(State(st): State<Arc<SimState>>, Path(id): Path<String>, he
     match st.media.lock().ok().and_then(|m| m.get(&id).cloned()) {
         Some((mime, bytes)) => ([(axum::http::header::CONTENT_TYPE, mime)], bytes).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// WhatsApp's limits on interactive messages: a body text; reply buttons 1–3 with titles of at
+/// most 20 characters and distinct ids; a list with a button label, 1–10 rows, row titles of at
+/// most 24 characters and distinct ids.
+fn check_interactive(body: &Value) -> Result<(), String> {
+    let i = body.get("interactive").ok_or("interactive is required")?;
+    if i.pointer("/body/text").and_then(Value::as_str).is_none_or(|t| t.trim().is_empty() || t.chars().count() > 1024) {
+        return Err("interactive.body.text is required (at most 1024 characters)".into());
+    }
+    let distinct = |ids: Vec<&str>| ids.iter().collect::<std::collections::HashSet<_>>().len() == ids.len();
+    match i.get("type").and_then(Value::as_str) {
+        Some("button") => {
+            let b = i.pointer("/action/buttons").and_then(Value::as_array).ok_or("action.buttons is required")?;
+            if b.is_empty() || b.len() > 3 {
+                return Err("between 1 and 3 buttons".into());
+            }
+            let titles_ok = b.iter().all(|b| {
+                b.pointer("/reply/title")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| !t.is_empty() && t.chars().count() <= 20)
+            });
+            let ids: Vec<&str> = b.iter().filter_map(|b| b.pointer("/reply/id").and_then(Value::as_str)).collect();
+            if !titles_ok || ids.len() != b.len() || !distinct(ids) {
+                return Err("each button needs a distinct id and a title of at most 20 characters".into());
+            }
+            Ok(())
+        }
+        Some("list") => {
+            if i.pointer("/action/button")
+                .and_then(Value::as_str)
+                .is_none_or(|t| t.is_empty() || t.chars().count() > 20)
+            {
+                return Err("action.button is required (at most 20 characters)".into());
+            }
+            let rows: Vec<&Value> = i
+                .pointer("/action/sections")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.get("rows").and_then(Value::as_array))
+                .flatten()
+                .collect();
+            if rows.is_empty() || rows.len() > 10 {
+                return Err("between 1 and 10 rows".into());
+            }
+            let titles_ok = rows.iter().all(|r| {
+                r.get("title").and_then(Value::as_str).is_some_and(|t| !t.is_empty() && t.chars().count() <= 24)
+            });
+            let ids: Vec<&str> = rows.iter().filter_map(|r| r.get("id").and_then(Value::as_str)).collect();
+            if !titles_ok || ids.len() != rows.len() || !distinct(ids) {
+                return Err("each row needs a distinct id and a title of at most 24 characters".into());
+            }
+            Ok(())
+        }
+        other => Err(format!("interactive type {other:?} is not supported here")),
     }
 }
 
@@ -923,5 +1009,29 @@ mod tests {
         let s = String::from_utf8(meta_json(&v)).unwrap_or_default();
         assert_eq!(s, r#"{"t":"Hi \u4f60\u597d \ud83d\ude0a"}"#);
         assert_eq!(serde_json::from_str::<Value>(&s).ok(), Some(v));
+    }
+}
+
+#[cfg(test)]
+mod interactive_tests {
+    use super::*;
+
+    #[test]
+    fn whatsapp_limits_on_interactive_messages_are_enforced() {
+        let buttons = |n: usize, title: &str| {
+            let b: Vec<Value> =
+                (0..n).map(|i| json!({"type": "reply", "reply": {"id": format!("b{i}"), "title": title}})).collect();
+            json!({"type": "interactive", "interactive": {"type": "button", "body": {"text": "Pick"}, "action": {"buttons": b}}})
+        };
+        assert!(check_interactive(&buttons(3, "Twenty characters ok")).is_ok());
+        assert!(check_interactive(&buttons(4, "Yes")).is_err());
+        assert!(check_interactive(&buttons(2, "Twenty-one characters")).is_err());
+        let rows: Vec<Value> = (0..11).map(|i| json!({"id": format!("r{i}"), "title": "Row"})).collect();
+        let list = json!({"interactive": {"type": "list", "body": {"text": "Pick"},
+            "action": {"button": "Choose", "sections": [{"rows": rows}]}}});
+        assert!(check_interactive(&list).is_err());
+        let dup = json!({"interactive": {"type": "list", "body": {"text": "Pick"},
+            "action": {"button": "Choose", "sections": [{"rows": [{"id": "a", "title": "A"}, {"id": "a", "title": "B"}]}]}}});
+        assert!(check_interactive(&dup).is_err());
     }
 }
