@@ -244,3 +244,44 @@ async fn an_echo_of_our_own_send_records_it_when_its_answer_was_lost() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_echo_without_a_key_completes_the_tried_reply_with_its_text() {
+    for_each_backend(|s| async move {
+        let agent = setup(&s).await;
+        let out = deliver(&s, vec![inbound("m.in8", "psid-8", "+15550008", "")]).await;
+        let conv = out[0].conversation_id;
+        // Two replies with the same text: the first was tried and its answer lost (waiting for a
+        // retry), the second not tried yet.
+        let (first, _) = s.post_message(&reply(conv, agent.id, "Thanks!", Some("e1"))).await.unwrap();
+        let now = Utc::now();
+        let item = s.claim_outbox(now, now + Duration::seconds(60), 1).await.unwrap().remove(0);
+        assert_eq!(item.message_id, first.id);
+        s.fail_outbox(item.id, item.attempts, "X API answer lost (timeout)", Some(now + Duration::seconds(30)))
+            .await
+            .unwrap();
+        let (second, _) = s.post_message(&reply(conv, agent.id, "Thanks!", Some("e2"))).await.unwrap();
+        // The provider's echo (no key, e.g. Instagram or X) records the tried one, not the other.
+        let echo = EchoRecord {
+            provider_message_id: "1860000000000000001".into(),
+            recipient: "psid-8".into(),
+            thread_key: String::new(),
+            text: "Thanks!".into(),
+            attachments: vec![],
+            sent_at: whole_second(now),
+            sent_by_switchboard: false,
+            switchboard_key: None,
+        };
+        let EchoOutcome::CompletedSend(m) = s.record_echo(&slug("wa"), &echo).await.unwrap() else {
+            panic!("not completed")
+        };
+        assert_eq!((m.id, m.provider_message_id.as_deref()), (first.id, Some("1860000000000000001")));
+        assert_eq!(s.record_echo(&slug("wa"), &echo).await.unwrap(), EchoOutcome::Known);
+        // Only the untried one is left to send.
+        let later = now + Duration::seconds(60);
+        let left = s.claim_outbox(later, later + Duration::seconds(60), 10).await.unwrap();
+        assert_eq!(left.iter().map(|i| i.message_id).collect::<Vec<_>>(), vec![second.id]);
+        assert_eq!(s.list_messages(conv).await.unwrap().len(), 3);
+    })
+    .await;
+}
