@@ -162,8 +162,9 @@ async fn send_one(
             .await
         }
         Err(e @ switchboard_store::StoreError::Conflict(_)) => {
-            // Our lease expired and another sender took the row; its outcome stands.
-            tracing::warn!(error = %e, outbox_id = %item.id, "delivery outcome discarded: lease lost")
+            // Our lease expired and another sender took the row, or the provider's echo of this
+            // send recorded it first (Instagram, X); that outcome stands.
+            tracing::info!(error = %e, outbox_id = %item.id, "delivery outcome discarded: the row was settled elsewhere")
         }
         Err(e) => {
             tracing::error!(error = %e, outbox_id = %item.id, "cannot record delivery outcome; the lease will expire and it is retried")

@@ -137,9 +137,19 @@ async fn poll_stream(
     let mut stored = 0;
     for _ in 0..MAX_PAGES_PER_POLL {
         let page = if stream == poll::MENTIONS {
-            poll::mentions_page(client, ch, cfg, since.as_deref(), token.as_deref()).await?
+            poll::mentions_page(client, ch, cfg, since.as_deref(), token.as_deref()).await
         } else {
-            poll::dm_events_page(client, ch, cfg, since.as_deref(), token.as_deref()).await?
+            poll::dm_events_page(client, ch, cfg, since.as_deref(), token.as_deref()).await
+        };
+        let page = match page {
+            Ok(p) => p,
+            // A saved token X no longer takes must not stall the stream: the next poll reads
+            // back to the cursor from the newest page again (what was stored is deduplicated).
+            Err(PollError::Failed(reason)) if token.is_some() => {
+                store.set_poll_cursor(&ch.slug, &paging_key, "").await.map_err(failed)?;
+                return Err(PollError::Failed(format!("{reason} (paging restarts from the newest page)")));
+            }
+            Err(e) => return Err(e),
         };
         let poll::Page { polled, next_token, reached_cursor, rate } = page;
         if head.is_none() {
