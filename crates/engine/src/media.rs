@@ -121,6 +121,9 @@ async fn fetch_one(
         .await
         .map_err(|e| (true, format!("cannot read the channel: {e}")))?
         .ok_or_else(|| (false, format!("channel {} no longer exists", job.channel)))?;
+    if ch.kind == ChannelKind::Web {
+        return crate::widget::local_media(store, job).await;
+    }
     if !matches!(ch.kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram) {
         return Err((false, format!("{} channels have no media endpoint", ch.kind)));
     }
