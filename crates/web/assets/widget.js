@@ -35,6 +35,18 @@
     if (text != null) e.textContent = text;
     return e;
   }
+  // Icons are drawn, not emoji: every system has the glyphs.
+  function icon(d) {
+    var NS = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24"); svg.setAttribute("width", "24"); svg.setAttribute("height", "24");
+    svg.setAttribute("aria-hidden", "true");
+    var p = document.createElementNS(NS, "path");
+    p.setAttribute("d", d); p.setAttribute("fill", "none"); p.setAttribute("stroke", "currentColor");
+    p.setAttribute("stroke-width", "2"); p.setAttribute("stroke-linecap", "round"); p.setAttribute("stroke-linejoin", "round");
+    svg.appendChild(p);
+    return svg;
+  }
   function rid() {
     var a = new Uint8Array(12);
     (window.crypto || window.msCrypto).getRandomValues(a);
@@ -87,7 +99,8 @@
   var typingEl = el("div", "typing");
   var comp = el("form", "composer");
   var fileIn = el("input"); fileIn.type = "file"; fileIn.hidden = true;
-  var attach = el("button", "attach", "\ud83d\udcce"); attach.type = "button";
+  var attach = el("button", "attach"); attach.type = "button";
+  attach.appendChild(icon("M21 11l-8.5 8.5a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3L15 7"));
   var text = el("textarea"); text.rows = 1; text.name = "text";
   var send = el("button", "send primary"); send.type = "submit";
   var compErr = el("p", "error");
@@ -106,7 +119,8 @@
   }
   function applyTexts() {
     launcher.setAttribute("aria-label", t("widget-open"));
-    launcher.textContent = "\ud83d\udcac";
+    launcher.textContent = "";
+    launcher.appendChild(icon("M21 12a8 8 0 0 1-11.6 7.1L4 21l1.9-5.4A8 8 0 1 1 21 12z"));
     close.setAttribute("aria-label", t("widget-close"));
     title.textContent = cfg.title || t("widget-title");
     status.textContent = offline() ? replyBy() : t("widget-online");
@@ -284,6 +298,7 @@
   var lastTyping = 0, idle = null;
   function typed(on) {
     if (!S.token) return;
+    if (!on) { lastTyping = 0; clearTimeout(idle); }
     post("typing", { key: KEY, token: S.token, typing: on }).catch(function () { /* best effort */ });
   }
   text.addEventListener("input", function () {
@@ -307,7 +322,7 @@
   });
 
   function boot() {
-    fetch(API + "config?key=" + encodeURIComponent(KEY) + "&locale=" + encodeURIComponent(navigator.language || "en"), { credentials: "omit" })
+    fetch(API + "config?key=" + encodeURIComponent(KEY) + "&locale=" + encodeURIComponent((navigator.languages && navigator.languages[0]) || navigator.language || "en"), { credentials: "omit" })
       .then(function (r) { if (!r.ok) throw new Error("config " + r.status); return r.json(); })
       .then(function (c) {
         cfg = c; T = c.texts || {};
