@@ -9,6 +9,8 @@ use std::time::Duration;
 use chrono::Utc;
 use switchboard_channels::meta::MetaConfig;
 use switchboard_channels::meta::media::{extension, fetch};
+use switchboard_channels::telegram::TelegramConfig;
+use switchboard_channels::telegram::media::fetch as telegram_fetch;
 use switchboard_domain::ChannelKind;
 use switchboard_store::{DynStore, MediaJob};
 use tokio::sync::Notify;
@@ -121,14 +123,18 @@ async fn fetch_one(
         .await
         .map_err(|e| (true, format!("cannot read the channel: {e}")))?
         .ok_or_else(|| (false, format!("channel {} no longer exists", job.channel)))?;
-    if ch.kind == ChannelKind::Web {
-        return crate::widget::local_media(store, job).await;
-    }
-    if !matches!(ch.kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram) {
-        return Err((false, format!("{} channels have no media endpoint", ch.kind)));
-    }
-    let meta = MetaConfig::from_settings(&settings(&ch)).map_err(|e| (false, e))?;
-    let media = fetch(client, &meta, &job.provider_id).await.map_err(|e| (e.retryable, e.reason))?;
+    let media = match ch.kind {
+        ChannelKind::Web => return crate::widget::local_media(store, job).await,
+        ChannelKind::Telegram => {
+            let cfg = TelegramConfig::from_settings(&settings(&ch)).map_err(|e| (false, e))?;
+            telegram_fetch(client, &cfg, &job.provider_id).await.map_err(|e| (e.retryable, e.reason))?
+        }
+        ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => {
+            let meta = MetaConfig::from_settings(&settings(&ch)).map_err(|e| (false, e))?;
+            fetch(client, &meta, &job.provider_id).await.map_err(|e| (e.retryable, e.reason))?
+        }
+        other => return Err((false, format!("{other} channels have no media endpoint"))),
+    };
     let rel = format!("{}/{}-{}.{}", job.channel, job.message_id, job.index, extension(&media.mime_type));
     let path = cfg.dir.join(&rel);
     let bytes = media.bytes.clone();
