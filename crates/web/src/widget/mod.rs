@@ -63,6 +63,25 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/widget/v1/uploads/{id}", get(api::download).options(preflight))
         .route("/widget/v1/stream", get(api::stream).options(preflight))
+        .layer(axum::middleware::from_fn(readable_errors))
+}
+
+/// Lets the widget read why a request was refused (a 413 or 422 must not look like a network
+/// failure it would retry forever). Refusals of the page itself — a 403 for an origin not on the
+/// list, a 404 for an unknown key — stay unreadable to it.
+async fn readable_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut resp = next.run(req).await;
+    let status = resp.status();
+    if let Some(o) = origin
+        && (status.is_client_error() || status.is_server_error())
+        && !matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND)
+        && !resp.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    {
+        resp.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        resp.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    resp
 }
 
 /// What the admin pages show of a web channel: its public key, allowed origins, embed snippet.
