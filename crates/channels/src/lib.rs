@@ -11,6 +11,7 @@
 pub mod buttons;
 pub mod meta;
 pub mod telegram;
+pub mod widget;
 pub mod x;
 
 use std::time::Duration;
@@ -201,6 +202,7 @@ pub fn validate_config(kind: ChannelKind, config: &serde_json::Value) -> Result<
         ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => meta::validate_config(kind, config),
         ChannelKind::X => x::validate_config(config),
         ChannelKind::Telegram => telegram::validate_config(config),
+        ChannelKind::Web => widget::validate_config(config),
         _ => Ok(()),
     }
 }

@@ -33,6 +33,8 @@ pub enum BenchCommand {
     Rules(crate::bench_routing::RulesArgs),
     /// SLA due-time computation in business hours vs calendar time.
     Sla(crate::bench_routing::SlaArgs),
+    /// Website chat widget: idle connections held open (memory each) and visitor → agent round trip.
+    Widget(crate::bench_widget::WidgetArgs),
 }
 
 /// Options of `bench ingest`.
@@ -72,8 +74,8 @@ pub struct IngestArgs {
     #[arg(long)]
     pub json: bool,
     /// `api` (`POST /api/v1/inbound`), `whatsapp` (signed single-message WhatsApp Cloud API
-    /// webhooks) or `x` (signed X Account Activity mentions); signature verification and parsing
-    /// included.
+    /// webhooks), `x` (signed X Account Activity mentions) or `telegram` (Bot API updates with the
+    /// webhook secret token); verification and parsing included.
     #[arg(long, default_value = "api")]
     pub channel: String,
 }
@@ -89,6 +91,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Nlp(args) => tokio::task::spawn_blocking(move || crate::nlp::bench(args)).await?,
         BenchCommand::Rules(args) => crate::bench_routing::rules(args),
         BenchCommand::Sla(args) => crate::bench_routing::sla(args),
+        BenchCommand::Widget(args) => crate::bench_widget::run(args).await,
     }
 }
 
@@ -116,8 +119,9 @@ struct Load {
     deadline: Duration,
     /// Post signed WhatsApp webhooks with this app secret instead of API events.
     whatsapp_secret: Option<String>,
-    /// With a secret: post signed X Account Activity deliveries instead of WhatsApp webhooks.
-    x: bool,
+    /// With a secret: `x` posts signed X Account Activity deliveries, `telegram` Bot API updates
+    /// with the secret token, anything else WhatsApp webhooks.
+    channel: String,
 }
 
 /// The brand account the X benchmark's deliveries are for.
@@ -153,6 +157,22 @@ fn whatsapp_body_for(run_id: &str, i: u64) -> Bytes {
                 "text": {"body": "Hi, my order #48213 has not arrived yet and the tracking page shows no update since Monday. 能帮我查一下吗？"}}]},
         "field": "messages"}]}]});
     Bytes::from(switchboard_channels::meta::simulator::meta_json(&body))
+}
+
+/// A Telegram Bot API update carrying one private-chat text message, as Telegram delivers it.
+/// Update ids are integers: each run gets its own range, derived from its id.
+fn telegram_body_for(run_id: &str, i: u64) -> Bytes {
+    let range = run_id.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))) % 1_000_000;
+    let c = i % 5000;
+    let user = 5_000_000_000u64 + c;
+    // Messages are deduplicated on (chat, message id): ids are unique per run as well.
+    let id = range * 10_000_000 + i;
+    let body = serde_json::json!({"update_id": id, "message": {
+        "message_id": id, "date": 1_764_064_800u64,
+        "from": {"id": user, "is_bot": false, "first_name": format!("Customer {c}"), "username": format!("customer{c}"), "language_code": "en"},
+        "chat": {"id": user, "first_name": format!("Customer {c}"), "username": format!("customer{c}"), "type": "private"},
+        "text": "Hi, my order #48213 has not arrived yet and the tracking page shows no update since Monday. 能帮我查一下吗？"}});
+    Bytes::from(body.to_string())
 }
 
 fn body_for(run_id: &str, i: u64) -> Bytes {
@@ -219,7 +239,12 @@ async fn connection(
                 .header(hyper::header::CONTENT_TYPE, "application/json")
                 .header(hyper::header::AUTHORIZATION, &auth)
                 .body(Full::new(body_for(&load.run_id, i)))?,
-            Some(secret) if load.x => {
+            Some(secret) if load.channel == "telegram" => hyper::Request::post("/webhooks/bench")
+                .header(hyper::header::HOST, load.addr.to_string())
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .header("x-telegram-bot-api-secret-token", secret.as_str())
+                .body(Full::new(telegram_body_for(&load.run_id, i)))?,
+            Some(secret) if load.channel == "x" => {
                 let body = x_body_for(&load.run_id, i);
                 hyper::Request::post("/webhooks/bench")
                     .header(hyper::header::HOST, load.addr.to_string())
@@ -291,8 +316,8 @@ async fn run_load(load: Load, name: &str) -> anyhow::Result<RunResult> {
 fn whatsapp_secret(args: &IngestArgs) -> anyhow::Result<Option<String>> {
     match args.channel.as_str() {
         "api" => Ok(None),
-        "whatsapp" | "x" => Ok(Some(BENCH_APP_SECRET.to_owned())),
-        other => anyhow::bail!("--channel: {other:?} is not benchmarked (expected api, whatsapp or x)"),
+        "whatsapp" | "x" | "telegram" => Ok(Some(BENCH_APP_SECRET.to_owned())),
+        other => anyhow::bail!("--channel: {other:?} is not benchmarked (expected api, whatsapp, x or telegram)"),
     }
 }
 
@@ -317,7 +342,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
             rate: None,
             deadline,
             whatsapp_secret: whatsapp_secret(&args)?,
-            x: args.channel == "x",
+            channel: args.channel.clone(),
         },
         "bare axum handler",
     )
@@ -411,6 +436,7 @@ async fn measure_server(
             kind: match args.channel.as_str() {
                 "x" => ChannelKind::X,
                 "whatsapp" => ChannelKind::Whatsapp,
+                "telegram" => ChannelKind::Telegram,
                 _ => ChannelKind::Api,
             },
             name: "Benchmark".into(),
@@ -449,7 +475,7 @@ async fn measure_server(
             rate: None,
             deadline,
             whatsapp_secret: whatsapp_secret(args)?,
-            x: args.channel == "x",
+            channel: args.channel.clone(),
         },
         &format!("switchboard ingest ({}), {backend}", args.channel),
     )
@@ -477,7 +503,7 @@ async fn measure_server(
                     rate: Some(args.paced_rate),
                     deadline,
                     whatsapp_secret: whatsapp_secret(args)?,
-                    x: args.channel == "x",
+                    channel: args.channel.clone(),
                 },
                 &format!("switchboard ingest paced at {} ev/s", args.paced_rate),
             )

@@ -5,6 +5,7 @@ mod admin;
 mod bench;
 mod bench_routing;
 mod bench_ui;
+mod bench_widget;
 mod config;
 mod demo;
 mod nlp;

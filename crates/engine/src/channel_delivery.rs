@@ -55,6 +55,9 @@ pub(crate) async fn after_sent(store: &DynStore, bus: &Bus, item: &OutboxItem, p
     if item.channel.kind == switchboard_domain::ChannelKind::Api {
         return;
     }
+    if item.channel.kind == switchboard_domain::ChannelKind::Web {
+        return crate::widget::after_sent(bus, item, provider_id).await;
+    }
     match store.apply_pending_deliveries(&item.channel.slug, provider_id).await {
         Ok(Some(m)) => {
             tracing::debug!(message_id = %m.id, status = ?m.delivery_status, "early delivery reports applied");

@@ -81,6 +81,7 @@ pub struct ApiCallback<'a> {
 pub async fn deliver(client: &reqwest::Client, store: &DynStore, item: &OutboxItem) -> Result<String, DeliveryError> {
     match item.channel.kind {
         ChannelKind::Api => deliver_api(client, store, item).await,
+        ChannelKind::Web => crate::widget::deliver(store, item).await,
         other => match switchboard_channels::sender_for(other, client) {
             Some(sender) => crate::channel_delivery::deliver(sender.as_ref(), store, item).await,
             None => Err(DeliveryError::Permanent(format!("channel kind {other} has no outbound sender in this build"))),

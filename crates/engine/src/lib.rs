@@ -14,6 +14,7 @@ pub mod routing;
 mod telegram_poll;
 mod timers;
 pub mod triage;
+pub mod widget;
 mod x_poll;
 
 use std::sync::Arc;

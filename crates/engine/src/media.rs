@@ -10,6 +10,8 @@ use std::time::Duration;
 use chrono::Utc;
 use switchboard_channels::meta::MetaConfig;
 use switchboard_channels::meta::media::{extension, fetch, fetch_url, is_url};
+use switchboard_channels::telegram::TelegramConfig;
+use switchboard_channels::telegram::media::fetch as telegram_fetch;
 use switchboard_domain::ChannelKind;
 use switchboard_store::{DynStore, MediaJob};
 use tokio::sync::Notify;
@@ -122,17 +124,24 @@ async fn fetch_one(
         .await
         .map_err(|e| (true, format!("cannot read the channel: {e}")))?
         .ok_or_else(|| (false, format!("channel {} no longer exists", job.channel)))?;
-    if !matches!(ch.kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram) {
-        return Err((false, format!("{} channels have no media endpoint", ch.kind)));
-    }
-    let meta = MetaConfig::from_settings(&settings(&ch)).map_err(|e| (false, e))?;
-    // WhatsApp names a Graph media id; Messenger and Instagram a CDN URL that expires.
-    let media = if is_url(&job.provider_id) {
-        fetch_url(client, &meta, &job.provider_id).await
-    } else {
-        fetch(client, &meta, &job.provider_id).await
-    }
-    .map_err(|e| (e.retryable, e.reason))?;
+    let media = match ch.kind {
+        ChannelKind::Web => return crate::widget::local_media(store, job).await,
+        ChannelKind::Telegram => {
+            let cfg = TelegramConfig::from_settings(&settings(&ch)).map_err(|e| (false, e))?;
+            telegram_fetch(client, &cfg, &job.provider_id).await.map_err(|e| (e.retryable, e.reason))?
+        }
+        ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram => {
+            let meta = MetaConfig::from_settings(&settings(&ch)).map_err(|e| (false, e))?;
+            // WhatsApp names a Graph media id; Messenger and Instagram a CDN URL that expires.
+            if is_url(&job.provider_id) {
+                fetch_url(client, &meta, &job.provider_id).await
+            } else {
+                fetch(client, &meta, &job.provider_id).await
+            }
+            .map_err(|e| (e.retryable, e.reason))?
+        }
+        other => return Err((false, format!("{other} channels have no media endpoint"))),
+    };
     let rel = format!("{}/{}-{}.{}", job.channel, job.message_id, job.index, extension(&media.mime_type));
     let path = cfg.dir.join(&rel);
     let bytes = media.bytes.clone();

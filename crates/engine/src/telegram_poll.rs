@@ -126,10 +126,16 @@ pub(crate) async fn poll_once(store: &DynStore, ingestor: &Ingestor, slug: &Chan
             ev.extra.get("telegram").and_then(|t| t.get("callback_query_id")).and_then(Value::as_str).map(str::to_owned)
         })
         .collect();
+    let files: Vec<Vec<(i32, String)>> = events.iter().map(switchboard_channels::telegram::media::downloads).collect();
     let acks = futures_util::future::join_all(events.into_iter().map(|ev| ingestor.submit(ev))).await;
-    for (ack, callback) in acks.into_iter().zip(callbacks) {
+    for ((ack, callback), files) in acks.into_iter().zip(callbacks).zip(files) {
         // Not stored: keep the offset, so the same updates come again.
         let ack = ack.map_err(|e| format!("cannot store an update: {e}"))?;
+        // Queued on redeliveries too (once per message and index): a crash between the ack and
+        // this line loses no download.
+        for (index, file_id) in files {
+            store.enqueue_media(slug, ack.message_id, index, &file_id).await.map_err(|e| e.to_string())?;
+        }
         if let (false, Some(id)) = (ack.duplicate, callback)
             && let Err(e) = outbound::answer_callback_query(&http, &cfg, &id).await
         {

@@ -17,6 +17,7 @@ pub mod sqlite;
 pub mod telegram;
 pub mod triage;
 pub mod ui;
+pub mod widget;
 pub mod x;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub use ui::{
     INBOX_COUNT_CAP, InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, UiSession, UiStore, UserPrefs,
     UserUpdate,
 };
+pub use widget::{WidgetItem, WidgetStore, WidgetUpload, WidgetVisitor};
 pub use x::{ActivityRecord, SendSchedule, XStore};
 
 /// Errors from the store. `NotFound`, `Conflict` and `Invalid` are the caller's fault.
@@ -109,7 +111,17 @@ pub enum Backend {
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
 pub trait Store:
-    UiStore + AuditStore + ChannelStateStore + RoutingStore + TriageStore + TelegramStore + XStore + Send + Sync + 'static
+    UiStore
+    + AuditStore
+    + ChannelStateStore
+    + RoutingStore
+    + TriageStore
+    + TelegramStore
+    + XStore
+    + WidgetStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is.
     fn backend(&self) -> Backend;

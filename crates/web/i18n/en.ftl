@@ -221,6 +221,42 @@ admin-audit-show = Before / after
 admin-audit-before = Before
 admin-audit-after = After
 admin-audit-empty = No entries yet.
+# Website chat widget (issue 12)
+widget-title = Chat with us
+widget-open = Open the chat
+widget-close = Close the chat
+widget-intro = Hi! Ask us anything — we're here to help.
+widget-name = Your name
+widget-email = Email
+widget-optional = optional
+widget-start = Start chat
+widget-placeholder = Type your message…
+widget-send = Send
+widget-attach = Attach a file
+widget-you = You
+widget-agent = Support
+widget-visitor = Website visitor
+widget-typing = { $name } is typing…
+widget-online = We typically reply in a few minutes
+widget-reply-by = We're away now — we reply by { $time }
+widget-offline-title = We're away now
+widget-offline-intro = We're away right now. Leave a message and your email, and we'll get back to you.
+widget-offline-send = Leave a message
+widget-offline-sent = Thanks! We got your message and will reply by email or here.
+widget-email-required = Please give your email so we can reply.
+widget-reconnecting = Connection lost — reconnecting…
+widget-sending = Sending…
+widget-failed = Not sent
+widget-too-long = Messages can be at most { $max } characters.
+widget-upload-too-big = Files can be at most { $max }.
+widget-upload-type = This type of file can't be sent here.
+widget-error = Something went wrong. Please try again.
+admin-widget-title = Website chat widget
+admin-widget-key = Public key
+admin-widget-origins = Allowed origins
+admin-widget-any-origin = Any site (set "allowed_origins" in the settings to restrict)
+admin-widget-snippet = Paste this before </body> on every page:
+admin-widget-identity = Signed-in customers: pass data-user-id and data-user-hash = hex HMAC-SHA256(user id, channel secret), computed on your server.
 
 ## Triage of customer messages (issue 7)
 triage-language = Detected language

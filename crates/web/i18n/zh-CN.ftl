@@ -221,6 +221,42 @@ admin-audit-show = 变更前 / 变更后
 admin-audit-before = 变更前
 admin-audit-after = 变更后
 admin-audit-empty = 暂无记录。
+# Website chat widget (issue 12)
+widget-title = 在线咨询
+widget-open = 打开聊天
+widget-close = 关闭聊天
+widget-intro = 您好！有任何问题都可以问我们。
+widget-name = 您的姓名
+widget-email = 电子邮箱
+widget-optional = 选填
+widget-start = 开始聊天
+widget-placeholder = 请输入消息…
+widget-send = 发送
+widget-attach = 添加附件
+widget-you = 我
+widget-agent = 客服
+widget-visitor = 网站访客
+widget-typing = { $name } 正在输入…
+widget-online = 我们通常会在几分钟内回复
+widget-reply-by = 我们现在不在线，将于 { $time } 前回复
+widget-offline-title = 我们现在不在线
+widget-offline-intro = 我们现在不在线。请留下消息和电子邮箱，我们会尽快回复您。
+widget-offline-send = 留言
+widget-offline-sent = 谢谢！我们已收到您的消息，会通过邮件或在这里回复您。
+widget-email-required = 请填写电子邮箱，以便我们回复您。
+widget-reconnecting = 连接已断开，正在重新连接…
+widget-sending = 发送中…
+widget-failed = 未发送
+widget-too-long = 消息最多 { $max } 个字符。
+widget-upload-too-big = 文件最大 { $max }。
+widget-upload-type = 不能在此发送这种类型的文件。
+widget-error = 出错了，请重试。
+admin-widget-title = 网站聊天插件
+admin-widget-key = 公钥
+admin-widget-origins = 允许的来源
+admin-widget-any-origin = 任何网站（在设置中填写 "allowed_origins" 以限制）
+admin-widget-snippet = 将以下代码粘贴到每个页面的 </body> 之前：
+admin-widget-identity = 已登录的客户：传入 data-user-id 和 data-user-hash = 用频道密钥对用户 ID 计算的 HMAC-SHA256（十六进制），在您的服务器上计算。
 
 ## Triage of customer messages (issue 7)
 triage-language = 识别的语言

@@ -11,6 +11,7 @@ pub mod ics;
 mod ops;
 pub mod ui;
 pub mod webhooks;
+pub mod widget;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub ui: Arc<ui::UiState>,
     /// Cancelled when the server shuts down; ends long-lived responses (event streams).
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The website chat widget's open streams and rate limits.
+    pub widget: Arc<widget::WidgetState>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             // The catalogues are embedded and checked by a unit test; failing here is a build defect.
             ui: Arc::new(ui::UiState::new().expect("embedded UI message catalogues must parse")),
             shutdown: tokio_util::sync::CancellationToken::new(),
+            widget: Arc::default(),
         }
     }
 }
@@ -113,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(ui::router())
         .merge(webhooks::router())
+        .merge(widget::router())
         .nest("/api/v1", api::router())
         .fallback(|| async { AppError::not_found("route") })
         .method_not_allowed_fallback(|| async {

@@ -74,6 +74,9 @@ async fn spawn_with(extra: Value) -> App {
     cfg.outbox.request_timeout = Duration::from_millis(2000);
     cfg.outbox.lease = Duration::from_secs(5);
     cfg.outbox.max_attempts = 200;
+    let mut media = switchboard_engine::media::MediaConfig::new(dir.path().join("media"));
+    media.poll = Duration::from_millis(50);
+    cfg.media = Some(media);
     let engine = Engine::start(store.clone(), cfg).await;
     let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -305,4 +308,51 @@ async fn long_polling_ingests_from_the_stored_offset() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     let detail = app.get(&format!("/api/v1/conversations/{}", conv["conversation"]["id"].as_str().unwrap())).await;
     assert_eq!(detail["messages"].as_array().unwrap().len(), 2, "{detail}");
+}
+
+#[tokio::test]
+async fn photos_and_voice_notes_are_downloaded_into_the_media_store() {
+    let app = spawn().await;
+    let traffic = app.sim.traffic();
+    let mut jpeg = b"\xff\xd8\xff\xe0 photo bytes".to_vec();
+    jpeg.extend_from_slice(&[7u8; 300]);
+    app.sim.add_file("AgADbig", "photos/file_1.jpg", jpeg.clone());
+    app.sim.add_file("AwADvoice", "voice/file_2.oga", b"OggS voice".to_vec());
+    let who = json!({"id": 7001, "is_bot": false, "first_name": "Mia"});
+    let chat = json!({"id": 7001, "type": "private", "first_name": "Mia"});
+    let now = chrono::Utc::now().timestamp();
+    let photo = json!({"update_id": traffic.next_update_id(), "message": {"message_id": 901, "from": who, "chat": chat,
+        "date": now, "caption": "my receipt", "photo": [
+            {"file_id": "AgADsmall", "file_unique_id": "s", "width": 90, "height": 67, "file_size": 1200},
+            {"file_id": "AgADbig", "file_unique_id": "b", "width": 1280, "height": 960, "file_size": jpeg.len()}]}});
+    let voice = json!({"update_id": traffic.next_update_id(), "message": {"message_id": 902, "from": who, "chat": chat,
+        "date": now, "voice": {"file_id": "AwADvoice", "file_unique_id": "v", "duration": 3, "mime_type": "audio/ogg", "file_size": 10}}});
+    assert_eq!(traffic.post(&photo).await, Some(200));
+    assert_eq!(traffic.post(&photo).await, Some(200), "a redelivery");
+    assert_eq!(traffic.post(&voice).await, Some(200));
+    let detail = app.conversation_where(|d| d["messages"].as_array().is_some_and(|m| m.len() == 2)).await;
+    let msgs = detail["messages"].as_array().unwrap();
+    let ids: Vec<switchboard_domain::MessageId> =
+        msgs.iter().map(|m| m["id"].as_str().unwrap().parse().unwrap()).collect();
+    for (id, want) in ids.iter().zip([(&jpeg[..], "image/jpeg"), (&b"OggS voice"[..], "audio/ogg")]) {
+        let mut done = None;
+        for _ in 0..200 {
+            if let Some(f) = app.store.media_file(*id, 0).await.unwrap()
+                && f.state == "done"
+            {
+                done = Some(f);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let f = done.unwrap_or_else(|| panic!("file of {id} not downloaded"));
+        assert_eq!(f.mime_type.as_deref(), Some(want.1));
+        let bytes = std::fs::read(app._dir.path().join("media").join(f.path.unwrap())).unwrap();
+        assert_eq!(bytes, want.0);
+    }
+    // The largest photo size only; one getFile per file although the photo came twice.
+    let asked: Vec<String> =
+        app.sim.calls_of("getFile").iter().map(|c| c.body["file_id"].as_str().unwrap_or("").to_owned()).collect();
+    assert_eq!(asked.iter().filter(|f| *f == "AgADbig").count(), 1, "{asked:?}");
+    assert!(!asked.contains(&"AgADsmall".to_owned()));
 }

@@ -13,6 +13,7 @@
 //! * a callback query (button press): `callback:<id>`;
 //! * any other update type: `update:<update_id>`.
 
+pub mod media;
 pub mod outbound;
 pub mod simulator;
 

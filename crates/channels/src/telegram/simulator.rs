@@ -91,6 +91,8 @@ struct SimState {
     webhook: Mutex<Option<WebhookInfo>>,
     queue: Mutex<VecDeque<Value>>,
     next_message: AtomicI64,
+    /// Files `getFile` knows: file id → (file path, bytes).
+    files: Mutex<std::collections::HashMap<String, (String, bytes::Bytes)>>,
 }
 
 /// A running simulator. Dropping it stops the server.
@@ -125,8 +127,12 @@ impl Simulator {
             webhook: Mutex::new(None),
             queue: Mutex::default(),
             next_message: AtomicI64::new(5000),
+            files: Mutex::default(),
         });
-        let app = Router::new().route("/{bot}/{method}", post(method)).with_state(state.clone());
+        let app = Router::new()
+            .route("/{bot}/{method}", post(method))
+            .route("/file/{bot}/{*path}", axum::routing::get(file))
+            .with_state(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -178,6 +184,12 @@ impl Simulator {
         lock(&self.state.webhook).clone()
     }
 
+    /// Makes a file downloadable: `getFile` with `file_id` names `path`, and
+    /// `GET /file/bot<token>/<path>` answers `bytes`.
+    pub fn add_file(&self, file_id: &str, path: &str, bytes: impl Into<bytes::Bytes>) {
+        lock(&self.state.files).insert(file_id.to_owned(), (path.to_owned(), bytes.into()));
+    }
+
     /// Queues an update for `getUpdates`.
     pub fn queue_update(&self, update: Value) {
         lock(&self.state.queue).push_back(update);
@@ -210,6 +222,18 @@ fn error(status: StatusCode, description: &str, parameters: Option<Value>) -> Re
 
 fn ok(result: Value) -> Response {
     axum::Json(json!({"ok": true, "result": result})).into_response()
+}
+
+/// `GET /file/bot<token>/<file_path>`: the bytes of a file `getFile` named.
+async fn file(State(st): State<Arc<SimState>>, Path((bot, path)): Path<(String, String)>) -> Response {
+    if bot.strip_prefix("bot") != Some(st.cfg.bot_token.as_str()) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized", None);
+    }
+    let found = lock(&st.files).values().find(|(p, _)| *p == path).map(|(_, b)| b.clone());
+    match found {
+        Some(b) => b.into_response(),
+        None => error(StatusCode::NOT_FOUND, "Not Found", None),
+    }
 }
 
 async fn method(
@@ -281,6 +305,19 @@ async fn method(
             // An offset confirms every update before it.
             q.retain(|u| u.get("update_id").and_then(Value::as_i64).unwrap_or(0) >= offset);
             ok(Value::Array(q.iter().take(limit).cloned().collect()))
+        }
+        "getFile" => {
+            let Some(id) = body.get("file_id").and_then(Value::as_str) else {
+                return error(StatusCode::BAD_REQUEST, "Bad Request: file_id not specified", None);
+            };
+            let found = lock(&st.files).get(id).map(|(path, b)| (path.clone(), b.len()));
+            match found {
+                Some((path, size)) => {
+                    record(None);
+                    ok(json!({"file_id": id, "file_unique_id": format!("u{id}"), "file_size": size, "file_path": path}))
+                }
+                None => error(StatusCode::BAD_REQUEST, "Bad Request: invalid file_id", None),
+            }
         }
         "answerCallbackQuery" => {
             if body.get("callback_query_id").and_then(Value::as_str).is_none() {

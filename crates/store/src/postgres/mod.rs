@@ -7,6 +7,7 @@ mod telegram;
 mod threading;
 mod triage;
 mod ui;
+mod widget;
 mod x;
 
 use async_trait::async_trait;

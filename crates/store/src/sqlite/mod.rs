@@ -7,6 +7,7 @@ mod routing;
 mod telegram;
 mod triage;
 mod ui;
+mod widget;
 mod x;
 
 use std::path::Path;

@@ -47,6 +47,7 @@ pub(crate) struct ChannelRow {
     verify_token: String,
     callback_url: String,
     has_secret: bool,
+    widget: Option<crate::widget::AdminInfo>,
 }
 
 #[derive(Template)]
@@ -77,6 +78,7 @@ pub(crate) async fn channels(State(st): State<AppState>, me: UiUser, headers: He
             verify_token: ch.config.get("verify_token").and_then(|v| v.as_str()).unwrap_or("").to_owned(),
             callback_url: ch.callback_url.clone().unwrap_or_default(),
             has_secret: ch.secret.as_deref().is_some_and(|s| !s.is_empty()),
+            widget: crate::widget::admin_info(ch, &base),
         })
         .collect();
     render(&ChannelsPage { c: me.chrome("admin"), sections: sections(&me, "channels"), channels })
@@ -95,6 +97,7 @@ struct ChannelEditPage {
     has_secret: bool,
     config: String,
     webhook_url: String,
+    widget: Option<crate::widget::AdminInfo>,
 }
 
 fn edit_page(me: &UiUser, headers: &HeaderMap, ch: Option<&ChannelRecord>) -> Response {
@@ -116,6 +119,7 @@ fn edit_page(me: &UiUser, headers: &HeaderMap, ch: Option<&ChannelRecord>) -> Re
             .map(|c| serde_json::to_string_pretty(&redacted(c.clone()).config).unwrap_or_else(|_| "{}".into()))
             .unwrap_or_else(|| "{}".into()),
         webhook_url: ch.map(|c| format!("{}/webhooks/{}", base_url(headers), c.slug.as_str())).unwrap_or_default(),
+        widget: ch.and_then(|c| crate::widget::admin_info(c, &base_url(headers))),
     })
 }
 
@@ -214,8 +218,8 @@ pub(crate) async fn channel_save(
         Err(e) => return store_error(tr, e),
     };
     let config = keep_secrets(config, before.as_ref().map(|b| &b.config));
-    if matches!(kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram)
-        && let Err(reason) = switchboard_channels::meta::validate_config(kind, &config)
+    if matches!(kind, ChannelKind::Whatsapp | ChannelKind::Messenger | ChannelKind::Instagram | ChannelKind::Web)
+        && let Err(reason) = switchboard_channels::validate_config(kind, &config)
     {
         return page_error_text(tr, StatusCode::UNPROCESSABLE_ENTITY, reason);
     }

@@ -59,10 +59,20 @@ pub(super) async fn receive(
                 .map(str::to_owned)
         })
         .collect();
+    let files: Vec<Vec<(i32, String)>> =
+        messages.iter().map(switchboard_channels::telegram::media::downloads).collect();
     let acks = futures_util::future::join_all(messages.into_iter().map(|ev| st.engine.ingestor().submit(ev))).await;
     let mut duplicates = 0;
-    for (ack, callback) in acks.into_iter().zip(callbacks) {
+    for ((ack, callback), files) in acks.into_iter().zip(callbacks).zip(files) {
         let ack = ack?;
+        // Photos, documents, voice: downloaded into the media store by the engine (queued on a
+        // redelivery too, once per message and index, so a crash after the ack loses nothing).
+        if !files.is_empty() {
+            for (index, file_id) in files {
+                st.engine.store().enqueue_media(&ch.slug, ack.message_id, index, &file_id).await?;
+            }
+            st.engine.wake_media();
+        }
         if ack.duplicate {
             duplicates += 1;
             continue;
