@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod meta;
+pub mod probe;
 pub mod telegram;
 pub mod x;
 

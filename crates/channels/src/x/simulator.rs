@@ -161,6 +161,7 @@ impl Simulator {
             .route("/2/users/{id}/likes", post(like))
             .route("/2/users/{id}/mentions", axum::routing::get(mentions_timeline))
             .route("/2/dm_events", axum::routing::get(dm_events))
+            .route("/2/users/me", axum::routing::get(users_me))
             .with_state(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -404,6 +405,17 @@ fn newer(a: &str, b: &str) -> bool {
 fn includes(st: &SimState, ids: impl Iterator<Item = String>) -> Value {
     let users = st.users.lock().map(|u| ids.filter_map(|i| u.get(&i).cloned()).collect::<Vec<_>>()).unwrap_or_default();
     json!({ "users": users })
+}
+
+/// `GET /2/users/me`: the account the access token acts for (a connection check).
+async fn users_me(State(st): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    let h = match gate(&st, &headers, "users_me") {
+        Ok(h) => h,
+        Err(r) => return *r,
+    };
+    let body =
+        json!({"data": {"id": st.cfg.brand_user_id, "name": "Switchboard Co", "username": st.cfg.brand_screen_name}});
+    with_headers(axum::Json(body).into_response(), h)
 }
 
 async fn mentions_timeline(
