@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod channel_state;
+pub mod contact_notes;
 mod migrations;
 pub mod postgres;
 mod records;
@@ -109,7 +110,17 @@ pub enum Backend {
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
 pub trait Store:
-    UiStore + AuditStore + ChannelStateStore + RoutingStore + TriageStore + TelegramStore + XStore + Send + Sync + 'static
+    UiStore
+    + AuditStore
+    + ChannelStateStore
+    + RoutingStore
+    + TriageStore
+    + TelegramStore
+    + XStore
+    + contact_notes::ContactNoteStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is.
     fn backend(&self) -> Backend;

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use reqwest::StatusCode;
@@ -22,7 +23,7 @@ const PASSWORD: &str = "correct horse battery";
 struct App {
     base: String,
     store: DynStore,
-    _token: String,
+    token: String,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -75,7 +76,7 @@ async fn spawn_app_with(trusted_proxies: &[&str]) -> App {
     App {
         base: format!("http://{addr}"),
         store,
-        _token: token,
+        token,
         http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         _dir: dir,
     }
@@ -170,6 +171,36 @@ fn hidden(html: &str, name: &str) -> String {
     let i = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in {html}"));
     let rest = &html[i + marker.len()..];
     rest[..rest.find('"').unwrap()].to_owned()
+}
+
+async fn ingest(app: &App, id: &str, handle: &str, text: &str) -> String {
+    let r = app
+        .http
+        .post(format!("{}/api/v1/inbound", app.base))
+        .bearer_auth(&app.token)
+        .json(&json!({"channel": "shop", "external_id": id, "contact": {"handle": handle, "name": "Mia Chen"}, "text": text, "sent_at": chrono::Utc::now().to_rfc3339()}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    // Wait for threading.
+    for _ in 0..200 {
+        let v: serde_json::Value = app
+            .http
+            .get(format!("{}/api/v1/conversations?q={}", app.base, text.replace(' ', "+")))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(c) = v["items"].as_array().and_then(|a| a.first()) {
+            return c["case_number"].as_str().unwrap().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("never threaded");
 }
 
 /// Undoes askama's HTML escaping of a field's text.
@@ -720,4 +751,132 @@ async fn the_sign_in_throttle_believes_forwarded_addresses_only_from_trusted_pro
         assert_eq!(fail_from(&mut b, &format!("guess{i}@x.io"), &forged).await, StatusCode::UNAUTHORIZED);
     }
     assert_eq!(fail_from(&mut b, "another@x.io", "198.51.100.200").await, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_inbox_filters_by_language_and_sentiment_and_sorts_by_sla_due() {
+    let app = spawn_app().await;
+    let en = ingest(&app, "i1", "mia", "my parcel never arrived").await;
+    let zh = ingest(&app, "i2", "li", "退款什么时候到账").await;
+    for (case, language, sentiment) in [(&en, "en", "negative"), (&zh, "zh", "neutral")] {
+        let conv = app
+            .store
+            .get_conversation_by_case(switchboard_domain::CaseNumber::parse(case).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let msg = &app.store.list_messages(conv.id).await.unwrap()[0];
+        app.store
+            .save_triage(vec![switchboard_store::triage::MessageTriage {
+                message_id: msg.id,
+                conversation_id: conv.id,
+                language: language.into(),
+                language_confidence: 0.9,
+                sentiment: sentiment.into(),
+                sentiment_score: 0.0,
+                intent: "other".into(),
+                intent_confidence: 0.5,
+                intent_by_agent: false,
+                priority: "P3".into(),
+                priority_reasons: vec![],
+                pii: vec![],
+                redacted_text: String::new(),
+                intent_model_version: None,
+                created_at: chrono::Utc::now(),
+            }])
+            .await
+            .unwrap();
+    }
+    let mut b = Browser::new(&app);
+    b.login("lin@x.io", PASSWORD).await;
+    let p = b.get("/inbox?view=all&language=zh").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains(&zh) && !p.body.contains(&en), "{}", p.body);
+    let p = b.get("/inbox?view=all&sentiment=negative").await;
+    assert!(p.body.contains(&en) && !p.body.contains(&zh));
+    assert!(p.body.contains("<option value=\"negative\" selected>"), "the filter is kept in the form");
+    let p = b.get("/inbox/rows?view=all&language=en&sentiment=neutral").await;
+    assert!(!p.body.contains(&en) && !p.body.contains(&zh));
+    // Links to other pages keep the filters.
+    let p = b.get("/inbox?view=all&language=zh&sort=sla").await;
+    assert!(p.body.contains(&zh));
+    assert!(p.body.contains("<option value=\"sla\" selected>SLA due first</option>"), "{}", p.body);
+    assert!(p.body.contains("language=zh"), "view links keep the language");
+    for bad in ["/inbox?sentiment=angry", "/inbox?language=e%20n", "/inbox?language=xxxxxxxxxxxxxxxxxx"] {
+        assert_eq!(b.get(bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    // Text search: three characters or more go through the full-text index; shorter ones too.
+    let p = b.get("/inbox?view=all&q=%E4%BB%80%E4%B9%88%E6%97%B6").await; // 什么时
+    assert!(p.body.contains(&zh) && !p.body.contains(&en));
+    let p = b.get("/inbox?view=all&q=ARRIV").await;
+    assert!(p.body.contains(&en) && !p.body.contains(&zh));
+    let p = b.get("/inbox?view=all&q=%E9%80%80%E6%AC%BE").await; // 退款
+    assert!(p.body.contains(&zh) && !p.body.contains(&en));
+}
+
+#[tokio::test]
+async fn agents_keep_notes_on_the_contact_in_the_side_panel() {
+    let app = spawn_app().await;
+    let case = ingest(&app, "n1", "mia", "where is my order").await;
+    let mut lin = Browser::new(&app);
+    lin.login("lin@x.io", PASSWORD).await;
+    let csrf = lin.csrf().await;
+    let p = lin.get(&format!("/c/{case}")).await;
+    assert!(p.body.contains("No notes on this contact yet."), "{}", p.body);
+
+    let p = lin.post(&format!("/c/{case}/notes"), &[("_csrf", &csrf), ("body", "Prefers <b>email</b>")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location.as_deref(), Some(format!("/c/{case}#notes").as_str()));
+    let p = lin.get(&format!("/c/{case}")).await;
+    assert!(p.body.contains("Prefers &#60;b&#62;email&#60;/b&#62;"), "escaped: {}", p.body);
+    assert!(p.body.contains("Lin · <time>"), "author and time");
+    let conv = app
+        .store
+        .get_conversation_by_case(switchboard_domain::CaseNumber::parse(&case).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let notes = app.store.list_contact_notes(conv.contact_id).await.unwrap();
+    assert_eq!(notes.len(), 1);
+    let note = notes[0].clone();
+    assert!(p.body.contains(&format!("/c/{case}/notes/{}", note.id)), "the author may edit");
+
+    // Refused: empty, no CSRF token. Nothing changes.
+    assert_eq!(
+        lin.post(&format!("/c/{case}/notes"), &[("_csrf", &csrf), ("body", "   ")]).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(lin.post(&format!("/c/{case}/notes"), &[("body", "sneaky")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.store.list_contact_notes(conv.contact_id).await.unwrap().len(), 1);
+
+    // Another agent sees the note but may not edit it; a supervisor may.
+    let mut sam = Browser::new(&app);
+    sam.login("sam@x.io", PASSWORD).await;
+    let sam_csrf = sam.csrf().await;
+    let p = sam.get(&format!("/c/{case}")).await;
+    assert!(p.body.contains("Prefers &#60;b&#62;email"));
+    assert!(!p.body.contains(&format!("/notes/{}", note.id)));
+    let edit = format!("/c/{case}/notes/{}", note.id);
+    assert_eq!(sam.post(&edit, &[("_csrf", &sam_csrf), ("body", "Hacked")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.store.get_contact_note(note.id).await.unwrap().unwrap().body, note.body);
+
+    let p = lin.post(&edit, &[("_csrf", &csrf), ("body", "Prefers phone")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let mut sue = Browser::new(&app);
+    sue.login("sue@x.io", PASSWORD).await;
+    let sue_csrf = sue.csrf().await;
+    assert_eq!(
+        sue.post(&edit, &[("_csrf", &sue_csrf), ("body", "Prefers phone, mornings")]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let after = app.store.get_contact_note(note.id).await.unwrap().unwrap();
+    assert_eq!((after.body.as_str(), after.author_id), ("Prefers phone, mornings", note.author_id));
+    let p = lin.get(&format!("/c/{case}")).await;
+    assert!(p.body.contains("edited <time>"), "{}", p.body);
+    // A note is reached only through its own contact's conversations.
+    let other = ingest(&app, "n2", "leo", "another person").await;
+    let p = lin.post(&format!("/c/{other}/notes/{}", note.id), &[("_csrf", &csrf), ("body", "x")]).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    let actions = audit_actions(&app).await;
+    assert_eq!(actions.iter().filter(|a| a.0 == "contact.note.update" && a.1 && a.2).count(), 2);
 }

@@ -242,9 +242,17 @@ impl UiStore for SqliteStore {
                 if let Some(t) = q.tag.as_deref().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()) {
                     push(&mut sql, " AND EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = ?)", V::Text(t));
                 }
+                for (value, column) in [(&q.language, "language"), (&q.sentiment, "sentiment")] {
+                    if let Some(v) = value.as_deref().map(|v| v.trim().to_lowercase()).filter(|v| !v.is_empty()) {
+                        push(&mut sql, &super::search::latest_triage_clause(column), V::Text(v));
+                    }
+                }
                 if let Some(text) = q.query.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
                     if let Ok(case) = CaseNumber::parse(text) {
                         push(&mut sql, " AND c.case_number = ?", V::Integer(case.0));
+                    } else if let Some(phrase) = super::search::fts_phrase(text) {
+                        push(&mut sql, super::search::FTS_CONTACT, V::Text(phrase.clone()));
+                        push(&mut sql, super::search::FTS_MESSAGE, V::Text(phrase));
                     } else {
                         let pat = like_pattern(text);
                         push(&mut sql, " AND (EXISTS (SELECT 1 FROM contacts k WHERE k.id = c.contact_id AND k.name LIKE ? ESCAPE '\\')", V::Text(pat.clone()));
@@ -254,6 +262,10 @@ impl UiStore for SqliteStore {
                 match q.sort {
                     InboxSort::Urgency => sql.push_str(&format!(" ORDER BY {rank}, c.last_message_at, c.id")),
                     InboxSort::Recent => sql.push_str(" ORDER BY c.last_message_at DESC, c.id DESC"),
+                    InboxSort::SlaDue => sql.push_str(&format!(
+                        " ORDER BY {} NULLS LAST, {rank}, c.last_message_at, c.id",
+                        super::search::SLA_DUE
+                    )),
                 }
                 let limit = page_limit(q.limit);
                 sql.push_str(&format!(" LIMIT {} OFFSET {}", limit + 1, q.offset));

@@ -9,6 +9,7 @@ mod admin_docs;
 mod admin_teams;
 mod assets;
 mod canned;
+mod contact_notes;
 mod conversation;
 pub mod i18n;
 mod inbox;
@@ -168,6 +169,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/c/{case}/reply", post(conversation::reply))
         .route("/c/{case}/update", post(conversation::update))
         .route("/c/{case}/template", post(conversation::template))
+        .route("/c/{case}/notes", post(contact_notes::add))
+        .route("/c/{case}/notes/{id}", post(contact_notes::edit))
         .route("/settings", get(settings::page).post(settings::save))
         .route("/settings/availability", post(settings::save_availability))
         .route("/admin", get(|| async { Redirect::to("/admin/channels") }))
