@@ -17,6 +17,7 @@ pub mod live;
 pub mod proxy;
 pub mod session;
 mod settings;
+mod triage;
 
 use std::sync::Arc;
 
@@ -169,6 +170,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/c/{case}/reply", post(conversation::reply))
         .route("/c/{case}/update", post(conversation::update))
         .route("/c/{case}/template", post(conversation::template))
+        .route("/c/{case}/intent", post(triage::set_intent))
         .route("/c/{case}/notes", post(contact_notes::add))
         .route("/c/{case}/notes/{id}", post(contact_notes::edit))
         .route("/settings", get(settings::page).post(settings::save))
