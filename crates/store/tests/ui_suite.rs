@@ -442,7 +442,16 @@ async fn inbox_full_text_search_triage_filters_and_sla_due_order() {
             s.save_routing_state(&state, &[timer(due), warning]).await.unwrap();
         }
         let sla = InboxQuery { sort: InboxSort::SlaDue, ..query(ana.id, InboxView::All) };
-        assert_eq!(ids(&s, sla).await, vec![c[3], c[2], c[0], c[1]]);
+        assert_eq!(ids(&s, sla.clone()).await, vec![c[3], c[2], c[0], c[1]]);
+        let first = s.inbox(&InboxQuery { limit: 2, ..sla.clone() }).await.unwrap();
+        assert!(first.has_more);
+        assert_eq!(first.rows[0].summary.contact_name.as_deref(), Some("Kim"), "row columns are read for the page");
+        assert_eq!(first.rows[0].last_text.as_deref(), Some("where is my invoice"));
+        let second = s.inbox(&InboxQuery { limit: 2, offset: 2, ..sla.clone() }).await.unwrap();
+        assert!(!second.has_more);
+        assert_eq!(second.rows.iter().map(|r| r.summary.conversation.id).collect::<Vec<_>>(), vec![c[0], c[1]]);
+        let filtered = InboxQuery { language: Some("en".into()), ..sla };
+        assert_eq!(ids(&s, filtered).await, vec![c[3], c[0]], "filters apply inside the sorted ids");
     })
     .await;
 }

@@ -259,16 +259,27 @@ impl UiStore for SqliteStore {
                         push(&mut sql, " OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ? ESCAPE '\\'))", V::Text(pat));
                     }
                 }
-                match q.sort {
-                    InboxSort::Urgency => sql.push_str(&format!(" ORDER BY {rank}, c.last_message_at, c.id")),
-                    InboxSort::Recent => sql.push_str(" ORDER BY c.last_message_at DESC, c.id DESC"),
-                    InboxSort::SlaDue => sql.push_str(&format!(
-                        " ORDER BY {} NULLS LAST, {rank}, c.last_message_at, c.id",
-                        super::search::SLA_DUE
-                    )),
-                }
                 let limit = page_limit(q.limit);
-                sql.push_str(&format!(" LIMIT {} OFFSET {}", limit + 1, q.offset));
+                let page = format!(" LIMIT {} OFFSET {}", limit + 1, q.offset);
+                match q.sort {
+                    InboxSort::Urgency => sql.push_str(&format!(" ORDER BY {rank}, c.last_message_at, c.id{page}")),
+                    InboxSort::Recent => sql.push_str(&format!(" ORDER BY c.last_message_at DESC, c.id DESC{page}")),
+                    InboxSort::SlaDue => {
+                        // No index gives this order, so every conversation in view is sorted: sort
+                        // only ids and keys, and read the row columns (contact name, last text,
+                        // unread mark) for the page's rows alone.
+                        let from = " FROM conversations c WHERE 1 = 1";
+                        let at = sql.find(from).unwrap_or(sql.len());
+                        let (select, filters) = sql.split_at(at);
+                        let filters = filters.get(from.len()..).unwrap_or("");
+                        sql = format!(
+                            "{select} FROM (SELECT c.id AS pid, {due} AS due, {rank} AS rk, c.last_message_at AS lm \
+                             FROM conversations c WHERE 1 = 1{filters} ORDER BY due NULLS LAST, rk, lm, c.id{page}) p \
+                             JOIN conversations c ON c.id = p.pid ORDER BY p.due NULLS LAST, p.rk, p.lm, c.id",
+                            due = super::search::SLA_DUE
+                        );
+                    }
+                }
                 let mut rows = c
                     .prepare(&sql)?
                     .query_map(rusqlite::params_from_iter(args), |r| {
