@@ -10,6 +10,7 @@
 
 pub mod buttons;
 pub mod meta;
+pub mod probe;
 pub mod telegram;
 pub mod widget;
 pub mod x;

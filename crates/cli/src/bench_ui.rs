@@ -232,6 +232,9 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
         ("/inbox/rows?view=all", "inbox rows fragment (live refresh)"),
         ("/inbox?view=all&q=SB-000777", "inbox: search by case number"),
         ("/inbox?view=all&q=parcel", "inbox: text search, frequent match"),
+        ("/inbox?view=all&sort=sla", "inbox: SLA due first"),
+        ("/inbox?view=all&language=fr", "inbox: language fr (no match)"),
+        ("/inbox?view=all&sentiment=negative", "inbox: sentiment negative (no match)"),
         ("/c/SB-000777", "conversation page"),
     ] {
         timings
@@ -239,16 +242,16 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
     }
     // A term no open conversation contains makes the search read every open conversation's
     // messages: the worst case, measured with fewer requests.
-    timings.push(
-        time_get(
-            &http,
-            &format!("{base}/inbox?view=all&q=crashes"),
-            &cookie,
-            n.min(30),
-            "inbox: text search, no match (worst case)",
-        )
-        .await?,
-    );
+    for (q, name) in [
+        ("crashes", "inbox: text search, no open match (index)"),
+        ("xyzzy", "inbox: text search, no match anywhere"),
+        // Shorter than a trigram: the LIKE scan of every open conversation's messages, which
+        // every search used before the full-text index.
+        ("qz", "inbox: 2-letter search, no match (LIKE)"),
+    ] {
+        let url = format!("{base}/inbox?view=all&q={q}");
+        timings.push(time_get(&http, &url, &cookie, n.min(30), name).await?);
+    }
     let base_p50 = timings[0].p50.max(0.001);
     println!();
     println!(

@@ -38,6 +38,10 @@ pub struct Config {
     pub nlp: NlpSection,
     /// Routing, SLA timers, automation and the automatic acknowledgement.
     pub routing: RoutingSection,
+    /// Reverse proxies (CIDRs or addresses) whose `X-Forwarded-For` names the client for the
+    /// sign-in throttle; empty: the connection's own address is used.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Triage settings.
@@ -152,11 +156,18 @@ impl Default for Config {
                 routing_wait_ms: 2000,
             },
             routing: RoutingSection { enabled: true, auto_ack: false, auto_ack_public: false, tick_ms: 2000 },
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
 impl Config {
+    /// The trusted proxies, parsed; the error names the key and the entry.
+    pub fn proxies(&self) -> anyhow::Result<switchboard_web::ui::proxy::TrustedProxies> {
+        switchboard_web::ui::proxy::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: trusted_proxies: {e}"))
+    }
+
     /// Loads defaults, then the file (if given, it must exist; `switchboard.toml` in the working
     /// directory is read when present), then `SWITCHBOARD_*` variables (`__` separates nested
     /// keys: `SWITCHBOARD_LOG__LEVEL=debug`). Validates the result.
@@ -183,6 +194,7 @@ impl Config {
 
     /// Checks values that parse but make no sense; every message names the key.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.proxies()?;
         for l in &self.nlp.languages {
             if !switchboard_nlp::lang::SUPPORTED.contains(&l.as_str()) {
                 bail!(
@@ -365,6 +377,7 @@ mod tests {
             ("[nlp]\nlanguage_fast_margin = -1", "nlp.language_fast_margin"),
             ("[nlp]\ncolour = 1", "colour"),
             ("[routing]\ntick_ms = 5", "routing.tick_ms"),
+            ("trusted_proxies = [\"10.0.0.0/33\"]", "trusted_proxies"),
             ("[routing]\nauto_ack = \"yes\"", "routing.auto_ack"),
             ("[[channels]]\nslug = \"wa\"\nkind = \"whatsapp\"\nconfig = { phone_id = \"1\" }", "channels[0].config"),
         ];

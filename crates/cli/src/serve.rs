@@ -77,7 +77,8 @@ pub async fn start_with_workers(
     if cfg.nlp.enabled && workers {
         crate::nlp::start_triage(&engine, &cfg.nlp).await?;
     }
-    let state = AppState::new(engine.clone(), WebConfig { max_body_bytes: cfg.max_body_bytes });
+    let state = AppState::new(engine.clone(), WebConfig { max_body_bytes: cfg.max_body_bytes })
+        .with_trusted_proxies(cfg.proxies()?);
     let app = switchboard_web::router(state.clone());
     let addr = listener.local_addr()?;
     let stop = state.shutdown.clone();

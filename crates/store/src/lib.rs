@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod channel_state;
+pub mod contact_notes;
 mod migrations;
 pub mod postgres;
 mod records;
@@ -119,6 +120,7 @@ pub trait Store:
     + TelegramStore
     + XStore
     + WidgetStore
+    + contact_notes::ContactNoteStore
     + Send
     + Sync
     + 'static

@@ -68,6 +68,9 @@ pub enum InboxSort {
     Urgency,
     /// Latest activity first.
     Recent,
+    /// The earliest running SLA breach time first; conversations without a running clock after
+    /// them, most urgent priority first.
+    SlaDue,
 }
 
 /// An inbox query for one viewer.
@@ -85,6 +88,10 @@ pub struct InboxQuery {
     pub priority: Option<Priority>,
     /// Conversations carrying this tag.
     pub tag: Option<String>,
+    /// The language detected in the latest triaged customer message (`en`, `zh`, …).
+    pub language: Option<String>,
+    /// The sentiment of the latest triaged customer message (`negative`, `neutral`, `positive`).
+    pub sentiment: Option<String>,
     /// A case number, or words in the contact's name or the messages.
     pub query: Option<String>,
     /// Order.

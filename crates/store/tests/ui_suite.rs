@@ -6,12 +6,15 @@ mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::for_each_backend;
+use switchboard_domain::sla::{SlaMetric, SlaTimerKind};
 use switchboard_domain::{
-    ChannelSlug, ContactRef, ConversationId, InboundEvent, Priority, Role, Status, UserId, Visibility,
+    ChannelSlug, ContactRef, ConversationId, InboundEvent, MessageId, Priority, Role, Status, UserId, Visibility,
 };
+use switchboard_store::routing::{RoutingState, TimerSpec};
+use switchboard_store::triage::MessageTriage;
 use switchboard_store::{
-    AuditFilter, ConversationPatch, DynStore, InboxQuery, InboxSort, InboxView, NewAuditEntry, NewUser, StoreError,
-    ThreadingRules, UiSession, User, UserPrefs, UserUpdate,
+    AuditFilter, ConversationFilter, ConversationPatch, DynStore, InboxQuery, InboxSort, InboxView, NewAuditEntry,
+    NewUser, StoreError, ThreadingRules, UiSession, User, UserPrefs, UserUpdate,
 };
 
 macro_rules! assert_err {
@@ -64,6 +67,8 @@ fn query(user: UserId, view: InboxView) -> InboxQuery {
         channel: None,
         priority: None,
         tag: None,
+        language: None,
+        sentiment: None,
         query: None,
         sort: InboxSort::Urgency,
         offset: 0,
@@ -325,6 +330,163 @@ async fn inbox_counts_stop_at_the_cap() {
             (counts.all, counts.unassigned, counts.mine),
             (switchboard_store::INBOX_COUNT_CAP, switchboard_store::INBOX_COUNT_CAP, 0)
         );
+    })
+    .await;
+}
+
+fn triage_row(m: MessageId, c: ConversationId, language: &str, sentiment: &str, at: DateTime<Utc>) -> MessageTriage {
+    MessageTriage {
+        message_id: m,
+        conversation_id: c,
+        language: language.into(),
+        language_confidence: 0.9,
+        sentiment: sentiment.into(),
+        sentiment_score: 0.0,
+        intent: "other".into(),
+        intent_confidence: 0.5,
+        intent_by_agent: false,
+        priority: "P3".into(),
+        priority_reasons: vec![],
+        pii: vec![],
+        redacted_text: String::new(),
+        intent_model_version: None,
+        created_at: at,
+    }
+}
+
+#[tokio::test]
+async fn inbox_full_text_search_triage_filters_and_sla_due_order() {
+    for_each_backend(|s| async move {
+        let ana = user(&s, "ana@x.test", Role::Agent).await;
+        let c = deliver(
+            &s,
+            vec![
+                inbound("f1", "u1", "Mia Chen", "my parcel is late", t0()),
+                inbound("f2", "u2", "Leo", "我的订单显示已签收，但是我没有收到", t0() + Duration::minutes(1)),
+                inbound("f3", "u3", "Zoë Ångström", "Say \"hello\" to the 100% refund", t0() + Duration::minutes(2)),
+                inbound("f4", "u4", "Kim", "nothing to see", t0() + Duration::minutes(3)),
+            ],
+        )
+        .await;
+        let search = |q: &str| InboxQuery { query: Some(q.into()), ..query(ana.id, InboxView::All) };
+        // Substrings anywhere, any case, any script; names too.
+        assert_eq!(ids(&s, search("ARCE")).await, vec![c[0]]);
+        assert_eq!(ids(&s, search("已签收")).await, vec![c[1]]);
+        assert_eq!(ids(&s, search("Ångström")).await, vec![c[2]]);
+        assert_eq!(ids(&s, search("STRÖM")).await, vec![c[2]], "ASCII letters in any case");
+        assert_eq!(ids(&s, search("\"hello\"")).await, vec![c[2]], "quotes are text, not syntax");
+        assert_eq!(ids(&s, search("100%")).await, vec![c[2]], "% is text, not a wildcard");
+        assert_eq!(ids(&s, search("10_%")).await, Vec::<ConversationId>::new());
+        assert_eq!(ids(&s, search("parcel is late and more")).await, Vec::<ConversationId>::new());
+        // Shorter than a trigram: still found.
+        assert_eq!(ids(&s, search("Le")).await, vec![c[1]]);
+        assert_eq!(ids(&s, search("签收")).await, vec![c[1]]);
+        // Later messages are searchable at once (the index follows every insert).
+        let later =
+            deliver(&s, vec![inbound("f5", "u4", "Kim", "where is my invoice", t0() + Duration::minutes(4))]).await;
+        assert_eq!(later[0], c[3]);
+        assert_eq!(ids(&s, search("invoice")).await, vec![c[3]]);
+        let api = s
+            .list_conversations(&ConversationFilter { query: Some("invoice".into()), limit: 10, ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(api.items.iter().map(|i| i.conversation.id).collect::<Vec<_>>(), vec![c[3]]);
+
+        // Language and sentiment of the latest triaged customer message.
+        let msgs = |i: usize| {
+            let s = s.clone();
+            let id = c[i];
+            async move { s.list_messages(id).await.unwrap() }
+        };
+        let m0 = msgs(0).await;
+        let m1 = msgs(1).await;
+        let m3 = msgs(3).await;
+        s.save_triage(vec![
+            triage_row(m0[0].id, c[0], "en", "negative", t0()),
+            triage_row(m1[0].id, c[1], "zh", "neutral", t0()),
+            triage_row(m3[0].id, c[3], "en", "negative", t0()),
+            triage_row(m3[1].id, c[3], "en", "positive", t0() + Duration::minutes(5)),
+        ])
+        .await
+        .unwrap();
+        let filtered = |language: Option<&str>, sentiment: Option<&str>| InboxQuery {
+            language: language.map(str::to_owned),
+            sentiment: sentiment.map(str::to_owned),
+            ..query(ana.id, InboxView::All)
+        };
+        assert_eq!(ids(&s, filtered(Some("zh"), None)).await, vec![c[1]]);
+        assert_eq!(ids(&s, filtered(Some("EN"), None)).await, vec![c[0], c[3]]);
+        assert_eq!(ids(&s, filtered(None, Some("negative"))).await, vec![c[0]], "the latest message counts");
+        assert_eq!(ids(&s, filtered(Some("en"), Some("positive"))).await, vec![c[3]]);
+        assert_eq!(ids(&s, filtered(Some("fr"), None)).await, Vec::<ConversationId>::new());
+
+        // SLA due first: running breach timers in due order, then the rest by urgency.
+        let timer = |minutes: i64| TimerSpec {
+            metric: SlaMetric::FirstResponse,
+            cycle: 0,
+            kind: SlaTimerKind::Breach,
+            action: None,
+            fire_at: t0() + Duration::minutes(minutes),
+        };
+        for (i, due) in [(2, 30), (3, 10)] {
+            let conv = s.get_conversation(c[i]).await.unwrap().unwrap();
+            let state = RoutingState {
+                conversation_id: c[i],
+                synced_at: Some(conv.updated_at),
+                seen_message_at: Some(conv.last_message_at),
+                policy: None,
+                clocks: vec![],
+                auto_resolve_hours: None,
+            };
+            let warning = TimerSpec { kind: SlaTimerKind::Warning, fire_at: t0(), ..timer(due) };
+            s.save_routing_state(&state, &[timer(due), warning]).await.unwrap();
+        }
+        let sla = InboxQuery { sort: InboxSort::SlaDue, ..query(ana.id, InboxView::All) };
+        assert_eq!(ids(&s, sla.clone()).await, vec![c[3], c[2], c[0], c[1]]);
+        let first = s.inbox(&InboxQuery { limit: 2, ..sla.clone() }).await.unwrap();
+        assert!(first.has_more);
+        assert_eq!(first.rows[0].summary.contact_name.as_deref(), Some("Kim"), "row columns are read for the page");
+        assert_eq!(first.rows[0].last_text.as_deref(), Some("where is my invoice"));
+        let second = s.inbox(&InboxQuery { limit: 2, offset: 2, ..sla.clone() }).await.unwrap();
+        assert!(!second.has_more);
+        assert_eq!(second.rows.iter().map(|r| r.summary.conversation.id).collect::<Vec<_>>(), vec![c[0], c[1]]);
+        let filtered = InboxQuery { language: Some("en".into()), ..sla };
+        assert_eq!(ids(&s, filtered).await, vec![c[3], c[0]], "filters apply inside the sorted ids");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn contact_notes_are_kept_with_author_and_time() {
+    for_each_backend(|s| async move {
+        let ana = user(&s, "ana@x.test", Role::Agent).await;
+        let c = deliver(&s, vec![inbound("n1", "u1", "Mia Chen", "hello", t0())]).await;
+        let contact = s.get_conversation(c[0]).await.unwrap().unwrap().contact_id;
+        let first = s.add_contact_note(contact, ana.id, "Prefers email", t0()).await.unwrap();
+        assert_eq!(
+            (first.author_name.as_str(), first.body.as_str(), first.created_at),
+            ("ana@x.test", "Prefers email", t0())
+        );
+        let second = s.add_contact_note(contact, ana.id, "VIP since 2024", t0() + Duration::minutes(1)).await.unwrap();
+        let list = s.list_contact_notes(contact).await.unwrap();
+        assert_eq!(list.iter().map(|n| n.id).collect::<Vec<_>>(), vec![second.id, first.id], "newest first");
+        let edited = s.update_contact_note(first.id, "Prefers phone", t0() + Duration::minutes(5)).await.unwrap();
+        assert_eq!(
+            (edited.body.as_str(), edited.created_at, edited.updated_at),
+            ("Prefers phone", t0(), t0() + Duration::minutes(5))
+        );
+        assert_eq!(s.get_contact_note(first.id).await.unwrap(), Some(edited));
+        // Refused: blank, too long, unknown contact or note; nothing changes.
+        assert_err!(s.add_contact_note(contact, ana.id, "  ", t0()).await, Invalid);
+        assert_err!(s.add_contact_note(contact, ana.id, &"x".repeat(4001), t0()).await, Invalid);
+        assert_err!(s.update_contact_note(first.id, "", t0()).await, Invalid);
+        assert_err!(
+            s.add_contact_note(switchboard_domain::ContactId(uuid::Uuid::now_v7()), ana.id, "x", t0()).await,
+            NotFound
+        );
+        assert_err!(s.update_contact_note(uuid::Uuid::now_v7(), "x", t0()).await, NotFound);
+        assert_eq!(s.list_contact_notes(contact).await.unwrap().len(), 2);
+        assert_eq!(s.get_contact_note(first.id).await.unwrap().unwrap().body, "Prefers phone");
     })
     .await;
 }

@@ -174,6 +174,7 @@ impl Simulator {
             .route("/2/dm_events", axum::routing::get(dm_events))
             .route("/2/users/{id}/tweets", axum::routing::get(user_tweets))
             .route("/2/dm_conversations/with/{participant}/dm_events", axum::routing::get(conversation_dm_events))
+            .route("/2/users/me", axum::routing::get(users_me))
             .with_state(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -473,6 +474,17 @@ fn page_start(q: &std::collections::HashMap<String, String>) -> Result<Option<St
 fn includes(st: &SimState, ids: impl Iterator<Item = String>) -> Value {
     let users = st.users.lock().map(|u| ids.filter_map(|i| u.get(&i).cloned()).collect::<Vec<_>>()).unwrap_or_default();
     json!({ "users": users })
+}
+
+/// `GET /2/users/me`: the account the access token acts for (a connection check).
+async fn users_me(State(st): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    let h = match gate(&st, &headers, "users_me") {
+        Ok(h) => h,
+        Err(r) => return *r,
+    };
+    let body =
+        json!({"data": {"id": st.cfg.brand_user_id, "name": "Switchboard Co", "username": st.cfg.brand_screen_name}});
+    with_headers(axum::Json(body).into_response(), h)
 }
 
 async fn mentions_timeline(

@@ -2,7 +2,9 @@
 
 mod audit;
 mod channel_state;
+mod contact_notes;
 mod routing;
+mod search;
 mod telegram;
 mod threading;
 mod triage;
@@ -582,12 +584,7 @@ impl Store for PgStore {
             if let Ok(case) = CaseNumber::parse(q) {
                 qb.push(" AND c.case_number = ").push_bind(case.0);
             } else {
-                let pat = like_pattern(q);
-                qb.push(" AND (EXISTS (SELECT 1 FROM contacts k WHERE k.id = c.contact_id AND k.name ILIKE ")
-                    .push_bind(pat.clone())
-                    .push(") OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text ILIKE ")
-                    .push_bind(pat)
-                    .push("))");
+                search::push_text_search(&mut qb, q);
             }
         }
         if let Some(cur) = &f.cursor {

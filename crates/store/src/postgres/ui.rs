@@ -10,7 +10,7 @@ use crate::records::page_limit;
 use crate::ui::{PRIORITY_RANK, priority_rank};
 use crate::{
     ConversationSummary, INBOX_COUNT_CAP, InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, Result,
-    StoreError, UiSession, UiStore, User, UserPrefs, UserUpdate, like_pattern, qualified,
+    StoreError, UiSession, UiStore, User, UserPrefs, UserUpdate, qualified,
 };
 
 #[async_trait]
@@ -206,17 +206,20 @@ impl UiStore for PgStore {
             if let Ok(case) = CaseNumber::parse(text) {
                 qb.push(" AND c.case_number = ").push_bind(case.0);
             } else {
-                let pat = like_pattern(text);
-                qb.push(" AND (EXISTS (SELECT 1 FROM contacts k WHERE k.id = c.contact_id AND k.name ILIKE ")
-                    .push_bind(pat.clone())
-                    .push(") OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text ILIKE ")
-                    .push_bind(pat)
-                    .push("))");
+                super::search::push_text_search(&mut qb, text);
+            }
+        }
+        for (value, column) in [(&q.language, "language"), (&q.sentiment, "sentiment")] {
+            if let Some(v) = value.as_deref().map(|v| v.trim().to_lowercase()).filter(|v| !v.is_empty()) {
+                super::search::push_latest_triage(&mut qb, column, v);
             }
         }
         match q.sort {
             InboxSort::Urgency => qb.push(format!(" ORDER BY {rank}, c.last_message_at, c.id")),
             InboxSort::Recent => qb.push(" ORDER BY c.last_message_at DESC, c.id DESC"),
+            InboxSort::SlaDue => {
+                qb.push(format!(" ORDER BY {} NULLS LAST, {rank}, c.last_message_at, c.id", super::search::SLA_DUE))
+            }
         };
         let limit = page_limit(q.limit);
         qb.push(" LIMIT ").push_bind(limit as i64 + 1).push(" OFFSET ").push_bind(q.offset as i64);

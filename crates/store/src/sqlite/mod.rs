@@ -3,7 +3,9 @@
 mod audit;
 mod channel_state;
 mod conn;
+mod contact_notes;
 mod routing;
+mod search;
 mod telegram;
 mod triage;
 mod ui;
@@ -703,6 +705,9 @@ impl Store for SqliteStore {
                 if let Some(q) = f.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
                     if let Ok(case) = CaseNumber::parse(q) {
                         push(&mut sql, " AND c.case_number = ?", V::Integer(case.0));
+                    } else if let Some(phrase) = search::fts_phrase(q) {
+                        push(&mut sql, search::FTS_CONTACT, V::Text(phrase.clone()));
+                        push(&mut sql, search::FTS_MESSAGE, V::Text(phrase));
                     } else {
                         let pat = like_pattern(q);
                         push(&mut sql, " AND (EXISTS (SELECT 1 FROM contacts k WHERE k.id = c.contact_id AND k.name LIKE ? ESCAPE '\\')", V::Text(pat.clone()));

@@ -242,21 +242,44 @@ impl UiStore for SqliteStore {
                 if let Some(t) = q.tag.as_deref().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()) {
                     push(&mut sql, " AND EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = ?)", V::Text(t));
                 }
+                for (value, column) in [(&q.language, "language"), (&q.sentiment, "sentiment")] {
+                    if let Some(v) = value.as_deref().map(|v| v.trim().to_lowercase()).filter(|v| !v.is_empty()) {
+                        push(&mut sql, &super::search::latest_triage_clause(column), V::Text(v));
+                    }
+                }
                 if let Some(text) = q.query.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
                     if let Ok(case) = CaseNumber::parse(text) {
                         push(&mut sql, " AND c.case_number = ?", V::Integer(case.0));
+                    } else if let Some(phrase) = super::search::fts_phrase(text) {
+                        push(&mut sql, super::search::FTS_CONTACT, V::Text(phrase.clone()));
+                        push(&mut sql, super::search::FTS_MESSAGE, V::Text(phrase));
                     } else {
                         let pat = like_pattern(text);
                         push(&mut sql, " AND (EXISTS (SELECT 1 FROM contacts k WHERE k.id = c.contact_id AND k.name LIKE ? ESCAPE '\\')", V::Text(pat.clone()));
                         push(&mut sql, " OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ? ESCAPE '\\'))", V::Text(pat));
                     }
                 }
-                match q.sort {
-                    InboxSort::Urgency => sql.push_str(&format!(" ORDER BY {rank}, c.last_message_at, c.id")),
-                    InboxSort::Recent => sql.push_str(" ORDER BY c.last_message_at DESC, c.id DESC"),
-                }
                 let limit = page_limit(q.limit);
-                sql.push_str(&format!(" LIMIT {} OFFSET {}", limit + 1, q.offset));
+                let page = format!(" LIMIT {} OFFSET {}", limit + 1, q.offset);
+                match q.sort {
+                    InboxSort::Urgency => sql.push_str(&format!(" ORDER BY {rank}, c.last_message_at, c.id{page}")),
+                    InboxSort::Recent => sql.push_str(&format!(" ORDER BY c.last_message_at DESC, c.id DESC{page}")),
+                    InboxSort::SlaDue => {
+                        // No index gives this order, so every conversation in view is sorted: sort
+                        // only ids and keys, and read the row columns (contact name, last text,
+                        // unread mark) for the page's rows alone.
+                        let from = " FROM conversations c WHERE 1 = 1";
+                        let at = sql.find(from).unwrap_or(sql.len());
+                        let (select, filters) = sql.split_at(at);
+                        let filters = filters.get(from.len()..).unwrap_or("");
+                        sql = format!(
+                            "{select} FROM (SELECT c.id AS pid, {due} AS due, {rank} AS rk, c.last_message_at AS lm \
+                             FROM conversations c WHERE 1 = 1{filters} ORDER BY due NULLS LAST, rk, lm, c.id{page}) p \
+                             JOIN conversations c ON c.id = p.pid ORDER BY p.due NULLS LAST, p.rk, p.lm, c.id",
+                            due = super::search::SLA_DUE
+                        );
+                    }
+                }
                 let mut rows = c
                     .prepare(&sql)?
                     .query_map(rusqlite::params_from_iter(args), |r| {

@@ -17,16 +17,24 @@ use crate::AppState;
 use crate::api::channels::{keep_secrets, redacted};
 
 /// The admin sections, for the sub-navigation. Later settings pages add themselves here.
-pub(crate) const SECTIONS: &[(&str, &str)] =
-    &[("channels", "admin-channels"), ("users", "admin-users"), ("audit", "admin-audit")];
+pub(crate) const SECTIONS: &[(&str, &str)] = &[
+    ("channels", "admin-channels"),
+    ("users", "admin-users"),
+    ("teams", "uiadmin-section-teams"),
+    ("sla", "uiadmin-section-sla"),
+    ("calendars", "uiadmin-section-calendars"),
+    ("rules", "uiadmin-section-rules"),
+    ("canned", "uiadmin-section-canned"),
+    ("audit", "admin-audit"),
+];
 
 pub(crate) struct Section {
-    href: String,
-    label: String,
-    current: bool,
+    pub(crate) href: String,
+    pub(crate) label: String,
+    pub(crate) current: bool,
 }
 
-fn sections(me: &UiUser, current: &str) -> Vec<Section> {
+pub(crate) fn sections(me: &UiUser, current: &str) -> Vec<Section> {
     SECTIONS
         .iter()
         .map(|(id, key)| Section { href: format!("/admin/{id}"), label: me.tr.t(key), current: *id == current })
@@ -98,9 +106,13 @@ struct ChannelEditPage {
     config: String,
     webhook_url: String,
     widget: Option<crate::widget::AdminInfo>,
+    /// Whether "test connection" applies (a provider API exists for the kind).
+    testable: bool,
+    /// The outcome of "test connection": success and what it says.
+    test: Option<(bool, String)>,
 }
 
-fn edit_page(me: &UiUser, headers: &HeaderMap, ch: Option<&ChannelRecord>) -> Response {
+fn edit_page(me: &UiUser, headers: &HeaderMap, ch: Option<&ChannelRecord>, test: Option<(bool, String)>) -> Response {
     let kind = ch.map(|c| c.kind).unwrap_or(ChannelKind::Api);
     render(&ChannelEditPage {
         c: me.chrome("admin"),
@@ -120,7 +132,60 @@ fn edit_page(me: &UiUser, headers: &HeaderMap, ch: Option<&ChannelRecord>) -> Re
             .unwrap_or_else(|| "{}".into()),
         webhook_url: ch.map(|c| format!("{}/webhooks/{}", base_url(headers), c.slug.as_str())).unwrap_or_default(),
         widget: ch.and_then(|c| crate::widget::admin_info(c, &base_url(headers))),
+        testable: ch.is_some_and(|c| {
+            matches!(
+                c.kind,
+                ChannelKind::Whatsapp
+                    | ChannelKind::Messenger
+                    | ChannelKind::Instagram
+                    | ChannelKind::X
+                    | ChannelKind::Telegram
+            )
+        }),
+        test,
     })
+}
+
+/// `POST /admin/channels/{slug}/test`: one read against the provider's API with the stored
+/// credentials; the page says whose they are or shows the provider's error. Changes nothing.
+pub(crate) async fn channel_test(
+    State(st): State<AppState>,
+    me: UiUser,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    form: Result<Form<super::session::CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    if let Err(r) = me.require(Role::Admin) {
+        return r;
+    }
+    let Ok(Form(f)) = form else { return page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form") };
+    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
+        return r;
+    }
+    let Ok(slug) = ChannelSlug::parse(&slug) else {
+        return page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found");
+    };
+    let ch = match st.engine.store().get_channel(&slug).await {
+        Ok(Some(ch)) => ch,
+        Ok(None) => return page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found"),
+        Err(e) => return store_error(&me.tr, e),
+    };
+    let settings = switchboard_channels::ChannelSettings {
+        slug: ch.slug.clone(),
+        kind: ch.kind,
+        secret: ch.secret.clone(),
+        config: ch.config.clone(),
+    };
+    let outcome = match reqwest::Client::builder().build() {
+        Ok(client) => switchboard_channels::probe::test_connection(&client, &settings).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    tracing::info!(channel = %slug.as_str(), ok = outcome.is_ok(), "channel connection tested");
+    let test = match outcome {
+        Ok(who) => (true, me.tr.t1("uiadmin-test-ok", "who", &who)),
+        Err(why) => (false, me.tr.t1("uiadmin-test-failed", "reason", &why)),
+    };
+    edit_page(&me, &headers, Some(&ch), Some(test))
 }
 
 /// `GET /admin/channels/new`.
@@ -128,7 +193,7 @@ pub(crate) async fn channel_new(me: UiUser, headers: HeaderMap) -> Response {
     if let Err(r) = me.require(Role::Admin) {
         return r;
     }
-    edit_page(&me, &headers, None)
+    edit_page(&me, &headers, None, None)
 }
 
 /// `GET /admin/channels/{slug}`.
@@ -145,7 +210,7 @@ pub(crate) async fn channel_edit(
         return page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found");
     };
     match st.engine.store().get_channel(&slug).await {
-        Ok(Some(ch)) => edit_page(&me, &headers, Some(&ch)),
+        Ok(Some(ch)) => edit_page(&me, &headers, Some(&ch), None),
         Ok(None) => page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found"),
         Err(e) => store_error(&me.tr, e),
     }

@@ -126,6 +126,8 @@ struct ConversationPage {
     templates: bool,
     /// The template language to suggest.
     template_language: &'static str,
+    /// The contact's notes (`contact_notes.rs`).
+    notes: super::contact_notes::NotesPanel,
 }
 
 /// The customer-service window (WhatsApp, Messenger, Instagram) as the composer shows it.
@@ -362,7 +364,12 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Path(case): Pat
         .collect();
     let contact = l.contact.as_ref();
     let window = window_view(&st, tr, &l.conv, crate::api::messaging::thread_visibility(&l.conv)).await;
+    let notes = match super::contact_notes::panel(&st, &me, l.conv.contact_id, &l.conv.case_number.to_string()).await {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
     let page = ConversationPage {
+        notes,
         templates: kind == ChannelKind::Whatsapp,
         template_language: match tr.locale {
             super::i18n::Locale::ZhCn => "zh_CN",

@@ -16,6 +16,9 @@ use crate::AppState;
 
 const PAGE_SIZE: u32 = 50;
 
+/// Sentiments triage assigns.
+const SENTIMENTS: &[&str] = &["negative", "neutral", "positive"];
+
 /// Inbox query parameters; empty values mean "any".
 #[derive(Debug, Default, Deserialize, Clone)]
 pub(crate) struct InboxParams {
@@ -24,6 +27,8 @@ pub(crate) struct InboxParams {
     channel: Option<String>,
     priority: Option<String>,
     tag: Option<String>,
+    language: Option<String>,
+    sentiment: Option<String>,
     q: Option<String>,
     sort: Option<String>,
     page: Option<u32>,
@@ -65,15 +70,30 @@ impl InboxParams {
         let channel = non_empty(&self.channel).map(ChannelSlug::parse).transpose().map_err(|_| "error-bad-filter")?;
         let priority =
             non_empty(&self.priority).map(str::parse::<Priority>).transpose().map_err(|_| "error-bad-filter")?;
+        let language = non_empty(&self.language).map(str::to_lowercase);
+        if language.as_deref().is_some_and(|l| l.len() > 16 || !l.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+        {
+            return Err("error-bad-filter");
+        }
+        let sentiment = non_empty(&self.sentiment).map(str::to_owned);
+        if sentiment.as_deref().is_some_and(|s| !SENTIMENTS.contains(&s)) {
+            return Err("error-bad-filter");
+        }
         Ok(InboxQuery {
             user: me.user.id,
+            language,
+            sentiment,
             view: self.view(my_teams),
             status,
             channel,
             priority,
             tag: non_empty(&self.tag).map(str::to_owned),
             query: non_empty(&self.q).map(str::to_owned),
-            sort: if non_empty(&self.sort) == Some("recent") { InboxSort::Recent } else { InboxSort::Urgency },
+            sort: match non_empty(&self.sort) {
+                Some("recent") => InboxSort::Recent,
+                Some("sla") => InboxSort::SlaDue,
+                _ => InboxSort::Urgency,
+            },
             offset: self.page.unwrap_or(0).min(10_000) * PAGE_SIZE,
             limit: PAGE_SIZE,
         })
@@ -87,6 +107,8 @@ impl InboxParams {
             ("channel", &self.channel),
             ("priority", &self.priority),
             ("tag", &self.tag),
+            ("language", &self.language),
+            ("sentiment", &self.sentiment),
             ("q", &self.q),
             ("sort", &self.sort),
         ] {
@@ -178,6 +200,8 @@ struct InboxPage {
     view: &'static str,
     q: String,
     tag: String,
+    language: String,
+    sentiments: Vec<Choice>,
     statuses: Vec<Choice>,
     priorities: Vec<Choice>,
     channels: Vec<Choice>,
@@ -272,7 +296,25 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Query(p): Query
         statuses: choices(tr, "status-", ["open", "pending", "snoozed", "resolved", "closed", "any"], &status),
         priorities: choices(tr, "priority-", ["", "urgent", "high", "normal", "low"], &priority),
         channels: channel_choices,
-        sorts: choices(tr, "sort-", ["urgency", "recent"], &sort),
+        sorts: {
+            let mut s = choices(tr, "sort-", ["urgency", "recent"], &sort);
+            s.push(Choice { value: "sla".into(), label: tr.t("uiadmin-sort-sla"), selected: sort == "sla" });
+            s
+        },
+        language: non_empty(&p.language).unwrap_or("").to_owned(),
+        sentiments: {
+            let current = non_empty(&p.sentiment).unwrap_or("");
+            let label = |v: &str| match v {
+                "negative" => tr.t("uiadmin-sentiment-negative"),
+                "neutral" => tr.t("uiadmin-sentiment-neutral"),
+                "positive" => tr.t("uiadmin-sentiment-positive"),
+                _ => tr.t("uiadmin-sentiment-any"),
+            };
+            ["", "negative", "neutral", "positive"]
+                .into_iter()
+                .map(|v| Choice { value: v.to_owned(), label: label(v), selected: v == current })
+                .collect()
+        },
         view_hrefs: [p.href("mine", 0), p.href("unassigned", 0), p.href("all", 0), p.href("teams", 0)],
         has_teams,
         counts: list.counts.clone(),

@@ -5,12 +5,16 @@
 #![allow(clippy::result_large_err)]
 
 mod admin;
+mod admin_docs;
+mod admin_teams;
 mod assets;
 mod canned;
+mod contact_notes;
 mod conversation;
 pub mod i18n;
 mod inbox;
 pub mod live;
+pub mod proxy;
 pub mod session;
 mod settings;
 mod triage;
@@ -34,12 +38,30 @@ pub struct UiState {
     /// A password hash to verify against when the email is unknown, so that a sign-in takes as
     /// long whether or not the account exists (made on first use).
     pub(crate) dummy_hash: Arc<std::sync::OnceLock<String>>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (sign-in throttling).
+    pub trusted_proxies: Arc<proxy::TrustedProxies>,
 }
 
 impl UiState {
     /// Loads the embedded catalogues.
     pub fn new() -> Result<UiState, String> {
-        Ok(UiState { catalogue: Arc::new(Catalogue::load()?), dummy_hash: Arc::default() })
+        Ok(UiState {
+            catalogue: Arc::new(Catalogue::load()?),
+            dummy_hash: Arc::default(),
+            trusted_proxies: Arc::default(),
+        })
+    }
+}
+
+impl AppState {
+    /// Believes `X-Forwarded-For` on connections from these proxies (docs/configuration.md).
+    pub fn with_trusted_proxies(mut self, proxies: proxy::TrustedProxies) -> Self {
+        self.ui = Arc::new(UiState {
+            catalogue: self.ui.catalogue.clone(),
+            dummy_hash: self.ui.dummy_hash.clone(),
+            trusted_proxies: Arc::new(proxies),
+        });
+        self
     }
 }
 
@@ -149,6 +171,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/c/{case}/update", post(conversation::update))
         .route("/c/{case}/template", post(conversation::template))
         .route("/c/{case}/intent", post(triage::set_intent))
+        .route("/c/{case}/notes", post(contact_notes::add))
+        .route("/c/{case}/notes/{id}", post(contact_notes::edit))
         .route("/settings", get(settings::page).post(settings::save))
         .route("/settings/availability", post(settings::save_availability))
         .route("/admin", get(|| async { Redirect::to("/admin/channels") }))
@@ -156,6 +180,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/channels/new", get(admin::channel_new))
         .route("/admin/channels/save", post(admin::channel_save))
         .route("/admin/channels/{slug}", get(admin::channel_edit))
+        .route("/admin/channels/{slug}/test", post(admin::channel_test))
         .route("/admin/users", get(admin::users).post(admin::user_create))
         .route("/admin/users/{id}", post(admin::user_update))
         .route("/admin/audit", get(admin::audit_log))
@@ -165,4 +190,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/events", get(live::events))
         .route("/ui/presence", post(live::presence))
         .route("/assets/{file}", get(assets::asset))
+        .merge(admin_teams::router())
+        .merge(admin_docs::router())
 }

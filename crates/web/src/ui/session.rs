@@ -60,8 +60,12 @@ fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age: i64, same_s
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("sb_invalid=1"))
 }
 
-fn client_ip(parts_ext: &axum::http::Extensions) -> String {
-    parts_ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
+/// The client's address: the peer, or behind a trusted proxy the forwarded address.
+fn client_ip(st: &AppState, parts_ext: &axum::http::Extensions, headers: &HeaderMap) -> String {
+    parts_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| st.ui.trusted_proxies.client_ip(c.0.ip(), headers).to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The signed-in user of a UI request, with their translator.
@@ -245,7 +249,7 @@ pub(crate) async fn login(
         return page_error(&tr, StatusCode::FORBIDDEN, "error-csrf");
     }
     let email = f.email.trim().to_lowercase();
-    let ip = client_ip(&ext);
+    let ip = client_ip(&st, &ext, &headers);
     let store = st.engine.store();
     let again = |key: &str, status: StatusCode| {
         let csrf = random_token();
@@ -336,7 +340,7 @@ pub(crate) async fn login(
 #[derive(Deserialize)]
 pub(crate) struct CsrfForm {
     #[serde(rename = "_csrf", default)]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 fn signed_out(headers: &HeaderMap) -> Response {
