@@ -11,6 +11,7 @@ pub mod audit;
 pub mod channel_state;
 mod migrations;
 pub mod postgres;
+pub mod quality;
 mod records;
 pub mod routing;
 pub mod sqlite;
@@ -30,6 +31,7 @@ use switchboard_domain::{
 
 pub use audit::{AuditEntry, AuditFilter, AuditStore, NewAuditEntry};
 pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext};
+pub use quality::QualityStore;
 pub use records::*;
 pub use routing::RoutingStore;
 pub use sqlx::PgPool;
@@ -109,7 +111,17 @@ pub enum Backend {
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
 pub trait Store:
-    UiStore + AuditStore + ChannelStateStore + RoutingStore + TriageStore + TelegramStore + XStore + Send + Sync + 'static
+    UiStore
+    + AuditStore
+    + ChannelStateStore
+    + RoutingStore
+    + TriageStore
+    + TelegramStore
+    + XStore
+    + QualityStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is.
     fn backend(&self) -> Backend;

@@ -2,6 +2,7 @@
 
 mod audit;
 mod channel_state;
+mod quality;
 mod routing;
 mod telegram;
 mod threading;

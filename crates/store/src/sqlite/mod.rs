@@ -3,6 +3,7 @@
 mod audit;
 mod channel_state;
 mod conn;
+mod quality;
 mod routing;
 mod telegram;
 mod triage;
