@@ -33,6 +33,8 @@ pub enum BenchCommand {
     Rules(crate::bench_routing::RulesArgs),
     /// SLA due-time computation in business hours vs calendar time.
     Sla(crate::bench_routing::SlaArgs),
+    /// Quality metrics of a period over many conversations vs a plain `COUNT(*)` (SQLite).
+    Metrics(crate::report::BenchMetricsArgs),
 }
 
 /// Options of `bench ingest`.
@@ -89,6 +91,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Nlp(args) => tokio::task::spawn_blocking(move || crate::nlp::bench(args)).await?,
         BenchCommand::Rules(args) => crate::bench_routing::rules(args),
         BenchCommand::Sla(args) => crate::bench_routing::sla(args),
+        BenchCommand::Metrics(args) => crate::report::bench(args).await,
     }
 }
 

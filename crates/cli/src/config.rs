@@ -38,6 +38,8 @@ pub struct Config {
     pub nlp: NlpSection,
     /// Routing, SLA timers, automation and the automatic acknowledgement.
     pub routing: RoutingSection,
+    /// Surveys, metrics and scheduled reports (docs/metrics.md, docs/reports.md).
+    pub quality: crate::report::QualitySection,
 }
 
 /// Triage settings.
@@ -148,6 +150,7 @@ impl Default for Config {
                 retrain_interval_secs: 3600,
             },
             routing: RoutingSection { enabled: true, auto_ack: false, auto_ack_public: false, tick_ms: 2000 },
+            quality: crate::report::QualitySection::default(),
         }
     }
 }
@@ -179,6 +182,7 @@ impl Config {
 
     /// Checks values that parse but make no sense; every message names the key.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.quality.validate()?;
         for l in &self.nlp.languages {
             if !switchboard_nlp::lang::SUPPORTED.contains(&l.as_str()) {
                 bail!(
@@ -286,6 +290,7 @@ impl Config {
                 ..Default::default()
             },
             media: Some(switchboard_engine::media::MediaConfig::new(self.data_dir.join("media"))),
+            quality: self.quality.engine(),
             ..Default::default()
         }
     }

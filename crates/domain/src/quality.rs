@@ -392,7 +392,7 @@ impl Calendars {
 }
 
 /// Mean and median of a set of durations, counted around the clock and in business hours.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct DurationStats {
     /// How many durations.
     pub count: u64,
@@ -444,7 +444,7 @@ fn ratio(num: u64, den: u64) -> Option<f64> {
 }
 
 /// SLA attainment of one metric (first response, next response, resolution).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SlaAttainment {
     /// The target's metric.
     pub metric: SlaMetric,
@@ -459,7 +459,7 @@ pub struct SlaAttainment {
 }
 
 /// CSAT of the period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Csat {
     /// Answers.
     pub answers: u64,
@@ -474,7 +474,7 @@ pub struct Csat {
 }
 
 /// NPS of the period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Nps {
     /// Answers.
     pub answers: u64,
@@ -489,7 +489,7 @@ pub struct Nps {
 }
 
 /// Triaged customer messages per sentiment.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct SentimentCounts {
     /// Negative.
     pub negative: u64,
@@ -501,7 +501,7 @@ pub struct SentimentCounts {
 
 /// Bot deflection and handoff. Filled from issue 9's `bot_outcomes` table once it is merged; until
 /// then reports say "not available" rather than show a number.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct BotMetrics {
     /// Conversations the bot answered.
     pub answered: u64,
@@ -516,7 +516,7 @@ pub struct BotMetrics {
 }
 
 /// Every metric of one period (or slice of it). Definitions: docs/metrics.md.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Metrics {
     /// Conversations created.
     pub conversations: u64,

@@ -409,8 +409,11 @@ impl QualityStore for PgStore {
     async fn create_survey(&self, cand: &SurveyCandidate, now: DateTime<Utc>) -> Result<Option<Survey>> {
         let mut tx = self.pool.begin().await?;
         let conv =
-            sqlx::query("SELECT contact_id, channel, assignee_id, team FROM conversations WHERE id = $1 FOR UPDATE")
+            sqlx::query("SELECT contact_id, channel, COALESCE(assignee_id, (SELECT m.author_id FROM messages m \
+                 WHERE m.conversation_id = c.id AND m.direction = 'outbound' AND m.author_id IS NOT NULL \
+                 AND m.author_id <> $2 ORDER BY m.created_at DESC LIMIT 1)), team FROM conversations c WHERE id = $1 FOR UPDATE")
                 .bind(cand.conversation_id.0)
+                .bind(AUTOMATION_USER.0)
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(StoreError::NotFound("conversation"))?;
@@ -464,7 +467,8 @@ impl QualityStore for PgStore {
 
     async fn pending_surveys(&self, limit: usize) -> Result<Vec<Survey>> {
         self.surveys(
-            &format!("SELECT {SURVEY_COLS} FROM surveys s WHERE s.state = 'pending' ORDER BY s.created_at LIMIT $1"),
+            &format!("SELECT {SURVEY_COLS} FROM surveys s WHERE s.state = 'pending' \
+                     AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = s.conversation_id AND c.status <> 'closed') ORDER BY s.created_at LIMIT $1"),
             (None, limit as i64),
         )
         .await

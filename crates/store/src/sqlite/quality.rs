@@ -374,8 +374,10 @@ impl QualityStore for SqliteStore {
                     return Ok(None);
                 }
                 let (contact, channel, assignee, team): (Uuid, String, Option<Uuid>, Option<String>) = c.query_row(
-                    "SELECT contact_id, channel, assignee_id, team FROM conversations WHERE id = ?1",
-                    [cand.conversation_id.0],
+                    "SELECT contact_id, channel, COALESCE(assignee_id, (SELECT m.author_id FROM messages m \
+                     WHERE m.conversation_id = c.id AND m.direction = 'outbound' AND m.author_id IS NOT NULL \
+                     AND m.author_id <> ?2 ORDER BY m.created_at DESC LIMIT 1)), team FROM conversations c WHERE id = ?1",
+                    params![cand.conversation_id.0, AUTOMATION_USER.0],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )?;
                 let cap = now - Duration::days(i64::from(cand.min_days_between));
@@ -400,7 +402,8 @@ impl QualityStore for SqliteStore {
         self.conns
             .read(move |c| {
                 Ok(c.prepare_cached(&format!(
-                    "SELECT {SURVEY_COLS} FROM surveys s WHERE s.state = 'pending' ORDER BY s.created_at LIMIT ?1"
+                    "SELECT {SURVEY_COLS} FROM surveys s WHERE s.state = 'pending' \
+                     AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = s.conversation_id AND c.status <> 'closed') ORDER BY s.created_at LIMIT ?1"
                 ))?
                 .query_map([limit as i64], survey_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?)

@@ -123,6 +123,8 @@ struct ConversationPage {
     templates: bool,
     /// The template language to suggest.
     template_language: &'static str,
+    /// The contact's survey answers (issue 10).
+    satisfaction: Vec<super::reports::SurveyView>,
 }
 
 /// The customer-service window (WhatsApp, Messenger, Instagram) as the composer shows it.
@@ -350,6 +352,7 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Path(case): Pat
     let contact = l.contact.as_ref();
     let window = window_view(&st, tr, &l.conv, crate::api::messaging::thread_visibility(&l.conv)).await;
     let page = ConversationPage {
+        satisfaction: super::reports::satisfaction(&st, tr, l.conv.contact_id).await,
         templates: kind == ChannelKind::Whatsapp,
         template_language: match tr.locale {
             super::i18n::Locale::ZhCn => "zh_CN",

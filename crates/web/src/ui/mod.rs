@@ -11,6 +11,7 @@ mod conversation;
 pub mod i18n;
 mod inbox;
 pub mod live;
+mod reports;
 pub mod session;
 mod settings;
 
@@ -163,4 +164,5 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/events", get(live::events))
         .route("/ui/presence", post(live::presence))
         .route("/assets/{file}", get(assets::asset))
+        .merge(reports::routes())
 }
