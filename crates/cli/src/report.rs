@@ -35,6 +35,8 @@ pub struct QualitySection {
     pub report_from: String,
     /// Recipients of report mails.
     pub report_to: Vec<String>,
+    /// This server's public base URL; survey questions then carry a signed web-survey link.
+    pub public_url: Option<String>,
 }
 
 impl Default for QualitySection {
@@ -46,6 +48,7 @@ impl Default for QualitySection {
             smtp_url: None,
             report_from: "switchboard@localhost".into(),
             report_to: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -63,6 +66,11 @@ impl QualitySection {
     /// Checks the section; the message names the key.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.tz()?;
+        if let Some(u) = &self.public_url
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            bail!("invalid configuration: quality.public_url {u:?} must start with https:// or http://");
+        }
         if let Some(smtp) = self.smtp() {
             switchboard_engine::mail::validate(&smtp).map_err(|e| {
                 anyhow::anyhow!("invalid configuration: quality.smtp_url / report_from / report_to: {e}")
@@ -88,6 +96,7 @@ impl QualitySection {
             ..Default::default()
         };
         q.surveys.enabled = self.surveys;
+        q.surveys.public_url = self.public_url.clone().filter(|u| !u.trim().is_empty());
         q
     }
 }

@@ -19,6 +19,9 @@ use crate::{Bus, RealtimeEvent};
 /// A typed answer is accepted this long after the question was sent.
 pub const ANSWER_WINDOW_DAYS: i64 = 7;
 
+/// The signed web-survey link is valid this long after the question is sent.
+pub const LINK_VALID_DAYS: i64 = 7;
+
 /// Survey job settings.
 #[derive(Debug, Clone)]
 pub struct SurveyConfig {
@@ -26,12 +29,68 @@ pub struct SurveyConfig {
     pub enabled: bool,
     /// Time between rounds.
     pub tick: Duration,
+    /// This server's public base URL (`https://desk.example.com`): questions then carry a signed
+    /// link to a web page where the survey can be answered too.
+    pub public_url: Option<String>,
 }
 
 impl Default for SurveyConfig {
     fn default() -> Self {
-        Self { enabled: true, tick: Duration::from_secs(30) }
+        Self { enabled: true, tick: Duration::from_secs(30), public_url: None }
     }
+}
+
+/// The name of the survey-link key in `quality_secrets`.
+pub const LINK_SECRET: &str = "survey_link";
+
+fn link_mac(secret: &[u8], id: uuid::Uuid, expires: i64) -> Option<hmac::Hmac<sha2::Sha256>> {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).ok()?;
+    mac.update(format!("survey:{id}:{expires}").as_bytes());
+    Some(mac)
+}
+
+/// The signature of a survey link expiring at `expires` (unix seconds), hex.
+pub fn link_signature(secret: &[u8], id: uuid::Uuid, expires: i64) -> String {
+    use hmac::Mac;
+    link_mac(secret, id, expires).map(|m| hex::encode(m.finalize().into_bytes())).unwrap_or_default()
+}
+
+/// Why a survey link is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// The signature does not match (tampered id or expiry, or another key).
+    #[error("the link is not valid")]
+    BadSignature,
+    /// Past its expiry.
+    #[error("the link has expired")]
+    Expired,
+}
+
+/// Checks a link's signature (constant time) and expiry.
+pub fn verify_link(
+    secret: &[u8],
+    id: uuid::Uuid,
+    expires: i64,
+    signature: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), LinkError> {
+    use hmac::Mac;
+    let sig = hex::decode(signature).map_err(|_| LinkError::BadSignature)?;
+    link_mac(secret, id, expires)
+        .ok_or(LinkError::BadSignature)?
+        .verify_slice(&sig)
+        .map_err(|_| LinkError::BadSignature)?;
+    if now.timestamp() > expires {
+        return Err(LinkError::Expired);
+    }
+    Ok(())
+}
+
+/// The signed web link of a survey, valid for [`LINK_VALID_DAYS`].
+pub fn link(base: &str, secret: &[u8], id: uuid::Uuid, now: chrono::DateTime<Utc>) -> String {
+    let expires = (now + chrono::Duration::days(LINK_VALID_DAYS)).timestamp();
+    format!("{}/survey/{id}?exp={expires}&sig={}", base.trim_end_matches('/'), link_signature(secret, id, expires))
 }
 
 /// The question and its buttons, in the conversation's language (Chinese or English).
@@ -64,9 +123,17 @@ pub fn question(kind: SurveyKind, id: uuid::Uuid, chinese: bool) -> (String, ser
 }
 
 /// Posts a survey's question through the outbox (idempotent on the survey id) and marks it sent.
-async fn ask(store: &DynStore, bus: &Bus, s: &Survey) -> Result<(), StoreError> {
+async fn ask(store: &DynStore, bus: &Bus, s: &Survey, public_url: Option<&str>) -> Result<(), StoreError> {
     let chinese = store.conversation_triage(s.conversation_id).await?.is_some_and(|t| t.language.starts_with("zh"));
-    let (text, payload) = question(s.kind, s.id, chinese);
+    let (mut text, payload) = question(s.kind, s.id, chinese);
+    if let Some(base) = public_url {
+        // Expiry counted from the survey's creation: a re-post after a crash makes the same text,
+        // which the idempotency key requires.
+        let secret = store.quality_secret(LINK_SECRET).await?;
+        let url = link(base, &secret, s.id, s.created_at);
+        text.push_str(if chinese { "\n网页作答：" } else { "\nOr answer on the web: " });
+        text.push_str(&url);
+    }
     let key = format!("survey:{}", s.id);
     store.save_reply_payload(&format!("{AUTOMATION_USER}:{key}"), &payload).await?;
     let (msg, created) = store
@@ -89,7 +156,12 @@ async fn ask(store: &DynStore, bus: &Bus, s: &Survey) -> Result<(), StoreError> 
 }
 
 /// One round: create the surveys that are due, post those not yet posted, and score comments.
-pub async fn round(store: &DynStore, bus: &Bus, outbox_wake: &tokio::sync::Notify) -> Result<usize, StoreError> {
+pub async fn round(
+    store: &DynStore,
+    bus: &Bus,
+    outbox_wake: &tokio::sync::Notify,
+    public_url: Option<&str>,
+) -> Result<usize, StoreError> {
     let now = Utc::now();
     for cand in store.due_surveys(now, 100).await? {
         if let Some(s) = store.create_survey(&cand, now).await? {
@@ -99,7 +171,7 @@ pub async fn round(store: &DynStore, bus: &Bus, outbox_wake: &tokio::sync::Notif
     let pending = store.pending_surveys(100).await?;
     let mut sent = 0;
     for s in &pending {
-        match ask(store, bus, s).await {
+        match ask(store, bus, s, public_url).await {
             Ok(()) => sent += 1,
             // Closed in the meantime: no replies are possible (pending_surveys skips it from now on).
             Err(StoreError::Conflict(m)) => tracing::info!(survey_id = %s.id, reason = %m, "survey not sent"),
@@ -154,7 +226,7 @@ pub(crate) async fn run(
 ) {
     let mut enricher = None;
     loop {
-        if let Err(e) = round(&store, &bus, &outbox_wake).await {
+        if let Err(e) = round(&store, &bus, &outbox_wake, cfg.public_url.as_deref()).await {
             tracing::warn!(error = %e, "survey round failed; retrying next round");
         }
         score_comments(&store, &mut enricher).await;
@@ -222,8 +294,27 @@ pub async fn take_answers(store: &DynStore, bus: &Bus, events: Vec<StoredEvent>)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_are_signed_and_expire() {
+        let id = uuid::Uuid::now_v7();
+        let now = Utc::now();
+        let url = link("https://desk.example/", b"key", id, now);
+        let q = url.split_once('?').unwrap().1;
+        let exp: i64 = q.split('&').next().unwrap().strip_prefix("exp=").unwrap().parse().unwrap();
+        let sig = q.split("sig=").nth(1).unwrap();
+        assert!(url.starts_with(&format!("https://desk.example/survey/{id}?")));
+        assert_eq!(verify_link(b"key", id, exp, sig, now), Ok(()));
+        assert_eq!(verify_link(b"other", id, exp, sig, now), Err(LinkError::BadSignature));
+        assert_eq!(verify_link(b"key", id, exp + 1, sig, now), Err(LinkError::BadSignature));
+        assert_eq!(verify_link(b"key", uuid::Uuid::now_v7(), exp, sig, now), Err(LinkError::BadSignature));
+        assert_eq!(verify_link(b"key", id, exp, "zz", now), Err(LinkError::BadSignature));
+        let later = now + chrono::Duration::days(LINK_VALID_DAYS + 1);
+        assert_eq!(verify_link(b"key", id, exp, sig, later), Err(LinkError::Expired));
+    }
 
     #[test]
     fn questions_carry_one_button_per_score() {

@@ -107,8 +107,8 @@ async fn scenario(store: DynStore) {
     store.update_conversation(c.id, &patch, Some(agent.id)).await.unwrap();
 
     let wake = tokio::sync::Notify::new();
-    assert_eq!(surveys::round(&store, engine.bus(), &wake).await.unwrap(), 1);
-    assert_eq!(surveys::round(&store, engine.bus(), &wake).await.unwrap(), 0, "asked once");
+    assert_eq!(surveys::round(&store, engine.bus(), &wake, None).await.unwrap(), 1);
+    assert_eq!(surveys::round(&store, engine.bus(), &wake, None).await.unwrap(), 0, "asked once");
     let history = store.contact_surveys(c.contact_id, 10).await.unwrap();
     assert_eq!(history.len(), 1);
     let survey = history[0].clone();

@@ -291,3 +291,12 @@ survey-none = No survey answers yet.
 survey-kind-csat = CSAT
 survey-kind-nps = NPS
 survey-waiting = asked, no answer yet
+survey-title = How did we do?
+survey-question-csat = How satisfied are you with our help? 1 = very dissatisfied, 5 = very satisfied.
+survey-question-nps = How likely are you to recommend us to a friend? 0 = not at all, 10 = extremely likely.
+survey-comment = Anything you would like to add? (optional)
+survey-send = Send
+survey-thanks = Thank you for your answer.
+survey-link-invalid = This survey link is not valid.
+survey-link-expired = This survey link has expired.
+survey-score-invalid = Please choose a score.

@@ -291,3 +291,12 @@ survey-none = 暂无调查答复。
 survey-kind-csat = 满意度
 survey-kind-nps = NPS
 survey-waiting = 已发送，尚未答复
+survey-title = 您对我们的服务满意吗？
+survey-question-csat = 您对我们的服务满意吗？1 = 非常不满意，5 = 非常满意。
+survey-question-nps = 您有多大可能向朋友推荐我们？0 = 完全不可能，10 = 非常可能。
+survey-comment = 还有什么想告诉我们的吗？（可选）
+survey-send = 提交
+survey-thanks = 感谢您的答复。
+survey-link-invalid = 此调查链接无效。
+survey-link-expired = 此调查链接已过期。
+survey-score-invalid = 请选择一个分数。

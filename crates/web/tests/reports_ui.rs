@@ -208,3 +208,92 @@ async fn supervisors_see_dashboards_drill_down_and_export() {
     assert_eq!(status, StatusCode::OK);
     assert!(conv.contains("Satisfaction") && conv.contains("CSAT 2/5"), "{conv}");
 }
+
+#[tokio::test]
+async fn the_signed_web_survey_link_records_one_answer() {
+    use switchboard_engine::surveys::{LINK_SECRET, link, link_signature};
+    use switchboard_store::quality::{SurveySettings, SurveyState};
+
+    let app = spawn_app().await;
+    let now = Utc::now();
+    app.store
+        .put_survey_settings(&SurveySettings {
+            channel: "wa".into(),
+            csat: false,
+            nps: true,
+            delay_minutes: 0,
+            min_days_between: 0,
+        })
+        .await
+        .unwrap();
+    app.store
+        .import_history(vec![HistoryConversation {
+            id: ConversationId::new(),
+            case_number: 7,
+            channel: "wa".into(),
+            contact_id: ContactId(uuid::Uuid::now_v7()),
+            status: Status::Resolved,
+            priority: Priority::Normal,
+            team: None,
+            assignee_id: None,
+            created_at: now - Duration::hours(1),
+            resolved_at: Some(now + Duration::seconds(1)),
+            reopen_count: 0,
+            repeat_of: None,
+            messages: vec![],
+            escalations: vec![],
+            clocks: vec![],
+            answers: vec![],
+        }])
+        .await
+        .unwrap();
+    let due = app.store.due_surveys(now + Duration::minutes(1), 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let s = app.store.create_survey(&due[0], now).await.unwrap().unwrap();
+    let secret = app.store.quality_secret(LINK_SECRET).await.unwrap();
+    let url = link("http://ignored", &secret, s.id, now);
+    let path = url.strip_prefix("http://ignored").unwrap().to_owned();
+    let q = path.split_once('?').unwrap().1.to_owned();
+    let exp = q.split('&').next().unwrap().strip_prefix("exp=").unwrap().to_owned();
+    let sig = q.split("sig=").nth(1).unwrap().to_owned();
+
+    let mut anon = Browser { app: &app, cookies: HashMap::new(), lang: "zh-CN" };
+    let (status, _, page) = anon.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("推荐") && page.contains("value=\"10\""), "an NPS form in Chinese");
+    let post = |form: Vec<(&'static str, String)>| {
+        let http = app.http.clone();
+        let url = format!("{}/survey/{}", app.base, s.id);
+        async move { http.post(url).form(&form).send().await.unwrap() }
+    };
+    let tampered = post(vec![
+        ("exp", (exp.parse::<i64>().unwrap() + 99).to_string()),
+        ("sig", sig.clone()),
+        ("score", "10".into()),
+    ])
+    .await;
+    assert_eq!(tampered.status(), StatusCode::FORBIDDEN);
+    let past = now.timestamp() - 10;
+    let expired =
+        post(vec![("exp", past.to_string()), ("sig", link_signature(&secret, s.id, past)), ("score", "10".into())])
+            .await;
+    assert_eq!(expired.status(), StatusCode::GONE);
+    let bad = post(vec![("exp", exp.clone()), ("sig", sig.clone()), ("score", "11".into())]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.store.get_survey(s.id).await.unwrap().unwrap().state,
+        SurveyState::Pending,
+        "bad input changes nothing"
+    );
+    let ok =
+        post(vec![("exp", exp.clone()), ("sig", sig.clone()), ("score", "9".into()), ("comment", "friendly".into())])
+            .await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let again = post(vec![("exp", exp), ("sig", sig), ("score", "0".into())]).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let done = app.store.get_survey(s.id).await.unwrap().unwrap();
+    assert_eq!(
+        (done.state, done.score, done.comment.as_deref(), done.answered_via.as_deref()),
+        (SurveyState::Answered, Some(9), Some("friendly"), Some("web"))
+    );
+}

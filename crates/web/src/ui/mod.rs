@@ -14,6 +14,7 @@ pub mod live;
 mod reports;
 pub mod session;
 mod settings;
+mod survey;
 
 use std::sync::Arc;
 
@@ -165,4 +166,5 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/presence", post(live::presence))
         .route("/assets/{file}", get(assets::asset))
         .merge(reports::routes())
+        .route("/survey/{id}", get(survey::show).post(survey::answer))
 }

@@ -449,7 +449,9 @@ mod tests {
             report::summary(&doc).iter().map(|r| format!("reports-m-{}", r.key.replace('_', "-"))).collect();
         keys.extend(Dimension::ALL.iter().map(|d| format!("reports-dim-{}", d.as_str())));
         keys.extend(Measure::ALL.iter().map(|m| format!("reports-measure-{}", m.as_str().replace('_', "-"))));
-        keys.extend(["survey-kind-csat".to_owned(), "survey-kind-nps".to_owned()]);
+        keys.extend(
+            ["survey-kind-csat", "survey-kind-nps", "survey-question-csat", "survey-question-nps"].map(String::from),
+        );
         for locale in Locale::ALL {
             for k in &keys {
                 assert!(cat.has(locale, k), "{k} missing in {}", locale.tag());
