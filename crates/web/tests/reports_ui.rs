@@ -297,3 +297,72 @@ async fn the_signed_web_survey_link_records_one_answer() {
         (SurveyState::Answered, Some(9), Some("friendly"), Some("web"))
     );
 }
+
+#[tokio::test]
+async fn admins_set_survey_settings_per_channel_over_the_api() {
+    use switchboard_domain::{ChannelKind, ChannelSlug};
+    let app = spawn_app().await;
+    app.store
+        .upsert_channel(&switchboard_store::ChannelRecord {
+            slug: ChannelSlug::parse("wa").unwrap(),
+            kind: ChannelKind::Api,
+            name: "WA".into(),
+            callback_url: None,
+            secret: None,
+            config: serde_json::json!({}),
+            created_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    let mut tokens = HashMap::new();
+    for email in ["boss@x.io", "lin@x.io"] {
+        let u = app.store.find_user_by_email(email).await.unwrap().unwrap();
+        let (t, h) = switchboard_web::auth::generate_token();
+        app.store.create_api_token(u.id, "t", &h).await.unwrap();
+        tokens.insert(email, t);
+    }
+    let admin = app
+        .store
+        .create_user(&NewUser { email: "ada@x.io".into(), name: "Ada".into(), role: Role::Admin, password_hash: None })
+        .await
+        .unwrap();
+    let (admin_token, h) = switchboard_web::auth::generate_token();
+    app.store.create_api_token(admin.id, "t", &h).await.unwrap();
+    let put = |token: String, slug: &str, body: serde_json::Value| {
+        let req = app.http.put(format!("{}/api/v1/channels/{slug}/survey", app.base)).bearer_auth(token).json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let body = serde_json::json!({"csat": true, "nps": false, "delay_minutes": 30, "min_days_between": 14});
+    assert_eq!(put(tokens["boss@x.io"].clone(), "wa", body.clone()).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(put(admin_token.clone(), "nope", body.clone()).await.status(), StatusCode::NOT_FOUND);
+    let bad = put(
+        admin_token.clone(),
+        "wa",
+        serde_json::json!({"csat": true, "nps": false, "delay_minutes": -5, "min_days_between": 1}),
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("delay_minutes"));
+    assert!(app.store.survey_settings().await.unwrap().is_empty(), "bad input changes nothing");
+    assert_eq!(put(admin_token, "wa", body).await.status(), StatusCode::OK);
+    let list: serde_json::Value = app
+        .http
+        .get(format!("{}/api/v1/surveys/settings", app.base))
+        .bearer_auth(&tokens["boss@x.io"])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["channel"], "wa");
+    assert_eq!(list[0]["delay_minutes"], 30);
+    let r = app
+        .http
+        .get(format!("{}/api/v1/surveys/settings", app.base))
+        .bearer_auth(&tokens["lin@x.io"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
