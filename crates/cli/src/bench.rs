@@ -35,6 +35,8 @@ pub enum BenchCommand {
     Sla(crate::bench_routing::SlaArgs),
     /// Website chat widget: idle connections held open (memory each) and visitor → agent round trip.
     Widget(crate::bench_widget::WidgetArgs),
+    /// Quality metrics of a period over many conversations vs a plain `COUNT(*)` (SQLite).
+    Metrics(crate::report::BenchMetricsArgs),
 }
 
 /// Options of `bench ingest`.
@@ -92,6 +94,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Rules(args) => crate::bench_routing::rules(args),
         BenchCommand::Sla(args) => crate::bench_routing::sla(args),
         BenchCommand::Widget(args) => crate::bench_widget::run(args).await,
+        BenchCommand::Metrics(args) => crate::report::bench(args).await,
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Config {
     /// sign-in throttle; empty: the connection's own address is used.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Surveys, metrics and scheduled reports (docs/metrics.md, docs/reports.md).
+    pub quality: crate::report::QualitySection,
 }
 
 /// Triage settings.
@@ -157,6 +159,7 @@ impl Default for Config {
             },
             routing: RoutingSection { enabled: true, auto_ack: false, auto_ack_public: false, tick_ms: 2000 },
             trusted_proxies: Vec::new(),
+            quality: crate::report::QualitySection::default(),
         }
     }
 }
@@ -195,6 +198,7 @@ impl Config {
     /// Checks values that parse but make no sense; every message names the key.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.proxies()?;
+        self.quality.validate()?;
         for l in &self.nlp.languages {
             if !switchboard_nlp::lang::SUPPORTED.contains(&l.as_str()) {
                 bail!(
@@ -302,6 +306,7 @@ impl Config {
                 ..Default::default()
             },
             media: Some(switchboard_engine::media::MediaConfig::new(self.data_dir.join("media"))),
+            quality: self.quality.engine(),
             ..Default::default()
         }
     }

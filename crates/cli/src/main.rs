@@ -9,6 +9,7 @@ mod bench_widget;
 mod config;
 mod demo;
 mod nlp;
+mod report;
 mod serve;
 mod simulate;
 mod simulate_telegram;
@@ -55,6 +56,8 @@ enum Command {
     /// Runs a local Graph API (WhatsApp, Messenger, Instagram) that posts signed webhooks to a
     /// Switchboard server and answers its sends.
     Simulate(Box<simulate::SimulateArgs>),
+    /// Prints the quality report of a period: `--period 2026-W47` or `2026-11`.
+    Report(report::ReportArgs),
     /// Users, tokens, channels.
     Admin {
         #[command(subcommand)]
@@ -107,6 +110,7 @@ fn main() -> std::process::ExitCode {
             Command::Bench { what } => bench::run(what).await,
             Command::Nlp { command } => tokio::task::spawn_blocking(move || nlp::run(command)).await?,
             Command::Simulate(args) => simulate::run(*args).await,
+            Command::Report(args) => report::run(&cfg, args).await,
             Command::Admin { command } => {
                 let store = serve::open_store(&cfg).await?;
                 let r = admin::run(store.clone(), command).await;

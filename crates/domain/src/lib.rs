@@ -11,8 +11,10 @@ pub mod ids;
 pub mod inbound;
 pub mod message;
 pub mod patch;
+pub mod quality;
 pub mod routing;
 pub mod sla;
+pub mod survey;
 pub mod threading;
 pub mod user;
 

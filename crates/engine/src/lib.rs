@@ -3,14 +3,20 @@
 #![forbid(unsafe_code)]
 
 pub mod channel_delivery;
+pub mod charts;
 pub mod delivery;
 pub mod ingest;
+pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod outbox;
+pub mod pdf;
 pub mod pipeline;
 pub mod realtime;
+pub mod report;
+pub mod report_job;
 pub mod routing;
+pub mod surveys;
 mod telegram_poll;
 mod timers;
 pub mod triage;
@@ -47,6 +53,8 @@ pub struct EngineConfig {
     pub routing: routing::RoutingConfig,
     /// Inbound media downloads (off when `None`).
     pub media: Option<media::MediaConfig>,
+    /// Surveys, metrics and scheduled reports.
+    pub quality: report_job::QualityConfig,
 }
 
 impl Default for EngineConfig {
@@ -60,6 +68,7 @@ impl Default for EngineConfig {
             workers: true,
             routing: routing::RoutingConfig::default(),
             media: None,
+            quality: report_job::QualityConfig::default(),
         }
     }
 }
@@ -121,6 +130,7 @@ impl Engine {
                 cancel.clone(),
             )));
             tasks.push(tokio::spawn(x_poll::run(store.clone(), bus.clone(), pipeline_wake.clone(), cancel.clone())));
+            tasks.extend(quality_jobs(&store, &bus, &outbox_wake, &config.quality, &cancel));
             if let Some(m) = &config.media {
                 tasks.push(tokio::spawn(media::run(store.clone(), m.clone(), media_wake.clone(), cancel.clone())));
             }
@@ -200,6 +210,30 @@ impl Engine {
         }
         self.inner.store.close().await;
     }
+}
+
+/// The survey and scheduled-report jobs, as configured.
+fn quality_jobs(
+    store: &DynStore,
+    bus: &Bus,
+    outbox_wake: &Arc<tokio::sync::Notify>,
+    q: &report_job::QualityConfig,
+    cancel: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    let mut v = Vec::new();
+    if q.surveys.enabled {
+        v.push(tokio::spawn(surveys::run(
+            store.clone(),
+            bus.clone(),
+            outbox_wake.clone(),
+            q.surveys.clone(),
+            cancel.clone(),
+        )));
+    }
+    if q.reports {
+        v.push(tokio::spawn(report_job::run(store.clone(), q.clone(), cancel.clone())));
+    }
+    v
 }
 
 async fn futures_join_all(tasks: Vec<JoinHandle<()>>) {

@@ -48,6 +48,11 @@ pub(crate) async fn run(
             if events.is_empty() {
                 break;
             }
+            // Survey answers are recorded on their survey, never threaded (no reopen, no bot).
+            let events = crate::surveys::take_answers(&store, &bus, events).await;
+            if events.is_empty() {
+                continue;
+            }
             match store.thread_events(events.clone(), rules).await {
                 Ok(outcomes) => publish(&bus, &metrics, &outcomes).await,
                 Err(e) => {

@@ -12,6 +12,7 @@ pub mod channel_state;
 pub mod contact_notes;
 mod migrations;
 pub mod postgres;
+pub mod quality;
 mod records;
 pub mod routing;
 pub mod sqlite;
@@ -32,6 +33,7 @@ use switchboard_domain::{
 
 pub use audit::{AuditEntry, AuditFilter, AuditStore, NewAuditEntry};
 pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext};
+pub use quality::QualityStore;
 pub use records::*;
 pub use routing::RoutingStore;
 pub use sqlx::PgPool;
@@ -121,6 +123,7 @@ pub trait Store:
     + XStore
     + WidgetStore
     + contact_notes::ContactNoteStore
+    + QualityStore
     + Send
     + Sync
     + 'static

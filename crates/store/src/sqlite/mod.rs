@@ -4,6 +4,7 @@ mod audit;
 mod channel_state;
 mod conn;
 mod contact_notes;
+mod quality;
 mod routing;
 mod search;
 mod telegram;

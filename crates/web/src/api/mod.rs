@@ -8,6 +8,7 @@ mod delivery;
 mod events;
 mod inbound;
 pub(crate) mod messaging;
+mod quality;
 pub(crate) mod routing;
 mod telegram;
 pub(crate) mod triage;
@@ -88,6 +89,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(routing::router())
         .merge(triage::router())
         .merge(telegram::router())
+        .merge(quality::router())
 }
 
 /// The whole OpenAPI document: the core API and each area's part.
@@ -96,5 +98,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(routing::RoutingApi::openapi());
     doc.merge(<triage::TriageDoc as OpenApi>::openapi());
     doc.merge(telegram::TelegramApi::openapi());
+    doc.merge(quality::QualityApi::openapi());
     doc
 }

@@ -128,6 +128,8 @@ struct ConversationPage {
     template_language: &'static str,
     /// The contact's notes (`contact_notes.rs`).
     notes: super::contact_notes::NotesPanel,
+    /// The contact's survey answers (issue 10).
+    satisfaction: Vec<super::reports::SurveyView>,
 }
 
 /// The customer-service window (WhatsApp, Messenger, Instagram) as the composer shows it.
@@ -370,6 +372,7 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Path(case): Pat
     };
     let page = ConversationPage {
         notes,
+        satisfaction: super::reports::satisfaction(&st, tr, l.conv.contact_id).await,
         templates: kind == ChannelKind::Whatsapp,
         template_language: match tr.locale {
             super::i18n::Locale::ZhCn => "zh_CN",

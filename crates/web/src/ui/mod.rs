@@ -15,8 +15,10 @@ pub mod i18n;
 mod inbox;
 pub mod live;
 pub mod proxy;
+mod reports;
 pub mod session;
 mod settings;
+mod survey;
 mod triage;
 
 use std::sync::Arc;
@@ -192,4 +194,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/assets/{file}", get(assets::asset))
         .merge(admin_teams::router())
         .merge(admin_docs::router())
+        .merge(reports::routes())
+        .route("/survey/{id}", get(survey::show).post(survey::answer))
 }
