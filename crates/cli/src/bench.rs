@@ -33,6 +33,8 @@ pub enum BenchCommand {
     Rules(crate::bench_routing::RulesArgs),
     /// SLA due-time computation in business hours vs calendar time.
     Sla(crate::bench_routing::SlaArgs),
+    /// Knowledge base: indexing throughput, search latency, bot decisions per second.
+    Kb(crate::bench_kb::KbBenchArgs),
 }
 
 /// Options of `bench ingest`.
@@ -89,6 +91,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Nlp(args) => tokio::task::spawn_blocking(move || crate::nlp::bench(args)).await?,
         BenchCommand::Rules(args) => crate::bench_routing::rules(args),
         BenchCommand::Sla(args) => crate::bench_routing::sla(args),
+        BenchCommand::Kb(args) => tokio::task::spawn_blocking(move || crate::bench_kb::bench(args)).await?,
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Config {
     pub nlp: NlpSection,
     /// Routing, SLA timers, automation and the automatic acknowledgement.
     pub routing: RoutingSection,
+    /// Knowledge base, FAQ bot, help center; docs/kb-bot.md.
+    pub kb: crate::kb::KbSection,
 }
 
 /// Triage settings.
@@ -148,6 +150,7 @@ impl Default for Config {
                 retrain_interval_secs: 3600,
             },
             routing: RoutingSection { enabled: true, auto_ack: false, auto_ack_public: false, tick_ms: 2000 },
+            kb: crate::kb::KbSection::default(),
         }
     }
 }

@@ -3,10 +3,12 @@
 
 mod admin;
 mod bench;
+mod bench_kb;
 mod bench_routing;
 mod bench_ui;
 mod config;
 mod demo;
+mod kb;
 mod nlp;
 mod serve;
 mod simulate;
@@ -54,6 +56,11 @@ enum Command {
     /// Runs a local Graph API (WhatsApp, Messenger, Instagram) that posts signed webhooks to a
     /// Switchboard server and answers its sends.
     Simulate(Box<simulate::SimulateArgs>),
+    /// Knowledge base: import/export Markdown folders, seed articles, case-status links.
+    Kb {
+        #[command(subcommand)]
+        command: kb::KbCommand,
+    },
     /// Users, tokens, channels.
     Admin {
         #[command(subcommand)]
@@ -106,6 +113,12 @@ fn main() -> std::process::ExitCode {
             Command::Bench { what } => bench::run(what).await,
             Command::Nlp { command } => tokio::task::spawn_blocking(move || nlp::run(command)).await?,
             Command::Simulate(args) => simulate::run(*args).await,
+            Command::Kb { command } => {
+                let store = serve::open_store(&cfg).await?;
+                let r = kb::run(&cfg, store.clone(), command).await;
+                store.close().await;
+                r
+            }
             Command::Admin { command } => {
                 let store = serve::open_store(&cfg).await?;
                 let r = admin::run(store.clone(), command).await;

@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod channel_state;
+pub mod kb;
 mod migrations;
 pub mod postgres;
 mod records;
@@ -30,6 +31,7 @@ use switchboard_domain::{
 
 pub use audit::{AuditEntry, AuditFilter, AuditStore, NewAuditEntry};
 pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext};
+pub use kb::KbStore;
 pub use records::*;
 pub use routing::RoutingStore;
 pub use sqlx::PgPool;
@@ -109,7 +111,17 @@ pub enum Backend {
 /// Everything Switchboard persists. Both backends pass the same test suite.
 #[async_trait]
 pub trait Store:
-    UiStore + AuditStore + ChannelStateStore + RoutingStore + TriageStore + TelegramStore + XStore + Send + Sync + 'static
+    UiStore
+    + AuditStore
+    + ChannelStateStore
+    + RoutingStore
+    + TriageStore
+    + TelegramStore
+    + XStore
+    + KbStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is.
     fn backend(&self) -> Backend;

@@ -19,6 +19,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     },
     Migration { version: 6, name: "x_channel", sql: include_str!("../migrations/sqlite/0006_x_channel.sql") },
     Migration { version: 7, name: "telegram", sql: include_str!("../migrations/sqlite/0007_telegram.sql") },
+    Migration { version: 9, name: "kb", sql: include_str!("../migrations/sqlite/0009_kb.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -33,4 +34,5 @@ pub(crate) const POSTGRES: &[Migration] = &[
     },
     Migration { version: 6, name: "x_channel", sql: include_str!("../migrations/postgres/0006_x_channel.sql") },
     Migration { version: 7, name: "telegram", sql: include_str!("../migrations/postgres/0007_telegram.sql") },
+    Migration { version: 9, name: "kb", sql: include_str!("../migrations/postgres/0009_kb.sql") },
 ];

@@ -2,6 +2,7 @@
 
 mod audit;
 mod channel_state;
+mod kb;
 mod routing;
 mod telegram;
 mod threading;

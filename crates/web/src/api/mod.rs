@@ -7,6 +7,7 @@ mod conversations;
 mod delivery;
 mod events;
 mod inbound;
+pub(crate) mod kb;
 pub(crate) mod messaging;
 pub(crate) mod routing;
 mod telegram;
@@ -87,6 +88,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(routing::router())
         .merge(triage::router())
         .merge(telegram::router())
+        .merge(kb::router())
 }
 
 /// The whole OpenAPI document: the core API and each area's part.
@@ -95,5 +97,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(routing::RoutingApi::openapi());
     doc.merge(<triage::TriageDoc as OpenApi>::openapi());
     doc.merge(telegram::TelegramApi::openapi());
+    doc.merge(kb::KbApi::openapi());
     doc
 }

@@ -18,7 +18,7 @@ use crate::api::channels::{keep_secrets, redacted};
 
 /// The admin sections, for the sub-navigation. Later settings pages add themselves here.
 pub(crate) const SECTIONS: &[(&str, &str)] =
-    &[("channels", "admin-channels"), ("users", "admin-users"), ("audit", "admin-audit")];
+    &[("channels", "admin-channels"), ("users", "admin-users"), ("audit", "admin-audit"), ("bot", "kb-admin-nav")];
 
 pub(crate) struct Section {
     href: String,

@@ -8,8 +8,10 @@ mod admin;
 mod assets;
 mod canned;
 mod conversation;
+mod help;
 pub mod i18n;
 mod inbox;
+mod kb_agent;
 pub mod live;
 pub mod session;
 mod settings;
@@ -163,4 +165,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/events", get(live::events))
         .route("/ui/presence", post(live::presence))
         .route("/assets/{file}", get(assets::asset))
+        .merge(help::router())
+        .merge(kb_agent::router())
 }
