@@ -57,6 +57,9 @@ pub struct NlpSection {
     pub language_fast_margin: f32,
     /// Seconds between checks for new agents' intent labels (retraining when there are).
     pub retrain_interval_secs: u64,
+    /// Milliseconds routing waits for a new customer message's triage before it routes without
+    /// it (0: never waits).
+    pub routing_wait_ms: u64,
 }
 
 /// Routing settings.
@@ -148,6 +151,7 @@ impl Default for Config {
                 phone_region: String::new(),
                 language_fast_margin: switchboard_nlp::lang::FAST_MARGIN,
                 retrain_interval_secs: 3600,
+                routing_wait_ms: 2000,
             },
             routing: RoutingSection { enabled: true, auto_ack: false, auto_ack_public: false, tick_ms: 2000 },
             kb: crate::kb::KbSection::default(),

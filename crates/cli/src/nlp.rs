@@ -221,6 +221,7 @@ pub async fn start_triage(engine: &switchboard_engine::Engine, n: &crate::config
         phone_region: (!n.phone_region.is_empty()).then(|| n.phone_region.clone()),
         language_fast_margin: n.language_fast_margin,
         retrain_every: std::time::Duration::from_secs(n.retrain_interval_secs),
+        routing_wait: std::time::Duration::from_millis(n.routing_wait_ms),
     };
     engine.start_triage(cfg).await.map_err(|e| anyhow::anyhow!("cannot start triage: {e}"))
 }

@@ -6,6 +6,7 @@
 //!
 //! Time comes from a [`Clock`], so tests move time forward instead of sleeping.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -108,6 +109,8 @@ impl std::fmt::Debug for RoutingConfig {
 const BATCH: usize = 64;
 /// How long a node holds a conversation it is processing.
 const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+/// How soon a conversation waiting for triage is looked at again if nothing wakes routing.
+const TRIAGE_RETRY: chrono::Duration = chrono::Duration::milliseconds(250);
 /// Timers fired per round.
 const TIMER_BATCH: usize = 256;
 /// Rules and policies are re-read at least this often (changes through this node's API apply at once).
@@ -162,6 +165,9 @@ struct Inner {
     wake: Notify,
     cached: Mutex<ConfigCache>,
     http: reqwest::Client,
+    /// How long (ms) a conversation waits for the triage of its newest customer message before
+    /// routing goes on without it; 0 while the triage step is off.
+    triage_wait_ms: AtomicU64,
 }
 
 /// The loaded rules and policies, and how many times an admin change has invalidated them: a
@@ -182,7 +188,40 @@ impl Routing {
     /// A routing job on `store`.
     pub fn new(store: DynStore, bus: Bus, config: RoutingConfig) -> Self {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-        Self { inner: Arc::new(Inner { store, bus, config, wake: Notify::new(), cached: Mutex::default(), http }) }
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                bus,
+                config,
+                wake: Notify::new(),
+                cached: Mutex::default(),
+                http,
+                triage_wait_ms: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Makes routing wait, up to `max`, for the triage of a conversation's newest customer
+    /// message, so rules, skills and acknowledgements see its language, sentiment and intent.
+    /// The triage step sets this when it starts; a message it has not triaged within `max`
+    /// (a backlog, triage slower than ingest) is routed without it, as when triage is off.
+    pub fn wait_for_triage(&self, max: Duration) {
+        let ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+        self.inner.triage_wait_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Whether `m` (a conversation's newest customer message) should be triaged before routing.
+    async fn awaits_triage(&self, m: &Message) -> Result<bool, StoreError> {
+        let wait = self.inner.triage_wait_ms.load(Ordering::Relaxed);
+        if wait == 0 {
+            return Ok(false);
+        }
+        // Message times are wall-clock times, whatever clock routing runs on.
+        let age = Utc::now() - m.created_at;
+        if age >= chrono::Duration::milliseconds(i64::try_from(wait).unwrap_or(i64::MAX)) {
+            return Ok(false);
+        }
+        Ok(self.inner.store.message_triage(m.id).await?.is_none())
     }
 
     /// The current time on this job's clock.
@@ -340,6 +379,14 @@ impl Routing {
         let messages = store.list_messages(id).await?;
         let facts = store.list_facts(id).await?;
         let latest_inbound = messages.iter().rev().find(|m| m.direction == Direction::Inbound);
+        if let Some(m) = latest_inbound
+            && state.seen_message_at.is_none_or(|seen| m.created_at > seen)
+            && self.awaits_triage(m).await?
+        {
+            // The triage step wakes routing when it has stored the result.
+            store.defer_routing(id, now + TRIAGE_RETRY).await?;
+            return Ok(false);
+        }
         let triage = triage_of(store, id, &messages).await?;
 
         // Which events happened since routing last looked.

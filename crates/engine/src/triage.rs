@@ -31,6 +31,9 @@ pub struct TriageConfig {
     pub language_fast_margin: f32,
     /// How often the retraining job looks for new agents' labels.
     pub retrain_every: Duration,
+    /// How long routing waits for a new customer message's triage before it routes without it
+    /// (zero: it does not wait).
+    pub routing_wait: Duration,
 }
 
 /// The intent model in use and its version (`None`: the built-in cold-start model).
@@ -69,9 +72,11 @@ impl Engine {
         };
         let active = Arc::new(RwLock::new(active));
         let enricher = Arc::new(enricher);
+        self.inner.routing.wait_for_triage(config.routing_wait);
         let worker = tokio::spawn(run(
             store.clone(),
             self.inner.bus.clone(),
+            self.inner.routing.clone(),
             enricher,
             active.clone(),
             self.inner.cancel.clone(),
@@ -132,6 +137,7 @@ async fn catch_up(
 async fn run(
     store: DynStore,
     bus: Bus,
+    routing: crate::routing::Routing,
     enricher: Arc<Enricher>,
     active: Arc<RwLock<ActiveIntent>>,
     cancel: CancellationToken,
@@ -143,6 +149,7 @@ async fn run(
         _ => id_floor(chrono::Utc::now() - chrono::Duration::from_std(FIRST_CATCH_UP).unwrap_or_default()),
     };
     let mut cursor = catch_up(&store, &enricher, &active, start, &cancel).await;
+    routing.after_threading();
     loop {
         let first = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -174,9 +181,13 @@ async fn run(
         }
         let newest = ids.iter().copied().max();
         match triage_messages(&store, &enricher, &active, ids).await {
-            Ok(_) => {
-                if let Some(n) = newest {
-                    cursor = cursor.max(n);
+            Ok(n) => {
+                if let Some(newest) = newest {
+                    cursor = cursor.max(newest);
+                }
+                if n > 0 {
+                    // Conversations waiting for this triage can be routed now.
+                    routing.after_threading();
                 }
             }
             Err(e) => tracing::warn!(error = %e, "triage batch failed"),

@@ -36,6 +36,7 @@ async fn inbound_messages_are_triaged_and_labels_retrain() {
             phone_region: Some("US".into()),
             language_fast_margin: 0.6,
             retrain_every: Duration::from_secs(3600),
+            routing_wait: Duration::from_secs(5),
         })
         .await
         .unwrap();
@@ -103,6 +104,7 @@ async fn messages_that_arrived_before_triage_started_are_caught_up() {
             phone_region: None,
             language_fast_margin: 0.6,
             retrain_every: Duration::from_secs(3600),
+            routing_wait: Duration::from_secs(5),
         })
         .await
         .unwrap();
@@ -116,5 +118,91 @@ async fn messages_that_arrived_before_triage_started_are_caught_up() {
     }
     let t = found.expect("the early message was never triaged");
     assert_eq!(t.intent, "refund_return");
+    engine.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Routing waits for the triage of a new conversation's first message, so a rule on the
+/// detected intent and sentiment fires on "conversation created". The test drives routing rounds
+/// and stores the triage itself, so the order is fixed: round 1 runs before any triage exists.
+#[tokio::test]
+async fn routing_waits_for_the_triage_of_a_new_conversation() {
+    use switchboard_domain::automation::{Action, Condition, Rule, TriggerEvent};
+    use switchboard_engine::routing::{ManualClock, RoutingConfig};
+    use switchboard_store::MessageTriage;
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        switchboard_store::open(dir.path().join("r.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
+    store
+        .create_rule(
+            0,
+            &Rule {
+                name: "hacked accounts".into(),
+                enabled: true,
+                events: vec![TriggerEvent::ConversationCreated],
+                conditions: vec![
+                    Condition::Intent { any_of: vec!["account_access".into()] },
+                    Condition::Sentiment { any_of: vec!["negative".into()] },
+                ],
+                actions: vec![Action::AddTags { tags: vec!["security".into()] }],
+                stop_processing: false,
+            },
+        )
+        .await
+        .unwrap();
+    let clock = ManualClock::new(Utc::now());
+    let config = EngineConfig {
+        routing: RoutingConfig {
+            enabled: false,
+            tick: Duration::from_secs(3600),
+            clock: clock.clock(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let engine = Engine::start(store.clone(), config).await;
+    engine.routing().wait_for_triage(Duration::from_secs(60));
+    let ack = engine.ingestor().submit(event("h1", "My account was hacked and I cannot log in!!")).await.unwrap();
+    let mut msg = None;
+    for _ in 0..200 {
+        msg = store.get_message(ack.message_id).await.unwrap();
+        if msg.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let msg = msg.expect("the message was never threaded");
+    let conv = msg.conversation_id;
+
+    // No triage yet: routing defers the conversation instead of running the created rules.
+    assert_eq!(engine.routing().tick().await.unwrap().processed, 1);
+    assert!(store.get_routing_state(conv).await.unwrap().unwrap().synced_at.is_none(), "routed without triage");
+    assert!(store.get_conversation(conv).await.unwrap().unwrap().tags.is_empty());
+    // Not taken again before the short deferral lapses.
+    assert_eq!(engine.routing().tick().await.unwrap().processed, 0);
+
+    store
+        .save_triage(vec![MessageTriage {
+            message_id: msg.id,
+            conversation_id: conv,
+            language: "en".into(),
+            language_confidence: 0.9,
+            sentiment: "negative".into(),
+            sentiment_score: -0.8,
+            intent: "account_access".into(),
+            intent_confidence: 0.9,
+            intent_by_agent: false,
+            priority: "P1".into(),
+            priority_reasons: vec![],
+            pii: vec![],
+            redacted_text: msg.text.clone(),
+            intent_model_version: None,
+            created_at: Utc::now(),
+        }])
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(engine.routing().tick().await.unwrap().processed, 1);
+    assert_eq!(store.get_conversation(conv).await.unwrap().unwrap().tags, vec!["security".to_owned()]);
+    assert!(store.get_routing_state(conv).await.unwrap().unwrap().synced_at.is_some());
     engine.shutdown(Duration::from_secs(5)).await;
 }

@@ -327,6 +327,9 @@ pub trait RoutingStore: Send + Sync {
         lease_until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<ConversationId>>;
+    /// Shortens a claimed conversation's lease to `until`, leaving it unprocessed, so a later
+    /// round takes it again (routing waits for the triage of the newest message).
+    async fn defer_routing(&self, id: ConversationId, until: DateTime<Utc>) -> Result<()>;
     /// What routing last derived for a conversation.
     async fn get_routing_state(&self, id: ConversationId) -> Result<Option<RoutingState>>;
     /// Saves the derived state, releases the lease, and replaces the conversation's pending

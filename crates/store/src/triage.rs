@@ -62,6 +62,8 @@ pub trait TriageStore {
     /// Stores (or replaces) the triage of each message.
     async fn save_triage(&self, rows: Vec<MessageTriage>) -> Result<()>;
     async fn message_triage(&self, id: MessageId) -> Result<Option<MessageTriage>>;
+    /// The triage of every triaged message of a conversation, oldest message first.
+    async fn conversation_message_triage(&self, id: ConversationId) -> Result<Vec<MessageTriage>>;
     /// The triage of the conversation's latest triaged message.
     async fn conversation_triage(&self, id: ConversationId) -> Result<Option<MessageTriage>>;
     /// Records an agent's intent for a message (replacing an earlier label) and applies it to

@@ -258,6 +258,11 @@ async fn timers_fire_exactly_once_and_escalate() {
         // Leased: a second claimer (another node) does not get it.
         assert!(!s.claim_routing_work(now, lease, 100).await.unwrap().contains(&c));
         assert!(s.get_routing_state(c).await.unwrap().unwrap().synced_at.is_none());
+        // Deferred (waiting for triage): claimable again once the short lease lapses, not before.
+        let soon = now + Duration::milliseconds(200);
+        s.defer_routing(c, soon).await.unwrap();
+        assert!(!s.claim_routing_work(now, lease, 100).await.unwrap().contains(&c));
+        assert!(s.claim_routing_work(soon + Duration::milliseconds(1), lease, 100).await.unwrap().contains(&c));
 
         let conv = s.get_conversation(c).await.unwrap().unwrap();
         let (w, e) = (t("2030-01-01T01:00:00Z"), t("2030-01-01T02:00:00Z"));

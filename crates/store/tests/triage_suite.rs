@@ -65,6 +65,9 @@ async fn triage_is_stored_per_message_and_latest_per_conversation() {
         s.save_triage(vec![first.clone(), second.clone()]).await.unwrap();
         assert_eq!(s.message_triage(out[0].message_id).await.unwrap(), Some(first.clone()));
         assert_eq!(s.conversation_triage(out[0].conversation_id).await.unwrap(), Some(second.clone()));
+        let mut both = vec![first.clone(), second.clone()];
+        both.sort_by_key(|t| t.message_id);
+        assert_eq!(s.conversation_message_triage(out[0].conversation_id).await.unwrap(), both);
         // Saving again replaces.
         let mut again = first.clone();
         again.sentiment = "neutral".into();

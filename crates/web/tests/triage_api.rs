@@ -42,6 +42,7 @@ async fn triage_intent_labels_and_models_over_http() {
             phone_region: None,
             language_fast_margin: 0.6,
             retrain_every: Duration::from_secs(3600),
+            routing_wait: Duration::from_secs(5),
         })
         .await
         .unwrap();
@@ -86,6 +87,20 @@ async fn triage_intent_labels_and_models_over_http() {
         .await
         .unwrap();
     assert_eq!(c["message_id"], mid.as_str());
+    // The triage is also part of the conversation and the message as the API returns them.
+    let get = |path: String| {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        async move {
+            http.get(format!("{base}{path}")).bearer_auth(&token).send().await.unwrap().json::<Value>().await.unwrap()
+        }
+    };
+    let detail = get(format!("/api/v1/conversations/{conv}")).await;
+    assert_eq!(detail["triage"]["message_id"], mid.as_str(), "{detail}");
+    let m = detail["messages"].as_array().unwrap().iter().find(|m| m["id"] == mid.as_str()).unwrap();
+    assert_eq!(m["triage"]["sentiment"], "negative", "{m}");
+    let one = get(format!("/api/v1/messages/{mid}")).await;
+    assert_eq!(one["triage"]["language"], "zh", "{one}");
+    assert_eq!(one["direction"], "inbound");
 
     // An agent's label.
     let put = |body: Value, id: String| {

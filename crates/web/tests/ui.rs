@@ -749,3 +749,68 @@ async fn agents_set_their_availability_in_settings() {
     assert_eq!(app.store.get_availability(lin.id).await.unwrap(), Availability::Away);
     assert!(b.get("/settings").await.body.contains("value=\"away\" selected"));
 }
+
+#[tokio::test]
+async fn customer_messages_show_their_triage_and_agents_correct_the_intent() {
+    let app = spawn_app().await;
+    let case = ingest(&app, "t1", "mia", "我的账户被盗了 请马上处理").await;
+    let conv = app
+        .store
+        .get_conversation_by_case(switchboard_domain::CaseNumber::parse(&case).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let msg = app.store.list_messages(conv.id).await.unwrap().remove(0);
+    app.store
+        .save_triage(vec![switchboard_store::MessageTriage {
+            message_id: msg.id,
+            conversation_id: conv.id,
+            language: "zh".into(),
+            language_confidence: 0.99,
+            sentiment: "negative".into(),
+            sentiment_score: -0.71,
+            intent: "account_access".into(),
+            intent_confidence: 0.83,
+            intent_by_agent: false,
+            priority: "P1".into(),
+            priority_reasons: vec!["security keyword: 被盗".into()],
+            pii: vec!["phone".into()],
+            redacted_text: msg.text.clone(),
+            intent_model_version: None,
+            created_at: chrono::Utc::now(),
+        }])
+        .await
+        .unwrap();
+    let mut b = Browser::new(&app);
+    b.login("lin@x.io", PASSWORD).await;
+    let p = b.get(&format!("/c/{case}")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    for shown in ["Chinese", "Negative", "Suggested P1", "security keyword: 被盗", "Personal data: phone number"] {
+        assert!(p.body.contains(shown), "{shown:?} missing");
+    }
+    assert!(p.body.contains("value=\"account_access\" selected"));
+    b.lang = "zh-CN";
+    let p = b.get(&format!("/c/{case}")).await;
+    assert!(p.body.contains("中文") && p.body.contains("负面") && p.body.contains("建议 P1"));
+
+    // The agent corrects the intent: stored as a label, shown as set by an agent.
+    let csrf = b.csrf().await;
+    let mid = msg.id.to_string();
+    let r =
+        b.post(&format!("/c/{case}/intent"), &[("_csrf", &csrf), ("message_id", &mid), ("intent", "complaint")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let t = app.store.message_triage(msg.id).await.unwrap().unwrap();
+    assert_eq!((t.intent.as_str(), t.intent_by_agent), ("complaint", true));
+    assert_eq!(app.store.intent_labels().await.unwrap().len(), 1);
+    // An unknown intent, or a message of another conversation, changes nothing.
+    let r = b.post(&format!("/c/{case}/intent"), &[("_csrf", &csrf), ("message_id", &mid), ("intent", "bogus")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let other = ingest(&app, "t2", "leo", "where is my parcel").await;
+    let r =
+        b.post(&format!("/c/{other}/intent"), &[("_csrf", &csrf), ("message_id", &mid), ("intent", "praise")]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Without the CSRF token: refused.
+    let r = b.post(&format!("/c/{case}/intent"), &[("message_id", &mid), ("intent", "praise")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.store.message_triage(msg.id).await.unwrap().unwrap().intent, "complaint");
+}

@@ -747,6 +747,15 @@ impl RoutingStore for PgStore {
         Ok(ids.into_iter().map(ConversationId).collect())
     }
 
+    async fn defer_routing(&self, id: ConversationId, until: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE routing_state SET lease_until = $2 WHERE conversation_id = $1")
+            .bind(id.0)
+            .bind(until)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn get_routing_state(&self, id: ConversationId) -> Result<Option<RoutingState>> {
         let row = sqlx::query(
             "SELECT synced_at, seen_message_at, policy, clocks, auto_resolve_hours FROM routing_state WHERE conversation_id = $1",

@@ -94,6 +94,16 @@ impl TriageStore for PgStore {
         row.as_ref().map(triage_from_row).transpose()
     }
 
+    async fn conversation_message_triage(&self, id: ConversationId) -> Result<Vec<MessageTriage>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TRIAGE_COLS} FROM message_triage WHERE conversation_id = $1 ORDER BY message_id"
+        ))
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(triage_from_row).collect()
+    }
+
     async fn conversation_triage(&self, id: ConversationId) -> Result<Option<MessageTriage>> {
         let row = sqlx::query(&format!(
             "SELECT {TRIAGE_COLS} FROM message_triage WHERE conversation_id = $1 \

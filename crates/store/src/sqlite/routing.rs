@@ -651,6 +651,16 @@ impl RoutingStore for SqliteStore {
             .await
     }
 
+    async fn defer_routing(&self, id: ConversationId, until: DateTime<Utc>) -> Result<()> {
+        self.conns
+            .write(move |c| {
+                c.prepare_cached("UPDATE routing_state SET lease_until = ?2 WHERE conversation_id = ?1")?
+                    .execute(params![id.0, ts(until)])?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn get_routing_state(&self, id: ConversationId) -> Result<Option<RoutingState>> {
         self.conns
             .read(move |c| {

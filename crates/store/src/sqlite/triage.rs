@@ -106,6 +106,18 @@ impl TriageStore for SqliteStore {
             .await
     }
 
+    async fn conversation_message_triage(&self, id: ConversationId) -> Result<Vec<MessageTriage>> {
+        self.conns
+            .read(move |c| {
+                Ok(c.prepare_cached(&format!(
+                    "SELECT {TRIAGE_COLS} FROM message_triage WHERE conversation_id = ?1 ORDER BY message_id"
+                ))?
+                .query_map([id.0], triage_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await
+    }
+
     async fn conversation_triage(&self, id: ConversationId) -> Result<Option<MessageTriage>> {
         self.conns
             .read(move |c| {

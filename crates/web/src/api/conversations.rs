@@ -10,9 +10,12 @@ use switchboard_domain::{
     Priority, Role, Status, UserId, Visibility,
 };
 use switchboard_engine::RealtimeEvent;
-use switchboard_store::{ConversationFilter, ConversationPatch, ConversationSummary, MessageKind, NewMessage};
+use switchboard_store::{
+    ConversationFilter, ConversationPatch, ConversationSummary, MessageKind, MessageTriage, NewMessage,
+};
 
 use crate::AppState;
+use crate::api::triage::TriageBody;
 use crate::auth::Caller;
 use crate::error::{ApiResult, AppError};
 use crate::extract::{Json, Query};
@@ -93,10 +96,24 @@ pub(crate) async fn list(
 pub(crate) struct ConversationDetail {
     conversation: Conversation,
     contact: Option<Contact>,
-    messages: Vec<Message>,
+    messages: Vec<MessageView>,
     facts: Vec<ConversationFact>,
     /// SLA clocks with due times (fired automation rules are `rule_fired` facts).
     sla: Vec<switchboard_domain::sla::SlaStatus>,
+    /// The triage of the latest triaged customer message (absent while triage is off or has
+    /// not run yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    triage: Option<TriageBody>,
+}
+
+/// A message with its triage (inbound messages, once the triage step has run).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct MessageView {
+    #[serde(flatten)]
+    message: Message,
+    /// Language, sentiment, intent, suggested priority with reasons, and PII kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    triage: Option<TriageBody>,
 }
 
 /// Resolves a path segment that is a conversation id or a case number.
@@ -128,9 +145,19 @@ pub(crate) async fn get_one(
     let store = st.engine.store();
     let contact = store.get_contact(conversation.contact_id).await?;
     let messages = store.list_messages(conversation.id).await?;
+    let mut triage: std::collections::HashMap<MessageId, MessageTriage> =
+        store.conversation_message_triage(conversation.id).await?.into_iter().map(|t| (t.message_id, t)).collect();
+    let latest = triage.values().max_by_key(|t| (t.created_at, t.message_id)).cloned().map(TriageBody::from);
+    let messages = messages
+        .into_iter()
+        .map(|m| {
+            let t = triage.remove(&m.id).map(TriageBody::from);
+            MessageView { message: m, triage: t }
+        })
+        .collect();
     let facts = store.list_facts(conversation.id).await?;
     let sla = st.engine.routing().sla_status(&conversation).await?;
-    Ok(axum::Json(ConversationDetail { conversation, contact, messages, facts, sla }))
+    Ok(axum::Json(ConversationDetail { conversation, contact, messages, facts, sla, triage: latest }))
 }
 
 /// Changes status, assignee, priority, team or tags. Each change is recorded on the timeline.
@@ -267,16 +294,18 @@ pub(crate) async fn post_message(
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, axum::Json(msg)))
 }
 
-/// One message, with its delivery status.
+/// One message, with its delivery status and (inbound, once triaged) its triage.
 #[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "conversations",
     params(("id" = String, Path, description = "Message id")),
-    responses((status = 200, body = Message), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = MessageView), (status = 404, body = crate::error::ErrorBody)))]
 pub(crate) async fn get_message(
     State(st): State<AppState>,
     _caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     let id = id.parse::<MessageId>().map_err(|_| AppError::bad_request("invalid_id", "not a message id"))?;
-    let msg = st.engine.store().get_message(id).await?.ok_or_else(|| AppError::not_found("message"))?;
-    Ok(axum::Json(msg))
+    let store = st.engine.store();
+    let msg = store.get_message(id).await?.ok_or_else(|| AppError::not_found("message"))?;
+    let triage = store.message_triage(id).await?.map(TriageBody::from);
+    Ok(axum::Json(MessageView { message: msg, triage }))
 }

@@ -11,7 +11,7 @@ pub(crate) mod kb;
 pub(crate) mod messaging;
 pub(crate) mod routing;
 mod telegram;
-mod triage;
+pub(crate) mod triage;
 mod x_rules;
 
 use axum::Router;
@@ -42,6 +42,7 @@ use crate::AppState;
         switchboard_domain::Conversation, switchboard_domain::Message, switchboard_domain::Contact,
         switchboard_domain::ChannelIdentity, switchboard_domain::ConversationFact, switchboard_domain::Attachment,
         conversations::ConversationDetail, conversations::ConversationPage, conversations::NewMessageBody,
+        conversations::MessageView,
         contacts::ContactPage, contacts::ContactPatch, contacts::MergeBody, contacts::ContactDetail,
         channels::ChannelBody, delivery::DeliveryReport,
         messaging::WindowBody, messaging::TemplateBody, messaging::MediaBody,

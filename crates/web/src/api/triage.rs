@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, put};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{ConversationId, MessageId, Role};
-use switchboard_store::{IntentLabel, IntentModelRecord, MessageTriage};
+use switchboard_domain::{ConversationId, MessageId, Role, UserId};
+use switchboard_store::{DynStore, IntentLabel, IntentModelRecord, MessageTriage, StoreError};
 use utoipa::OpenApi;
 
 use crate::AppState;
@@ -93,6 +93,50 @@ pub(crate) struct IntentModels {
     active_version: Option<i64>,
 }
 
+/// Why an intent label was refused.
+pub(crate) enum LabelError {
+    /// Not one of `switchboard_nlp::intent::INTENTS`.
+    UnknownIntent,
+    /// Not a customer's message.
+    NotInbound,
+    /// The message does not exist (`NotFound`), or the store failed.
+    Store(StoreError),
+}
+
+/// Records an agent's intent for a customer message (a training example for the retraining
+/// job) and applies it to the message's triage. With `in_conversation`, a message of another
+/// conversation is `NotFound`. Shared by the API and the conversation view.
+pub(crate) async fn label_intent(
+    store: &DynStore,
+    id: MessageId,
+    intent: String,
+    user: UserId,
+    in_conversation: Option<ConversationId>,
+) -> Result<(), LabelError> {
+    if !switchboard_nlp::intent::INTENTS.contains(&intent.as_str()) {
+        return Err(LabelError::UnknownIntent);
+    }
+    let msg = store
+        .get_message(id)
+        .await
+        .map_err(LabelError::Store)?
+        .filter(|m| in_conversation.is_none_or(|c| c == m.conversation_id))
+        .ok_or(LabelError::Store(StoreError::NotFound("message")))?;
+    if msg.direction != switchboard_domain::Direction::Inbound {
+        return Err(LabelError::NotInbound);
+    }
+    store
+        .label_intent(IntentLabel {
+            message_id: id,
+            intent,
+            text: msg.text,
+            labelled_by: Some(user),
+            labelled_at: chrono::Utc::now(),
+        })
+        .await
+        .map_err(LabelError::Store)
+}
+
 fn message_id(id: &str) -> ApiResult<MessageId> {
     id.parse::<MessageId>().map_err(|_| AppError::bad_request("invalid_id", "not a message id"))
 }
@@ -137,26 +181,15 @@ pub(crate) async fn put_intent(
 ) -> ApiResult<axum::response::Response> {
     caller.require(Role::Agent)?;
     let id = message_id(&id)?;
-    if !switchboard_nlp::intent::INTENTS.contains(&body.intent.as_str()) {
-        return Err(AppError::bad_request(
+    label_intent(st.engine.store(), id, body.intent, caller.user_id, None).await.map_err(|e| match e {
+        LabelError::UnknownIntent => AppError::bad_request(
             "invalid_intent",
             format!("intent must be one of {}", switchboard_nlp::intent::INTENTS.join(", ")),
-        ));
-    }
+        ),
+        LabelError::NotInbound => AppError::bad_request("not_inbound", "only customers' messages carry an intent"),
+        LabelError::Store(e) => e.into(),
+    })?;
     let store = st.engine.store();
-    let msg = store.get_message(id).await?.ok_or_else(|| AppError::not_found("message"))?;
-    if msg.direction != switchboard_domain::Direction::Inbound {
-        return Err(AppError::bad_request("not_inbound", "only customers' messages carry an intent"));
-    }
-    store
-        .label_intent(IntentLabel {
-            message_id: id,
-            intent: body.intent,
-            text: msg.text,
-            labelled_by: Some(caller.user_id),
-            labelled_at: chrono::Utc::now(),
-        })
-        .await?;
     Ok(match store.message_triage(id).await? {
         Some(t) => axum::Json(TriageBody::from(t)).into_response(),
         None => axum::http::StatusCode::NO_CONTENT.into_response(),

@@ -44,6 +44,8 @@ pub(crate) struct MsgView {
     delivery_label: String,
     failure: String,
     attachments: Vec<AttachmentView>,
+    /// Customer messages, once the triage step has run.
+    triage: Option<super::triage::TriageView>,
 }
 
 pub(crate) struct CaseBlock {
@@ -78,6 +80,7 @@ pub(crate) struct SlaView {
 #[template(path = "thread.html")]
 pub(crate) struct Thread {
     tr: Tr,
+    csrf: String,
     header: Header,
     blocks: Vec<CaseBlock>,
 }
@@ -159,7 +162,13 @@ fn safe_url(u: &Option<String>) -> Option<String> {
     u.as_ref().filter(|u| u.starts_with("https://") || u.starts_with("http://")).cloned()
 }
 
-fn msg_view(tr: &Tr, m: &Message, names: &HashMap<UserId, String>, contact: &str) -> MsgView {
+fn msg_view(
+    tr: &Tr,
+    m: &Message,
+    names: &HashMap<UserId, String>,
+    contact: &str,
+    triage: Option<&switchboard_store::MessageTriage>,
+) -> MsgView {
     let kind = match m.direction {
         Direction::Inbound => "inbound",
         Direction::Outbound => "outbound",
@@ -190,6 +199,7 @@ fn msg_view(tr: &Tr, m: &Message, names: &HashMap<UserId, String>, contact: &str
                     .or_else(|| a.provider_id.as_ref().map(|_| format!("/ui/attachments/{}/{i}", m.id))),
             })
             .collect(),
+        triage: triage.map(|t| super::triage::view(tr, t)),
     }
 }
 
@@ -244,13 +254,15 @@ async fn load(st: &AppState, me: &UiUser, case: &str) -> Result<Loaded, Response
     others.sort_by_key(|c| c.created_at);
     let mut blocks = Vec::new();
     for c in others.iter().chain(std::iter::once(&conv)) {
-        let msgs = store.list_messages(c.id).await.map_err(err)?;
+        let (msgs, triage) =
+            tokio::try_join!(store.list_messages(c.id), store.conversation_message_triage(c.id)).map_err(err)?;
+        let triage: HashMap<_, _> = triage.into_iter().map(|t| (t.message_id, t)).collect();
         blocks.push(CaseBlock {
             case: c.case_number.to_string(),
             channel: c.channel.as_str().to_owned(),
             status_label: tr.t(&format!("status-{}", c.status.as_str())),
             current: c.id == conv.id,
-            messages: msgs.iter().map(|m| msg_view(tr, m, &names, &contact_name)).collect(),
+            messages: msgs.iter().map(|m| msg_view(tr, m, &names, &contact_name, triage.get(&m.id))).collect(),
         });
     }
     // SLA clocks (issue 8): the running ones, with their due time in the agent's zone.
@@ -292,7 +304,8 @@ async fn load(st: &AppState, me: &UiUser, case: &str) -> Result<Loaded, Response
     if let Err(e) = store.mark_read(me.user.id, conv.id, Utc::now()).await {
         tracing::warn!(error = %e, "cannot mark conversation read");
     }
-    Ok(Loaded { thread: Thread { tr: tr.clone(), header, blocks }, conv, contact, others, users })
+    let thread = Thread { tr: tr.clone(), csrf: me.session.csrf_token.clone(), header, blocks };
+    Ok(Loaded { thread, conv, contact, others, users })
 }
 
 /// The character limit the channel's provider imposes on a reply.

@@ -15,6 +15,7 @@ mod kb_agent;
 pub mod live;
 pub mod session;
 mod settings;
+mod triage;
 
 use std::sync::Arc;
 
@@ -149,6 +150,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/c/{case}/reply", post(conversation::reply))
         .route("/c/{case}/update", post(conversation::update))
         .route("/c/{case}/template", post(conversation::template))
+        .route("/c/{case}/intent", post(triage::set_intent))
         .route("/settings", get(settings::page).post(settings::save))
         .route("/settings/availability", post(settings::save_availability))
         .route("/admin", get(|| async { Redirect::to("/admin/channels") }))
