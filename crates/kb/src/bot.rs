@@ -107,7 +107,7 @@ impl Default for BotSettings {
             min_confidence: 0.6,
             answer_public: false,
             handoff_phrases: Vec::new(),
-            negative_sentiment: -0.6,
+            negative_sentiment: -0.8,
             handoff_priorities: vec!["P1".into()],
             default_locale: "en".into(),
         }

@@ -319,3 +319,58 @@ async fn help_center_pages_and_signed_case_status() {
     assert_eq!(app.page(&expired).await.0, 403);
     assert_eq!(app.page(&format!("/case/{}", c.case_number.0)).await.0, 403);
 }
+
+/// Telegram: the answer carries an inline keyboard; pressing "Yes" is recorded as helped.
+#[tokio::test]
+async fn telegram_answer_has_buttons_and_a_press_is_feedback() {
+    use switchboard_channels::telegram::simulator::{Simulator, SimulatorConfig, Traffic};
+    let app = spawn().await;
+    let sim =
+        Simulator::start(SimulatorConfig { webhook: Some(format!("{}/webhooks/tg", app.base)), ..Default::default() })
+            .await
+            .unwrap();
+    let c = sim.config().clone();
+    app.store
+        .upsert_channel(&ChannelRecord {
+            slug: ChannelSlug::parse("tg").unwrap(),
+            kind: ChannelKind::Telegram,
+            name: "Telegram".into(),
+            callback_url: None,
+            secret: Some(c.secret_token.clone()),
+            config: json!({"bot_token": c.bot_token, "bot_username": c.bot_username, "api_base_url": sim.api_base_url()}),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(app.send("PUT", "/api/v1/channels/tg/bot", json!({"enabled": true})).await.0, 200);
+    let traffic = sim.traffic();
+    let customer = &Traffic::customers()[0];
+    let (update, _) = traffic.text(customer, "How do I cancel my order?");
+    assert_eq!(traffic.post(&update).await, Some(200));
+    let mut sent = None;
+    for _ in 0..400 {
+        sent = sim
+            .calls_of("sendMessage")
+            .into_iter()
+            .find(|s| s.text().is_some_and(|t| t.contains("/help/en/articles/cancel-order")));
+        if sent.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let Some(sent) = sent else {
+        let (_, list) = app.get("/api/v1/conversations?channel=tg").await;
+        let conv = list["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+        let (_, o) = app.get(&format!("/api/v1/conversations/{conv}/bot-outcomes")).await;
+        panic!("the bot's answer never reached Telegram: {o}");
+    };
+    let keyboard = &sent.body["reply_markup"]["inline_keyboard"];
+    let data = keyboard[0][0]["callback_data"].as_str().unwrap().to_owned();
+    assert!(data.starts_with("bot:helped:"), "{keyboard}");
+    let press = traffic.callback(customer, sent.message_id.unwrap(), &data, "Yes");
+    assert_eq!(traffic.post(&press).await, Some(200));
+    let (_, list) = app.get("/api/v1/conversations?channel=tg").await;
+    let conv = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let o = app.outcomes(&conv, 2).await;
+    assert_eq!((o[0]["outcome"].as_str(), o[1]["outcome"].as_str()), (Some("answered"), Some("helped")), "{o:?}");
+}

@@ -374,8 +374,14 @@ impl KbStore for SqliteStore {
     }
 }
 
-/// `extra.button_data` of a stored event payload.
+/// `extra.button_data` of a stored event payload (or, for a Telegram callback query stored before
+/// channels normalised it, `extra.telegram.data`).
 pub(crate) fn button_data(payload: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(payload).ok()?;
-    v.get("extra")?.get("button_data")?.as_str().map(str::to_owned)
+    let extra = v.get("extra")?;
+    extra
+        .get("button_data")
+        .or_else(|| extra.get("telegram").filter(|t| t.get("callback_query_id").is_some())?.get("data"))?
+        .as_str()
+        .map(str::to_owned)
 }
