@@ -3,8 +3,8 @@
 //! and updated whenever an article is saved, so the database stays the only source of truth.
 //!
 //! A query is analysed with its locale's analyser; every word becomes an exact term on title
-//! (boosted) and body, and words of five or more letters also a fuzzy term (one edit, two from
-//! nine letters) for typo tolerance. Only variants of the query's locale match.
+//! (boosted) and body, and a word of five or more letters that no document contains also a fuzzy
+//! term (one edit, two from nine letters) for typo tolerance. Only variants of the query's locale match.
 //!
 //! [`SearchResults::confidence`] says how well the best hit covers the question, from 0 to 1:
 //! the IDF-weighted share of the question's words found (exactly or within one edit) in the
@@ -274,16 +274,20 @@ impl KbIndex {
             return Ok(SearchResults::default());
         }
         let (title_f, body_f) = f.for_analyser(analyser_name);
+        let searcher = self.reader.searcher();
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for w in &words {
             let tt = Term::from_field_text(title_f, w);
             let bt = Term::from_field_text(body_f, w);
+            // Only a word the index does not know is a likely typo: known words skip the
+            // (much dearer) fuzzy automaton.
+            let known = searcher.doc_freq(&bt).unwrap_or(0) > 0 || searcher.doc_freq(&tt).unwrap_or(0) > 0;
             should.push((
                 Occur::Should,
                 Box::new(BoostQuery::new(Box::new(TermQuery::new(tt.clone(), IndexRecordOption::WithFreqs)), 2.0)),
             ));
             should.push((Occur::Should, Box::new(TermQuery::new(bt.clone(), IndexRecordOption::WithFreqs))));
-            if let Some(d) = fuzzy_distance(w) {
+            if let Some(d) = fuzzy_distance(w).filter(|_| !known) {
                 should
                     .push((Occur::Should, Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new(tt, d, true)), 0.6))));
                 should
@@ -300,7 +304,6 @@ impl KbIndex {
             ),
             (Occur::Must, Box::new(BooleanQuery::new(should))),
         ]);
-        let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit.max(2)).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
         let mut best_text = String::new();
