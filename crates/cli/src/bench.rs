@@ -37,6 +37,8 @@ pub enum BenchCommand {
     Widget(crate::bench_widget::WidgetArgs),
     /// Quality metrics of a period over many conversations vs a plain `COUNT(*)` (SQLite).
     Metrics(crate::report::BenchMetricsArgs),
+    /// Knowledge base: indexing throughput, search latency, bot decisions per second.
+    Kb(crate::bench_kb::KbBenchArgs),
 }
 
 /// Options of `bench ingest`.
@@ -95,6 +97,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Sla(args) => crate::bench_routing::sla(args),
         BenchCommand::Widget(args) => crate::bench_widget::run(args).await,
         BenchCommand::Metrics(args) => crate::report::bench(args).await,
+        BenchCommand::Kb(args) => tokio::task::spawn_blocking(move || crate::bench_kb::bench(args)).await?,
     }
 }
 

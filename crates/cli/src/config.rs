@@ -44,6 +44,8 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// Surveys, metrics and scheduled reports (docs/metrics.md, docs/reports.md).
     pub quality: crate::report::QualitySection,
+    /// Knowledge base, FAQ bot, help center; docs/kb-bot.md.
+    pub kb: crate::kb::KbSection,
 }
 
 /// Triage settings.
@@ -160,6 +162,7 @@ impl Default for Config {
             routing: RoutingSection { enabled: true, auto_ack: false, auto_ack_public: false, tick_ms: 2000 },
             trusted_proxies: Vec::new(),
             quality: crate::report::QualitySection::default(),
+            kb: crate::kb::KbSection::default(),
         }
     }
 }

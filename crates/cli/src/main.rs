@@ -3,11 +3,13 @@
 
 mod admin;
 mod bench;
+mod bench_kb;
 mod bench_routing;
 mod bench_ui;
 mod bench_widget;
 mod config;
 mod demo;
+mod kb;
 mod nlp;
 mod report;
 mod serve;
@@ -58,6 +60,11 @@ enum Command {
     Simulate(Box<simulate::SimulateArgs>),
     /// Prints the quality report of a period: `--period 2026-W47` or `2026-11`.
     Report(report::ReportArgs),
+    /// Knowledge base: import/export Markdown folders, seed articles, case-status links.
+    Kb {
+        #[command(subcommand)]
+        command: kb::KbCommand,
+    },
     /// Users, tokens, channels.
     Admin {
         #[command(subcommand)]
@@ -111,6 +118,12 @@ fn main() -> std::process::ExitCode {
             Command::Nlp { command } => tokio::task::spawn_blocking(move || nlp::run(command)).await?,
             Command::Simulate(args) => simulate::run(*args).await,
             Command::Report(args) => report::run(&cfg, args).await,
+            Command::Kb { command } => {
+                let store = serve::open_store(&cfg).await?;
+                let r = kb::run(&cfg, store.clone(), command).await;
+                store.close().await;
+                r
+            }
             Command::Admin { command } => {
                 let store = serve::open_store(&cfg).await?;
                 let r = admin::run(store.clone(), command).await;

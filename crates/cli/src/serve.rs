@@ -77,6 +77,7 @@ pub async fn start_with_workers(
     if cfg.nlp.enabled && workers {
         crate::nlp::start_triage(&engine, &cfg.nlp).await?;
     }
+    crate::kb::start(&engine, cfg).await?;
     let state = AppState::new(engine.clone(), WebConfig { max_body_bytes: cfg.max_body_bytes })
         .with_trusted_proxies(cfg.proxies()?);
     let app = switchboard_web::router(state.clone());

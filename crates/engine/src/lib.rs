@@ -2,10 +2,12 @@
 //! realtime bus. Everything here is owned by [`Engine`] and stops gracefully on [`Engine::shutdown`].
 #![forbid(unsafe_code)]
 
+mod bot;
 pub mod channel_delivery;
 pub mod charts;
 pub mod delivery;
 pub mod ingest;
+pub mod kb;
 pub mod mail;
 pub mod media;
 pub mod metrics;
@@ -91,6 +93,7 @@ struct Inner {
     pipeline_wake: Arc<tokio::sync::Notify>,
     outbox_wake: Arc<tokio::sync::Notify>,
     media_wake: Arc<tokio::sync::Notify>,
+    kb: std::sync::OnceLock<Arc<kb::KbService>>,
 }
 
 impl Engine {
@@ -148,6 +151,7 @@ impl Engine {
                 pipeline_wake,
                 outbox_wake,
                 media_wake,
+                kb: std::sync::OnceLock::new(),
             }),
         }
     }

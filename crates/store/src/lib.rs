@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod channel_state;
 pub mod contact_notes;
+pub mod kb;
 mod migrations;
 pub mod postgres;
 pub mod quality;
@@ -33,6 +34,7 @@ use switchboard_domain::{
 
 pub use audit::{AuditEntry, AuditFilter, AuditStore, NewAuditEntry};
 pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext};
+pub use kb::KbStore;
 pub use quality::QualityStore;
 pub use records::*;
 pub use routing::RoutingStore;
@@ -124,6 +126,7 @@ pub trait Store:
     + WidgetStore
     + contact_notes::ContactNoteStore
     + QualityStore
+    + KbStore
     + Send
     + Sync
     + 'static

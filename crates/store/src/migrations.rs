@@ -20,6 +20,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 6, name: "x_channel", sql: include_str!("../migrations/sqlite/0006_x_channel.sql") },
     Migration { version: 7, name: "telegram", sql: include_str!("../migrations/sqlite/0007_telegram.sql") },
     Migration { version: 8, name: "widget", sql: include_str!("../migrations/sqlite/0008_widget.sql") },
+    Migration { version: 9, name: "kb", sql: include_str!("../migrations/sqlite/0009_kb.sql") },
     Migration { version: 10, name: "quality", sql: include_str!("../migrations/sqlite/0010_quality.sql") },
     Migration { version: 11, name: "ui_admin", sql: include_str!("../migrations/sqlite/0011_ui_admin.sql") },
 ];
@@ -37,6 +38,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 6, name: "x_channel", sql: include_str!("../migrations/postgres/0006_x_channel.sql") },
     Migration { version: 7, name: "telegram", sql: include_str!("../migrations/postgres/0007_telegram.sql") },
     Migration { version: 8, name: "widget", sql: include_str!("../migrations/postgres/0008_widget.sql") },
+    Migration { version: 9, name: "kb", sql: include_str!("../migrations/postgres/0009_kb.sql") },
     Migration { version: 10, name: "quality", sql: include_str!("../migrations/postgres/0010_quality.sql") },
     Migration { version: 11, name: "ui_admin", sql: include_str!("../migrations/postgres/0011_ui_admin.sql") },
 ];

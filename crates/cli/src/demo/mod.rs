@@ -741,6 +741,7 @@ pub async fn run(cfg: Config, args: DemoArgs) -> anyhow::Result<()> {
         return Err(e);
     }
     let running = serve::start(&cfg, store, listener).await?;
+    crate::kb::demo(&running.engine).await?;
     let url = format!("http://{}", running.addr);
     let admin_token = users[Who::Admin as usize].1.clone();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;

@@ -3,6 +3,7 @@
 mod audit;
 mod channel_state;
 mod contact_notes;
+mod kb;
 mod quality;
 mod routing;
 mod search;

@@ -2,6 +2,8 @@
 
 mod audit;
 mod channel_state;
+mod kb;
+pub(crate) use kb::button_data as kb_button_data;
 mod conn;
 mod contact_notes;
 mod quality;

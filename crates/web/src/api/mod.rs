@@ -7,6 +7,7 @@ mod conversations;
 mod delivery;
 mod events;
 mod inbound;
+pub(crate) mod kb;
 pub(crate) mod messaging;
 mod quality;
 pub(crate) mod routing;
@@ -90,6 +91,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(triage::router())
         .merge(telegram::router())
         .merge(quality::router())
+        .merge(kb::router())
 }
 
 /// The whole OpenAPI document: the core API and each area's part.
@@ -99,5 +101,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(<triage::TriageDoc as OpenApi>::openapi());
     doc.merge(telegram::TelegramApi::openapi());
     doc.merge(quality::QualityApi::openapi());
+    doc.merge(kb::KbApi::openapi());
     doc
 }

@@ -11,8 +11,10 @@ mod assets;
 mod canned;
 mod contact_notes;
 mod conversation;
+mod help;
 pub mod i18n;
 mod inbox;
+mod kb_agent;
 pub mod live;
 pub mod proxy;
 mod reports;
@@ -196,4 +198,6 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(admin_docs::router())
         .merge(reports::routes())
         .route("/survey/{id}", get(survey::show).post(survey::answer))
+        .merge(help::router())
+        .merge(kb_agent::router())
 }
