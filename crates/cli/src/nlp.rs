@@ -2,20 +2,14 @@
 //! switchboard-nlp) — training from the shared data sets, evaluation, throughput.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use switchboard_nlp::data::{self, Dataset};
-use switchboard_nlp::enrich::{Buffers, Enricher};
+use switchboard_nlp::enrich::Enricher;
 use switchboard_nlp::eval::{self, Task};
-use switchboard_nlp::features::{Scratch, SparseVec};
-use switchboard_nlp::urgency::MessageContext;
-use switchboard_nlp::{intent, lang, pii, urgency};
+use switchboard_nlp::{bench, intent, lang};
 
 const DEFAULT_DATASETS: &str = "../shared/datasets";
-/// The "fast" language setting the bench also measures (see docs/nlp.md).
-const FAST_MODE_MARGIN: f32 = 0.1;
 
 #[derive(Debug, Subcommand)]
 pub enum NlpCommand {
@@ -111,52 +105,9 @@ pub struct BenchNlpArgs {
     pub languages: Option<String>,
 }
 
-/// Real social messages: every sentiment validation file (tweets in 8 languages + Chinese
-/// reviews), interleaved so no stage sees one language in a row.
-fn corpus(dir: &Path) -> anyhow::Result<Vec<String>> {
-    let mut sets: Vec<Dataset> = Vec::new();
-    for f in [
-        "sentiment_en_tweeteval_val.tsv",
-        "sentiment_zh_sophonplus_val.tsv",
-        "sentiment_ar_xlmt_val.tsv",
-        "sentiment_de_xlmt_val.tsv",
-        "sentiment_es_xlmt_val.tsv",
-        "sentiment_fr_xlmt_val.tsv",
-        "sentiment_hi_xlmt_val.tsv",
-        "sentiment_it_xlmt_val.tsv",
-        "sentiment_pt_xlmt_val.tsv",
-    ] {
-        sets.push(data::read_tsv(&dir.join(f))?);
-    }
-    let mut out = Vec::new();
-    let longest = sets.iter().map(Dataset::len).max().unwrap_or(0);
-    for i in 0..longest.min(2000) {
-        for s in &sets {
-            if let Some(t) = s.texts.get(i) {
-                out.push(t.clone());
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn measure(name: &str, n: usize, corpus: &[String], mut f: impl FnMut(&str)) -> f64 {
-    // One warm-up pass over a slice, then the measured pass.
-    for t in corpus.iter().take(500) {
-        f(t);
-    }
-    let t0 = Instant::now();
-    for i in 0..n {
-        f(&corpus[i % corpus.len()]);
-    }
-    let rate = n as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-    println!("  {name:<44} {rate:>10.0} msg/s  {:>8.1} µs/msg", 1e6 / rate);
-    rate
-}
-
 pub fn bench(a: BenchNlpArgs) -> anyhow::Result<()> {
     check_dir(&a.datasets)?;
-    let corpus = corpus(&a.datasets)?;
+    let corpus = bench::corpus(&a.datasets)?;
     let codes: Vec<String> = match &a.languages {
         Some(s) => s.split(',').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect(),
         None => lang::SUPPORTED.iter().map(|s| (*s).to_owned()).collect(),
@@ -164,53 +115,21 @@ pub fn bench(a: BenchNlpArgs) -> anyhow::Result<()> {
     let code_refs: Vec<&str> = codes.iter().map(String::as_str).collect();
     let intent_model = intent::train(&intent::default_examples(), 42, "built-in cold-start examples")?;
     let enricher = Enricher::new(&code_refs, intent_model, Some("US".into()))?;
-    let n = a.messages.max(1);
     let avg_chars = corpus.iter().map(|t| t.chars().count()).sum::<usize>() as f64 / corpus.len().max(1) as f64;
     println!(
         "bench nlp: {} distinct messages (avg {:.0} chars) from {}, {} per pass, one thread, languages {}",
         corpus.len(),
         avg_chars,
         a.datasets.display(),
-        n,
+        a.messages,
         codes.join(",")
     );
-    let mut scratch = Scratch::default();
-    let mut v = SparseVec::default();
-    let base = measure("baseline: tokenise + hash features only", n, &corpus, |t| {
-        switchboard_nlp::intent::features().extract(t, &mut scratch, &mut v);
-    });
-    let l = measure("language", n, &corpus, |t| {
-        std::hint::black_box(enricher.lang.detect(t));
-    });
-    let s = measure("sentiment (language given)", n, &corpus, |t| {
-        std::hint::black_box(enricher.sentiment.predict(t, "en", &mut scratch, &mut v));
-    });
-    let i = measure("intent", n, &corpus, |t| {
-        std::hint::black_box(intent::classify(&enricher.intent, t, intent::OTHER, &mut scratch, &mut v));
-    });
-    let ctx = MessageContext { public: true, author_followers: Some(1200), customer_tier: None };
-    let u = measure("urgency", n, &corpus, |t| {
-        std::hint::black_box(urgency::assess(t, "complaint", "negative", -0.4, &ctx));
-    });
-    let p = measure("PII detect + redact", n, &corpus, |t| {
-        std::hint::black_box(pii::redact(t, Some("US")));
-    });
-    let mut buf = Buffers::default();
-    let full = measure("full enrichment (all of the above)", n, &corpus, |t| {
-        std::hint::black_box(enricher.enrich(t, &ctx, &mut buf));
-    });
-    let mut fast = Enricher::new(&code_refs, enricher.intent.clone(), Some("US".into()))?;
-    fast.lang.fast_margin = FAST_MODE_MARGIN;
-    let full_fast = measure(&format!("full enrichment, language fast_margin {FAST_MODE_MARGIN}"), n, &corpus, |t| {
-        std::hint::black_box(fast.enrich(t, &ctx, &mut buf));
-    });
-    println!("  full / baseline = {:.3}; language alone is {:.0}% of the full time", full / base, 100.0 * full / l);
-    let _ = (s, i, u, p);
-    println!(
-        "  target: full enrichment >= 20000 msg/s on one core: default {}, fast mode {}",
-        if full >= 20_000.0 { "met" } else { "NOT met" },
-        if full_fast >= 20_000.0 { "met" } else { "NOT met" }
-    );
+    let load_before = bench::load_average().unwrap_or_else(|| "?".into());
+    let r = bench::run(&enricher, &corpus, a.messages, &mut |l| println!("{l}"));
+    for l in r.text.lines().skip_while(|l| !l.starts_with("  language cascade")) {
+        println!("{l}");
+    }
+    println!("  load average (1/5/15 min) before: {load_before}, after: {}", bench::load_average().unwrap_or_default());
     Ok(())
 }
 

@@ -73,8 +73,11 @@ impl Enricher {
     /// As [`enrich`](Self::enrich) with another intent model (e.g. the newest retrained one).
     pub fn enrich_with(&self, text: &str, ctx: &MessageContext, intent_model: &Model, buf: &mut Buffers) -> Triage {
         let lang = self.lang.detect(text);
-        let s = self.sentiment.predict(text, lang.code, &mut buf.scratch, &mut buf.v);
-        let i = intent::classify(intent_model, text, intent::OTHER, &mut buf.scratch, &mut buf.v);
+        // One tokenising and hashing pass serves both models.
+        let kinds = self.sentiment.kinds_for(lang.code) | intent_model.meta.features.kinds();
+        buf.scratch.hash(text, kinds);
+        let s = self.sentiment.predict_hashed(&buf.scratch.hashed, lang.code, &mut buf.v);
+        let i = intent::classify_hashed(intent_model, &buf.scratch.hashed, intent::OTHER, &mut buf.v);
         let priority = urgency::assess(text, &i.label, s.label, s.score, ctx);
         let spans = pii::detect(text, self.phone_region.as_deref());
         Triage {

@@ -66,15 +66,57 @@ fn hash_str(seed: u64, s: &str) -> u64 {
     fmix64(h)
 }
 
+/// Kinds of hashed features, one bit each, so one hashing pass can serve several models
+/// ([`Hashed`]): plain and negation-marked word unigrams and bigrams, character n-grams 1..=5.
+const W1_PLAIN: u16 = 1;
+const W1_NEG: u16 = 1 << 1;
+const W2_PLAIN: u16 = 1 << 2;
+const W2_NEG: u16 = 1 << 3;
+const fn char_kind(n: usize) -> u16 {
+    1 << (3 + n)
+}
+const KIND_BITS: u32 = 16;
+const KIND_MASK: u64 = (1 << KIND_BITS) - 1;
+/// Longest character n-gram a model may ask for.
+pub const MAX_CHAR_NGRAM: u8 = 5;
+
+/// Every feature of one text for a set of feature configurations, hashed once: each entry is
+/// the n-gram's 64-bit mixed hash with its kind bits in the low 16 bits, sorted. A model with
+/// `2^bits` buckets (bits ≤ 48) takes `entry >> (64 - bits)`, so the sorted order is also bucket
+/// order for every model and merging duplicates is one linear pass.
+#[derive(Default)]
+pub struct Hashed {
+    entries: Vec<u64>,
+    /// Union of the kind bits this pass produced.
+    mask: u16,
+}
+
 /// Reusable buffers, so extracting features allocates nothing in steady state.
 #[derive(Default)]
 pub struct Scratch {
-    toks: Vec<String>,
+    toks: text::Tokens,
     chars: Vec<char>,
-    raw: Vec<(u32, f32)>,
+    pub hashed: Hashed,
 }
 
 impl FeatureConfig {
+    /// The kinds of features this configuration uses.
+    pub fn kinds(&self) -> u16 {
+        let mut m = 0;
+        if self.word_ngrams > 0 {
+            m |= if self.negation { W1_NEG } else { W1_PLAIN };
+        }
+        if self.word_ngrams > 1 {
+            m |= if self.negation { W2_NEG } else { W2_PLAIN };
+        }
+        if self.char_max > 0 {
+            for n in usize::from(self.char_min.max(1))..=usize::from(self.char_max.min(MAX_CHAR_NGRAM)) {
+                m |= char_kind(n);
+            }
+        }
+        m
+    }
+
     pub fn extract(&self, text: &str, scratch: &mut Scratch, out: &mut SparseVec) {
         self.extract_idf(text, None, scratch, out);
     }
@@ -82,27 +124,104 @@ impl FeatureConfig {
     /// As [`extract`](Self::extract), each bucket's value multiplied by its inverse document
     /// frequency when `idf` is given (before the L2 norm).
     pub fn extract_idf(&self, text: &str, idf: Option<&[f32]>, scratch: &mut Scratch, out: &mut SparseVec) {
+        scratch.hash(text, self.kinds());
+        self.from_hashed(&scratch.hashed, idf, out);
+    }
+
+    /// This configuration's vector from a hashing pass that produced (at least) its kinds.
+    pub fn from_hashed(&self, h: &Hashed, idf: Option<&[f32]>, out: &mut SparseVec) {
+        out.idx.clear();
+        out.val.clear();
+        let mask = u64::from(self.kinds());
+        debug_assert!(mask & u64::from(h.mask) == mask, "hashing pass lacks kinds this model needs");
         let shift = 64 - u32::from(self.bits);
-        let bucket = |h: u64| (fmix64(h) >> shift) as u32;
-        text::tokens(text, &mut scratch.toks);
-        scratch.raw.clear();
-        if self.word_ngrams > 0 {
+        let mut cur = u32::MAX;
+        let mut count = 0u32;
+        let mut word_first = false;
+        let push = |k: u32, count: u32, word: bool, out: &mut SparseVec| {
+            // 1 + ln(1) = 1: most buckets occur once, so skip the logarithm for them.
+            let tf = if count == 1 { 1.0 } else { 1.0 + (count as f32).ln() };
+            let w = if word { self.word_weight } else { 1.0 };
+            let weight = idf.and_then(|t| t.get(k as usize)).copied().unwrap_or(1.0);
+            out.idx.push(k);
+            out.val.push(w * tf * weight);
+        };
+        for &e in &h.entries {
+            if e & mask == 0 {
+                continue;
+            }
+            let k = (e >> shift) as u32;
+            if k == cur && count > 0 {
+                count += 1;
+                continue;
+            }
+            if count > 0 {
+                push(cur, count, word_first, out);
+            }
+            cur = k;
+            count = 1;
+            word_first = e & u64::from(W1_PLAIN | W1_NEG | W2_PLAIN | W2_NEG) != 0;
+        }
+        if count > 0 {
+            push(cur, count, word_first, out);
+        }
+        let norm = out.val.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            for v in &mut out.val {
+                *v /= norm;
+            }
+        }
+    }
+}
+
+impl Scratch {
+    /// Tokenises and hashes `text` once for every feature kind in `kinds` (see
+    /// [`FeatureConfig::kinds`]); the result is in `self.hashed`.
+    pub fn hash(&mut self, text: &str, kinds: u16) {
+        text::tokenise(text, &mut self.toks);
+        let entries = &mut self.hashed.entries;
+        entries.clear();
+        self.hashed.mask = kinds;
+        let tag = |h: u64, kind: u16| (fmix64(h) & !KIND_MASK) | u64::from(kind);
+        let words = kinds & (W1_PLAIN | W1_NEG | W2_PLAIN | W2_NEG) != 0;
+        if words {
+            let neg_wanted = kinds & (W1_NEG | W2_NEG) != 0;
             let mut negated = false;
-            let mut prev: Option<u64> = None;
-            for t in &scratch.toks {
+            // Previous token's hash without and with negation marking (bigram chains differ
+            // once a negator was seen).
+            let mut prev: Option<(u64, u64)> = None;
+            for t in self.toks.iter() {
                 let punct = t == "!" || t == "?";
-                let mut h = hash_str(0x9e37_79b9_7f4a_7c15, t);
-                if self.negation && negated && !punct {
-                    h = step(h, 0xdead_beef);
-                }
-                scratch.raw.push((bucket(h), self.word_weight));
-                if self.word_ngrams > 1 {
-                    if let Some(p) = prev {
-                        scratch.raw.push((bucket(step(p.rotate_left(17), h)), self.word_weight));
+                let plain = hash_str(0x9e37_79b9_7f4a_7c15, t);
+                let neg = if neg_wanted && negated && !punct { step(plain, 0xdead_beef) } else { plain };
+                if plain == neg {
+                    entries.push(tag(plain, (W1_PLAIN | W1_NEG) & kinds));
+                } else {
+                    if kinds & W1_PLAIN != 0 {
+                        entries.push(tag(plain, W1_PLAIN));
                     }
-                    prev = Some(h);
+                    if kinds & W1_NEG != 0 {
+                        entries.push(tag(neg, W1_NEG));
+                    }
                 }
-                if self.negation {
+                if let Some((pp, pn)) = prev {
+                    let bp = step(pp.rotate_left(17), plain);
+                    let bn = step(pn.rotate_left(17), neg);
+                    if bp == bn {
+                        if kinds & (W2_PLAIN | W2_NEG) != 0 {
+                            entries.push(tag(bp, (W2_PLAIN | W2_NEG) & kinds));
+                        }
+                    } else {
+                        if kinds & W2_PLAIN != 0 {
+                            entries.push(tag(bp, W2_PLAIN));
+                        }
+                        if kinds & W2_NEG != 0 {
+                            entries.push(tag(bn, W2_NEG));
+                        }
+                    }
+                }
+                prev = Some((plain, neg));
+                if neg_wanted {
                     if punct {
                         negated = false;
                     } else if is_negator(t) {
@@ -110,14 +229,18 @@ impl FeatureConfig {
                     }
                 }
             }
+            entries.retain(|&e| e & KIND_MASK != 0);
         }
-        if self.char_max > 0 {
-            let chars = &mut scratch.chars;
+        let char_kinds = kinds >> 4;
+        if char_kinds != 0 {
+            let lo = char_kinds.trailing_zeros() as usize + 1;
+            let hi = (16 - char_kinds.leading_zeros()) as usize;
+            let chars = &mut self.chars;
             chars.clear();
             chars.push(' ');
             // Unspaced scripts (Han, kana, Thai) stay contiguous so n-grams span real characters.
             let mut prev_unspaced = false;
-            for t in &scratch.toks {
+            for t in self.toks.iter() {
                 let mut it = t.chars();
                 let unspaced = matches!((it.next(), it.next()), (Some(c), None) if text::is_unspaced_script(c));
                 if unspaced && prev_unspaced {
@@ -127,46 +250,18 @@ impl FeatureConfig {
                 chars.push(' ');
                 prev_unspaced = unspaced;
             }
-            let (lo, hi) = (usize::from(self.char_min.max(1)), usize::from(self.char_max));
             for i in 0..chars.len() {
                 let mut h = 0xcbf2_9ce4_8422_2325u64;
                 for n in 1..=hi {
                     let Some(&c) = chars.get(i + n - 1) else { break };
                     h = step(h, u64::from(c as u32));
-                    if n >= lo && !(n == 1 && c == ' ') {
-                        scratch.raw.push((bucket(h ^ n as u64), 1.0));
+                    if n >= lo && kinds & char_kind(n) != 0 && !(n == 1 && c == ' ') {
+                        entries.push(tag(h ^ n as u64, char_kind(n)));
                     }
                 }
             }
         }
-        finish(&mut scratch.raw, idf, out);
-    }
-}
-
-/// Sort, merge duplicates into sublinear tf (`w·(1 + ln count)`), L2-normalise.
-fn finish(raw: &mut [(u32, f32)], idf: Option<&[f32]>, out: &mut SparseVec) {
-    out.idx.clear();
-    out.val.clear();
-    raw.sort_unstable_by_key(|p| p.0);
-    let mut i = 0;
-    while i < raw.len() {
-        let (k, w) = raw[i];
-        let mut j = i + 1;
-        while j < raw.len() && raw[j].0 == k {
-            j += 1;
-        }
-        // 1 + ln(1) = 1: most buckets occur once, so skip the logarithm for them.
-        let tf = if j - i == 1 { 1.0 } else { 1.0 + ((j - i) as f32).ln() };
-        out.idx.push(k);
-        let weight = idf.and_then(|t| t.get(k as usize)).copied().unwrap_or(1.0);
-        out.val.push(w * tf * weight);
-        i = j;
-    }
-    let norm = out.val.iter().map(|v| v * v).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        for v in &mut out.val {
-            *v /= norm;
-        }
+        entries.sort_unstable();
     }
 }
 
@@ -188,5 +283,37 @@ mod tests {
         assert!((n - 1.0).abs() < 1e-4);
         cfg.extract("", &mut s, &mut a);
         assert!(a.idx.is_empty());
+    }
+
+    #[test]
+    fn one_shared_pass_gives_each_model_its_own_vector() {
+        let sentiment =
+            FeatureConfig { bits: 18, word_ngrams: 2, char_min: 1, char_max: 5, negation: true, word_weight: 1.0 };
+        let intent =
+            FeatureConfig { bits: 14, word_ngrams: 2, char_min: 2, char_max: 5, negation: false, word_weight: 1.0 };
+        let (mut s, mut own, mut shared) = (Scratch::default(), SparseVec::default(), SparseVec::default());
+        for text in ["I do not like this at all! #fail @bob", "我不喜欢这个 app 😡", "no no NO, never again", ""]
+        {
+            s.hash(text, sentiment.kinds() | intent.kinds());
+            let mut hashed = Hashed::default();
+            std::mem::swap(&mut hashed, &mut s.hashed);
+            for cfg in [&sentiment, &intent] {
+                cfg.extract(text, &mut s, &mut own);
+                cfg.from_hashed(&hashed, None, &mut shared);
+                assert_eq!(own.idx, shared.idx, "{text:?}");
+                assert_eq!(own.val, shared.val, "{text:?}");
+            }
+            // Negation marking changes the sentiment words but not the intent ones.
+            if text.starts_with("I do not") {
+                cfg_differs(&sentiment, &intent, &hashed);
+            }
+        }
+    }
+
+    fn cfg_differs(a: &FeatureConfig, b: &FeatureConfig, h: &Hashed) {
+        let (mut va, mut vb) = (SparseVec::default(), SparseVec::default());
+        a.from_hashed(h, None, &mut va);
+        b.from_hashed(h, None, &mut vb);
+        assert_ne!(va.idx.len(), vb.idx.len());
     }
 }

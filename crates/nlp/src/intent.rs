@@ -3,7 +3,7 @@
 //! through the API. Out-of-scope texts (top one-vs-rest score under the threshold) get `other`.
 
 use crate::data::Dataset;
-use crate::features::{FeatureConfig, Scratch, SparseVec};
+use crate::features::{FeatureConfig, Hashed, Scratch, SparseVec};
 use crate::linear::{self, Model, ModelMeta, TrainOptions};
 
 pub const INTENTS: &[&str] = &[
@@ -80,13 +80,25 @@ pub fn train(examples: &[(String, String)], seed: u64, provenance: &str) -> Resu
 
 /// Classifies with any intent model; `oos_label` is what out-of-scope answers are called.
 pub fn classify(model: &Model, text: &str, oos_label: &str, scratch: &mut Scratch, v: &mut SparseVec) -> IntentGuess {
-    model.features(text, scratch, v);
+    scratch.hash(text, model.meta.features.kinds());
+    classify_hashed(model, &scratch.hashed, oos_label, v)
+}
+
+/// As [`classify`] from a hashing pass that covered the model's feature kinds.
+pub fn classify_hashed(model: &Model, hashed: &Hashed, oos_label: &str, v: &mut SparseVec) -> IntentGuess {
+    model.features_from(hashed, v);
     let k = model.labels().len();
-    let mut s = vec![0f32; k];
-    model.scores(v, &mut s);
-    let (best, top) = s.iter().enumerate().fold((0, f32::MIN), |a, (i, &x)| if x > a.1 { (i, x) } else { a });
-    let mut p = s;
-    linear::softmax(&mut p, model.meta.temperature);
+    let mut stack = [0f32; 256];
+    let mut heap = Vec::new();
+    let p: &mut [f32] = if k <= stack.len() {
+        &mut stack[..k]
+    } else {
+        heap.resize(k, 0.0);
+        &mut heap
+    };
+    model.scores(v, p);
+    let (best, top) = p.iter().enumerate().fold((0, f32::MIN), |a, (i, &x)| if x > a.1 { (i, x) } else { a });
+    linear::softmax(p, model.meta.temperature);
     let label = &model.labels()[best];
     let oos = model.meta.oos_threshold.is_some_and(|th| top < th) || label == oos_label;
     IntentGuess {

@@ -64,8 +64,19 @@ pub struct LanguageGuess {
 
 pub const UNKNOWN: &str = "unknown";
 
+/// Which step of the cascade gave the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Too little text, the writing system, or letters only one language uses.
+    Rules,
+    /// The distilled n-gram table, with a clear margin.
+    Table,
+    /// lingua (restricted to the table's close candidates where possible).
+    Lingua,
+}
+
 /// See [`LanguageId::fast_margin`].
-pub const FAST_MARGIN: f32 = 0.6;
+pub const FAST_MARGIN: f32 = 0.4;
 /// See [`LanguageId::fast_weight`]; 0.2 was chosen on XLM-T training tweets (de/es/fr/it/pt), full
 /// text and 3-word prefixes, not on the language-id evaluation set.
 pub const FAST_WEIGHT: f32 = 0.2;
@@ -77,6 +88,9 @@ struct Group {
     languages: Vec<Language>,
     detector: Option<LanguageDetector>,
 }
+
+/// See [`LanguageId::fst_candidates`].
+pub const FST_CANDIDATES: usize = 6;
 
 pub struct LanguageId {
     groups: Vec<Group>,
@@ -94,6 +108,11 @@ pub struct LanguageId {
     pub fast_margin: f32,
     /// Weight of the distilled table when lingua decides (see `blend_fast`).
     pub fast_weight: f32,
+    /// lingua's models scored directly (see [`crate::fastlang::FstScorer`]) when the table is
+    /// not sure, with each Latin-group language's index in it.
+    fst: Option<(crate::fastlang::FstScorer, Vec<usize>)>,
+    /// How many of the table's best languages the direct scorer compares.
+    pub fst_candidates: usize,
 }
 
 fn truncate_letters(s: &str, n: usize) -> &str {
@@ -123,6 +142,11 @@ fn iso_str(l: Language) -> &'static str {
 impl LanguageId {
     /// `codes`: ISO 639-1 codes of the languages a brand expects (a subset of [`SUPPORTED`]).
     pub fn new(codes: &[&str]) -> Result<LanguageId, LangError> {
+        LanguageId::with_table(codes, crate::fastlang::FastLang::from_bytes(crate::models::LANG_LATIN).ok())
+    }
+
+    /// As [`new`](Self::new) with another distilled table (experiments, tests).
+    pub fn with_table(codes: &[&str], table: Option<crate::fastlang::FastLang>) -> Result<LanguageId, LangError> {
         if codes.is_empty() {
             return Err(LangError::Empty);
         }
@@ -162,7 +186,7 @@ impl LanguageId {
                 g.detector = Some(b.build());
             }
         }
-        let fast = crate::fastlang::FastLang::from_bytes(crate::models::LANG_LATIN).ok().and_then(|f| {
+        let fast = table.and_then(|f| {
             let latin = groups.iter().find(|g| g.script == Script::Latin)?;
             let cols: Option<Vec<(Language, usize)>> = latin
                 .languages
@@ -174,6 +198,12 @@ impl LanguageId {
                 .collect();
             cols.map(|c| (f, c))
         });
+        let fst = groups.iter().find(|g| g.script == Script::Latin).and_then(|latin| {
+            let scorer = crate::fastlang::FstScorer::new().ok()?;
+            let cols: Option<Vec<usize>> =
+                latin.languages.iter().map(|l| scorer.codes.iter().position(|c| *c == iso_str(*l))).collect();
+            cols.map(|c| (scorer, c))
+        });
         Ok(LanguageId {
             groups,
             min_confidence: 0.0,
@@ -182,6 +212,8 @@ impl LanguageId {
             fast,
             fast_margin: FAST_MARGIN,
             fast_weight: FAST_WEIGHT,
+            fst,
+            fst_candidates: FST_CANDIDATES,
         })
     }
 
@@ -226,7 +258,12 @@ impl LanguageId {
     }
 
     pub fn detect(&self, text: &str) -> LanguageGuess {
-        let unknown = LanguageGuess { code: UNKNOWN, confidence: 0.0 };
+        self.detect_traced(text).0
+    }
+
+    /// As [`detect`](Self::detect), also saying which stage of the cascade answered.
+    pub fn detect_traced(&self, text: &str) -> (LanguageGuess, Stage) {
+        let unknown = (LanguageGuess { code: UNKNOWN, confidence: 0.0 }, Stage::Rules);
         let clean = crate::text::strip_for_language(text);
         let mut counts = [0usize; 11];
         let mut raw = [0usize; 11];
@@ -252,7 +289,7 @@ impl LanguageId {
                 .filter(|&c| matches!(c as u32, 0x1A0 | 0x1A1 | 0x1AF | 0x1B0 | 0x110 | 0x111 | 0x1EA0..=0x1EF9))
                 .count();
             if vi > 0 && vi * 3 >= counts[Script::Latin as usize].min(30) / 10 {
-                return LanguageGuess { code: "vi", confidence: 0.9 };
+                return (LanguageGuess { code: "vi", confidence: 0.9 }, Stage::Rules);
             }
         }
         let total: usize = counts.iter().sum();
@@ -302,33 +339,60 @@ impl LanguageId {
         }) as f32
             / total.max(1) as f32;
         let Some(group) = self.groups.iter().find(|g| g.script == script) else { return unknown };
+        // Han without kana is Chinese: lingua's own rules give every Han-only word to Chinese
+        // when both are configured, so asking it would only cost time.
+        if script == Script::Han && group.languages.contains(&Language::Chinese) {
+            return (LanguageGuess { code: "zh", confidence: purity.min(1.0) }, Stage::Rules);
+        }
+        let text = truncate_letters(&clean, self.max_chars);
         if script == Script::Latin
             && let Some((fast, cols)) = &self.fast
         {
             let mut all = [0f32; 16];
-            let positions = fast.scores(truncate_letters(&clean, self.max_chars), &mut all[..fast.codes.len()]);
+            let positions = fast.scores(text, &mut all[..fast.codes.len()]);
+            let norm = positions as f32;
             if positions > 0 {
-                let (mut best, mut second) = ((Language::English, f32::MIN), f32::MIN);
-                for &(l, i) in cols {
-                    let v = all[i];
-                    if v > best.1 {
-                        second = best.1;
-                        best = (l, v);
-                    } else if v > second {
-                        second = v;
-                    }
-                }
-                let margin = (best.1 - second) / positions as f32;
+                // Column of each group language, best first.
+                let mut ranked: Vec<(usize, f32)> = cols.iter().enumerate().map(|(g, &(_, i))| (g, all[i])).collect();
+                ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+                let best = ranked[0];
+                let second = ranked.get(1).map_or(f32::MIN, |r| r.1);
+                let margin = (best.1 - second) / norm;
                 if margin >= self.fast_margin || cols.len() == 1 {
                     let conf = (0.5 + margin).min(1.0) * purity.min(1.0);
-                    return LanguageGuess { code: iso_str(best.0), confidence: conf };
+                    return (LanguageGuess { code: iso_str(cols[best.0].0), confidence: conf }, Stage::Table);
+                }
+                if let Some((scorer, fcols)) = &self.fst {
+                    let cand: Vec<usize> = ranked.iter().take(self.fst_candidates.max(2)).map(|r| r.0).collect();
+                    let langs: Vec<usize> = cand.iter().map(|&g| fcols[g]).collect();
+                    let mut sc = [0f32; 16];
+                    scorer.scores(text, &langs, &mut sc[..langs.len()]);
+                    // lingua's confidences over the candidates, blended with the table's.
+                    let m = sc[..langs.len()].iter().copied().fold(f32::MIN, f32::max);
+                    let z: f32 = sc[..langs.len()].iter().map(|v| (v - m).exp()).sum();
+                    let tm = ranked[0].1;
+                    let tz: f32 = cand.iter().map(|&g| ((all[cols[g].1] - tm) / norm * FAST_SHARPNESS).exp()).sum();
+                    let w = self.fast_weight;
+                    let (mut bi, mut bp) = (0, f32::MIN);
+                    for (j, &g) in cand.iter().enumerate() {
+                        let p = (1.0 - w) * (sc[j] - m).exp() / z
+                            + w * ((all[cols[g].1] - tm) / norm * FAST_SHARPNESS).exp() / tz;
+                        if p > bp {
+                            (bi, bp) = (g, p);
+                        }
+                    }
+                    let conf = bp * purity.min(1.0);
+                    let code = if conf < self.min_confidence { UNKNOWN } else { iso_str(cols[bi].0) };
+                    return (LanguageGuess { code, confidence: conf }, Stage::Lingua);
                 }
             }
         }
+        let mut stage = Stage::Rules;
         let (lang, conf) = match &group.detector {
             None => (group.languages[0], purity.min(1.0)),
             Some(det) => {
-                let mut values = det.compute_language_confidence_values(truncate_letters(&clean, self.max_chars));
+                stage = Stage::Lingua;
+                let mut values = det.compute_language_confidence_values(text);
                 if script == Script::Latin && self.fast_weight > 0.0 {
                     self.blend_fast(&clean, &mut values);
                 }
@@ -339,8 +403,8 @@ impl LanguageId {
             }
         };
         if conf < self.min_confidence {
-            return LanguageGuess { code: UNKNOWN, confidence: conf };
+            return (LanguageGuess { code: UNKNOWN, confidence: conf }, stage);
         }
-        LanguageGuess { code: iso_str(lang), confidence: conf }
+        (LanguageGuess { code: iso_str(lang), confidence: conf }, stage)
     }
 }

@@ -2,6 +2,7 @@
 //! urgency/priority and PII. See docs/nlp.md.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod data;
 pub mod enrich;
 pub mod eval;

@@ -251,6 +251,40 @@ pub fn idf_table(x: &[SparseVec], dims: usize) -> Vec<f32> {
     df.iter().map(|&d| dequantise_idf(quantise_idf(((n + 1.0) / (d as f32 + 1.0)).ln() + 1.0))).collect()
 }
 
+/// Naive-Bayes log-count-ratio weights (Wang & Manning 2012, "NBSVM") per bucket: for each
+/// class `c`, `r_c = ln((α + Σ_{y=c} x / ‖·‖₁) / (α + Σ_{y≠c} x / ‖·‖₁))` over binarised features,
+/// and the bucket's weight is `floor + max_c |r_c|`, quantised as stored (the sign is left to
+/// the linear model). Used in place of the IDF table.
+pub fn nb_table(x: &[SparseVec], y: &[usize], k: usize, dims: usize, alpha: f32, floor: f32) -> Vec<f32> {
+    let mut count = vec![0f32; dims * k];
+    for (v, &c) in x.iter().zip(y) {
+        for &i in &v.idx {
+            count[i as usize * k + c] += 1.0;
+        }
+    }
+    let mut per_class = vec![0f64; k];
+    let mut all = 0f64;
+    for (i, n) in count.iter().enumerate() {
+        per_class[i % k] += f64::from(*n);
+        all += f64::from(*n);
+    }
+    let d = dims as f64;
+    let mut out = vec![0f32; dims];
+    for (f, o) in out.iter_mut().enumerate() {
+        let row = &count[f * k..(f + 1) * k];
+        let total: f32 = row.iter().sum();
+        let mut best = 0f64;
+        let classes = if k == 2 { 1 } else { k };
+        for c in 0..classes {
+            let p = (f64::from(alpha) + f64::from(row[c])) / (f64::from(alpha) * d + per_class[c]);
+            let q = (f64::from(alpha) + f64::from(total - row[c])) / (f64::from(alpha) * d + all - per_class[c]);
+            best = best.max((p / q).ln().abs());
+        }
+        *o = dequantise_idf(quantise_idf(floor + best as f32));
+    }
+    out
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("not a switchboard model file (bad magic)")]
@@ -271,6 +305,11 @@ impl Model {
     /// Features of `text` as this model expects them.
     pub fn features(&self, text: &str, scratch: &mut crate::features::Scratch, out: &mut SparseVec) {
         self.meta.features.extract_idf(text, self.idf(), scratch, out);
+    }
+
+    /// Features from a hashing pass shared with other models (see [`crate::features::Hashed`]).
+    pub fn features_from(&self, hashed: &crate::features::Hashed, out: &mut SparseVec) {
+        self.meta.features.from_hashed(hashed, self.idf(), out);
     }
 
     pub fn quantise(mut meta: ModelMeta, d: &Dense, idf: Option<Vec<f32>>) -> Model {

@@ -3,7 +3,7 @@
 //! Which model serves which language is decided by `switchboard nlp train` and stored in
 //! `models/sentiment-routing.tsv`.
 
-use crate::features::{Scratch, SparseVec};
+use crate::features::{Hashed, Scratch, SparseVec};
 use crate::linear::Model;
 use crate::models;
 
@@ -40,7 +40,8 @@ impl SentimentModels {
         Ok(SentimentModels::new(ms, models::SENTIMENT_ROUTING))
     }
 
-    /// `routing`: lines `language<TAB>model name`; the line `*<TAB>name` names the fallback.
+    /// `routing`: lines `language<TAB>route`, a route being a model name or names joined by `+`
+    /// (their probabilities are averaged); the line `*<TAB>route` names the fallback.
     pub fn new(models: Vec<(String, Model)>, routing: &str) -> SentimentModels {
         let mut routes = Vec::new();
         let mut fallback = models.first().map(|m| m.0.clone()).unwrap_or_default();
@@ -56,30 +57,81 @@ impl SentimentModels {
         SentimentModels { models, routes, fallback }
     }
 
+    fn named(&self, name: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.0 == name).map(|m| &m.1)
+    }
+
+    /// The route (a model name, or names joined by `+` for an average of their probabilities)
+    /// for a text detected as `lang`.
+    fn route_name(&self, lang: &str) -> &str {
+        self.routes.iter().find(|r| r.0 == lang).map_or(self.fallback.as_str(), |r| r.1.as_str())
+    }
+
+    fn route_models<'a>(&'a self, route: &'a str) -> impl Iterator<Item = &'a Model> + 'a {
+        route.split('+').filter_map(|n| self.named(n))
+    }
+
+    /// Feature kinds a hashing pass needs for [`predict_hashed`](Self::predict_hashed) on `lang`.
+    pub fn kinds_for(&self, lang: &str) -> u16 {
+        self.route_models(self.route_name(lang)).fold(0, |k, m| k | m.meta.features.kinds())
+    }
+
+    /// The (first) model serving `lang`.
     pub fn model_for(&self, lang: &str) -> Option<&Model> {
-        let name = self.routes.iter().find(|r| r.0 == lang).map_or(self.fallback.as_str(), |r| r.1.as_str());
-        self.models.iter().find(|m| m.0 == name).or(self.models.first()).map(|m| &m.1)
+        self.route_models(self.route_name(lang)).next().or(self.models.first().map(|m| &m.1))
     }
 
     pub fn predict(&self, text: &str, lang: &str, scratch: &mut Scratch, v: &mut SparseVec) -> Sentiment {
-        let Some(model) = self.model_for(lang) else {
-            return Sentiment { label: "neutral", score: 0.0, confidence: 0.0 };
-        };
-        model.features(text, scratch, v);
-        let mut p = [0f32; 8];
-        let k = model.labels().len().min(8);
-        model.probs(v, &mut p[..k]);
-        let (mut best, mut pos, mut neg) = (0, 0.0, 0.0);
-        for (i, l) in model.labels().iter().enumerate().take(k) {
-            if p[i] > p[best] {
-                best = i;
+        scratch.hash(text, self.kinds_for(lang));
+        self.predict_hashed(&scratch.hashed, lang, v)
+    }
+
+    /// As [`predict`](Self::predict) from a hashing pass that covered
+    /// [`kinds_for`](Self::kinds_for)`(lang)`.
+    pub fn predict_hashed(&self, hashed: &Hashed, lang: &str, v: &mut SparseVec) -> Sentiment {
+        // Probabilities of negative, neutral, positive, averaged over the route's models.
+        let mut sum = [0f32; 3];
+        let mut n = 0;
+        for model in self.route_models(self.route_name(lang)) {
+            model.features_from(hashed, v);
+            let mut p = [0f32; 8];
+            let k = model.labels().len().min(8);
+            model.probs(v, &mut p[..k]);
+            for (l, pi) in model.labels().iter().zip(&p[..k]) {
+                sum[match static_label(l) {
+                    "negative" => 0,
+                    "neutral" => 1,
+                    _ => 2,
+                }] += pi;
             }
-            match l.as_str() {
-                "positive" => pos = p[i],
-                "negative" => neg = p[i],
-                _ => {}
-            }
+            n += 1;
         }
-        Sentiment { label: static_label(&model.labels()[best]), score: pos - neg, confidence: p[best] }
+        if n == 0 {
+            return Sentiment { label: "neutral", score: 0.0, confidence: 0.0 };
+        }
+        let p = sum.map(|v| v / n as f32);
+        let best = (0..3).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+        Sentiment { label: ["negative", "neutral", "positive"][best], score: p[2] - p[0], confidence: p[best] }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_route_of_two_models_averages_their_probabilities() {
+        let all = SentimentModels::embedded().unwrap();
+        let pick = |route: &str| SentimentModels::new(all.models.clone(), &format!("*\t{route}\n"));
+        let (de, multi, both) = (pick("sentiment-de"), pick("sentiment-multi"), pick("sentiment-de+sentiment-multi"));
+        let (mut s, mut v) = (Scratch::default(), SparseVec::default());
+        for t in ["Das ist wirklich super, danke!", "Schlechtester Service aller Zeiten", "Heute ist Montag"] {
+            let a = de.predict(t, "de", &mut s, &mut v).score;
+            let b = multi.predict(t, "de", &mut s, &mut v).score;
+            let m = both.predict(t, "de", &mut s, &mut v).score;
+            assert!((m - (a + b) / 2.0).abs() < 1e-5, "{t}: {a} {b} {m}");
+        }
+        assert!(both.kinds_for("de") != 0);
     }
 }

@@ -17,11 +17,60 @@ pub fn is_emoji_like(c: char) -> bool {
         | 0x200D | 0x20E3 | 0xE0020..=0xE007F | 0x2190..=0x21FF | 0x25A0..=0x25FF)
 }
 
+/// The tokens of one text, kept in one string so tokenising allocates nothing in steady state.
+#[derive(Debug, Default)]
+pub struct Tokens {
+    buf: String,
+    spans: Vec<(u32, u32)>,
+}
+
+impl Tokens {
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.spans.clear();
+    }
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.spans.iter().map(|&(a, b)| &self.buf[a as usize..b as usize])
+    }
+    fn push_str(&mut self, s: &str) {
+        let a = self.buf.len() as u32;
+        self.buf.push_str(s);
+        self.spans.push((a, self.buf.len() as u32));
+    }
+    fn push_char(&mut self, c: char) {
+        let a = self.buf.len() as u32;
+        self.buf.push(c);
+        self.spans.push((a, self.buf.len() as u32));
+    }
+    /// Ends the word being built in `buf[start..]` (a hashtag also yields `#word`).
+    fn flush(&mut self, start: &mut usize, hashtag: &mut bool) {
+        let end = self.buf.len();
+        if end > *start {
+            if *hashtag {
+                // `#word` then `word`: copy the word after a `#`, keep the original as the bare token.
+                self.buf.push('#');
+                self.buf.extend_from_within(*start..end);
+                let tag_end = self.buf.len();
+                self.spans.push((end as u32, tag_end as u32));
+            }
+            self.spans.push((*start as u32, end as u32));
+        }
+        *start = self.buf.len();
+        *hashtag = false;
+    }
+}
+
 /// Word-ish tokens of a social post, in order. Handles become `@user`, URLs become `http`,
 /// hashtags keep their `#` and emit the bare word too, every emoji, `!` and `?` is a token, and
 /// unspaced scripts yield one token per character. Letters are lower-cased; digits collapse to
 /// `0`; runs of one letter longer than three are cut to three ("soooo" → "sooo").
-pub fn tokens(text: &str, out: &mut Vec<String>) {
+pub fn tokenise(text: &str, out: &mut Tokens) {
     out.clear();
     let text = unescape_literal(text);
     for raw in text.split(|c: char| c.is_whitespace()) {
@@ -30,37 +79,30 @@ pub fn tokens(text: &str, out: &mut Vec<String>) {
         }
         let lower_raw = raw.trim_start_matches(['"', '\'', '(', '[']);
         if lower_raw.len() > 1 && lower_raw.starts_with('@') {
-            out.push("@user".to_owned());
+            out.push_str("@user");
             continue;
         }
         if is_url(lower_raw) {
-            out.push("http".to_owned());
+            out.push_str("http");
             continue;
         }
-        let mut cur = String::new();
+        let mut start = out.buf.len();
         let mut run_char = '\0';
         let mut run_len = 0usize;
         let mut hashtag = false;
-        let flush = |cur: &mut String, hashtag: &mut bool, out: &mut Vec<String>| {
-            if !cur.is_empty() {
-                if *hashtag {
-                    out.push(format!("#{cur}"));
-                }
-                out.push(std::mem::take(cur));
-            }
-            *hashtag = false;
-        };
         for c in raw.chars() {
-            if c == '#' && cur.is_empty() {
+            if c == '#' && out.buf.len() == start {
                 hashtag = true;
                 continue;
             }
             if is_unspaced_script(c) {
-                flush(&mut cur, &mut hashtag, out);
-                out.push(c.to_string());
+                out.flush(&mut start, &mut hashtag);
+                out.push_char(c);
+                start = out.buf.len();
                 continue;
             }
-            if c.is_alphanumeric() || (c == '\'' && !cur.is_empty()) || c == '\u{2019}' && !cur.is_empty() {
+            let word_start = out.buf.len() == start;
+            if c.is_alphanumeric() || (c == '\'' || c == '\u{2019}') && !word_start {
                 let c = if c == '\u{2019}' { '\'' } else { c };
                 let c = if c.is_numeric() { '0' } else { c };
                 if c == run_char {
@@ -70,19 +112,32 @@ pub fn tokens(text: &str, out: &mut Vec<String>) {
                     run_len = 1;
                 }
                 if run_len <= 3 {
-                    cur.extend(c.to_lowercase());
+                    if c.is_ascii() {
+                        out.buf.push(c.to_ascii_lowercase());
+                    } else {
+                        out.buf.extend(c.to_lowercase());
+                    }
                 }
                 continue;
             }
             run_char = '\0';
             run_len = 0;
-            flush(&mut cur, &mut hashtag, out);
+            out.flush(&mut start, &mut hashtag);
             if c == '!' || c == '?' || is_emoji_like(c) && !matches!(c as u32, 0xFE00..=0xFE0F | 0x200D) {
-                out.push(c.to_string());
+                out.push_char(c);
+                start = out.buf.len();
             }
         }
-        flush(&mut cur, &mut hashtag, out);
+        out.flush(&mut start, &mut hashtag);
     }
+}
+
+/// [`tokenise`] into owned strings (tests and tools).
+pub fn tokens(text: &str, out: &mut Vec<String>) {
+    let mut t = Tokens::default();
+    tokenise(text, &mut t);
+    out.clear();
+    out.extend(t.iter().map(str::to_owned));
 }
 
 fn is_url(s: &str) -> bool {

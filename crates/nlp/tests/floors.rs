@@ -45,7 +45,8 @@ fn chinese_sentiment_floor_on_shared_val_when_present() {
     let id = LanguageId::all();
     let r = eval::sentiment(&d, &id, &SentimentModels::embedded().unwrap()).report;
     println!("zh accuracy {:.4}", r.accuracy);
-    assert!(r.accuracy >= 0.91, "zh accuracy {:.4}", r.accuracy);
+    // Measured 0.9249 (val).
+    assert!(r.accuracy >= 0.915, "zh accuracy {:.4}", r.accuracy);
 }
 
 #[test]
@@ -66,6 +67,20 @@ fn language_unknown_on_gibberish_and_emoji() {
     assert_eq!(id.detect("@bob where is my parcel? it was due yesterday").code, "en");
     assert_eq!(id.detect("我的快递到哪了").code, "zh");
     assert_eq!(id.detect("注文した商品がまだ届きません").code, "ja");
+}
+
+#[test]
+fn language_cascade_uses_the_table_when_sure_and_lingua_models_when_not() {
+    use switchboard_nlp::lang::Stage;
+    let id = LanguageId::all();
+    let (g, st) = id.detect_traced("@bob where is my parcel? it was due yesterday and nobody answers");
+    assert_eq!((g.code, st), ("en", Stage::Table));
+    let (g, st) = id.detect_traced("我的快递到哪了");
+    assert_eq!((g.code, st), ("zh", Stage::Rules));
+    // Spanish and Portuguese share most short words: the table is not sure, lingua's models decide.
+    let (g, st) = id.detect_traced("o carro");
+    assert_eq!(st, Stage::Lingua);
+    assert!(["pt", "es", "it"].contains(&g.code), "{g:?}");
 }
 
 #[test]

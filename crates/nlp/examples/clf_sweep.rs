@@ -1,0 +1,77 @@
+//! Classifier experiments on train/validation data only (float weights, no quantisation):
+//! `clf_sweep DATASETS TASK BITS WORD_NGRAMS CHAR_MIN CHAR_MAX NEGATION(0|1) WEIGHTING(0 none|1 idf|2 nb)
+//! C[,C…] EPOCHS [NB_FLOOR] [WORD_WEIGHT]`; TASK: banking | clinc | zh | en | xlmt-LANG.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use switchboard_nlp::data::Dataset;
+use switchboard_nlp::features::FeatureConfig;
+use switchboard_nlp::linear::{self, TrainOptions};
+use switchboard_nlp::train;
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let dir = std::path::PathBuf::from(&a[1]);
+    let task = a[2].as_str();
+    let p = |i: usize, d: f32| a.get(i).and_then(|v| v.parse::<f32>().ok()).unwrap_or(d);
+    let cfg = FeatureConfig {
+        bits: p(3, 14.0) as u8,
+        word_ngrams: p(4, 2.0) as u8,
+        char_min: p(5, 2.0) as u8,
+        char_max: p(6, 5.0) as u8,
+        negation: p(7, 0.0) > 0.0,
+        word_weight: p(12, 1.0),
+    };
+    let weighting = p(8, 1.0) as u8;
+    let nb_floor = p(11, 0.5);
+    let cs: Vec<f32> = a.get(9).map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect()).unwrap_or(vec![1.0]);
+    let epochs = p(10, 10.0) as usize;
+    let load = |f: &str| train::load(&dir, f).unwrap();
+    let (tr, va): (Dataset, Dataset) = match task {
+        "banking" => load("intent_banking77_train.tsv").stratified_split(train::BANKING_VAL_FRACTION, train::SEED),
+        "clinc" => (load("intent_clinc150_train.tsv"), load("intent_clinc150_val.tsv")),
+        "zh" => (load("sentiment_zh_sophonplus_train.tsv"), load("sentiment_zh_sophonplus_val.tsv")),
+        "en" => (load("sentiment_en_tweeteval_train.tsv"), load("sentiment_en_tweeteval_val.tsv")),
+        t if t.starts_with("xlmt-") => {
+            let l = &t[5..];
+            (load(&format!("sentiment_{l}_xlmt_train.tsv")), load(&format!("sentiment_{l}_xlmt_val.tsv")))
+        }
+        _ => panic!("task"),
+    };
+    let mut labels = tr.label_set();
+    labels.sort();
+    let t0 = std::time::Instant::now();
+    let mut x = train::vectorise(&cfg, &tr.texts);
+    let y = train::label_ids(&tr.labels, &labels);
+    let idf_t = match weighting {
+        0 => None,
+        1 => Some(linear::idf_table(&x, cfg.dims())),
+        _ => Some(linear::nb_table(&x, &y, labels.len(), cfg.dims(), 1.0, nb_floor)),
+    };
+    if let Some(t) = &idf_t {
+        x = train::vectorise_idf(&cfg, Some(t), &tr.texts);
+    }
+    let xv = train::vectorise_idf(&cfg, idf_t.as_deref(), &va.texts);
+    let nnz: usize = x.iter().map(|v| v.idx.len()).sum::<usize>() / x.len().max(1);
+    eprintln!("vectorised in {:?}, avg nnz {nnz}", t0.elapsed());
+    for &c in &cs {
+        let t0 = std::time::Instant::now();
+        let o = TrainOptions { c, lambda: 0.0, epochs, balanced: true, seed: train::SEED };
+        let d = linear::train_svm(&x, &y, labels.len(), cfg.dims(), &o);
+        let mut s = vec![0f32; labels.len()];
+        let pred: Vec<String> = xv
+            .iter()
+            .map(|v| {
+                d.scores(v, &mut s);
+                let i = s.iter().enumerate().fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a }).0;
+                labels[i].clone()
+            })
+            .collect();
+        let r = switchboard_nlp::metrics::evaluate(&va.labels, &pred);
+        println!(
+            "{task} {:?} weighting {weighting} floor {nb_floor} C {c} epochs {epochs}: acc {:.4} macroF1 {:.4} macroR {:.4} ({:?})",
+            cfg,
+            r.accuracy,
+            r.macro_f1,
+            r.macro_recall,
+            t0.elapsed()
+        );
+    }
+}
