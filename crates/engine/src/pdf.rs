@@ -15,7 +15,7 @@ use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 
 use crate::pdf_font::{BUILTIN, Font, FontError};
-use crate::report::{ReportDoc, shown, summary};
+use crate::report::{ReportDoc, range_line, shown, summary};
 use crate::report_text::{ReportLocale, Words};
 
 const WIDTH: f32 = 595.0;
@@ -54,16 +54,7 @@ type Line = Vec<(f32, f32, String)>;
 
 /// Lines of the report.
 fn lines(doc: &ReportDoc, w: &Words) -> Vec<Line> {
-    let range = w.fill(
-        "reports-doc-range",
-        &[
-            ("from", &doc.from.to_rfc3339()),
-            ("to", &doc.to.to_rfc3339()),
-            ("tz", &doc.time_zone),
-            ("previous", &doc.previous_period),
-            ("at", &doc.generated_at.to_rfc3339()),
-        ],
-    );
+    let range = range_line(doc, w);
     let mut out = vec![
         vec![(0.0, 16.0, w.fill("reports-doc-title", &[("period", &doc.period)]))],
         vec![(0.0, 8.0, range)],

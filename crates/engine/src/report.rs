@@ -507,15 +507,9 @@ pub fn shown(doc: &ReportDoc, r: &SummaryRow, w: &Words, num: fn(Option<f64>) ->
     if r.key.starts_with("bot_") && doc.current.bot.is_none() { w.get("reports-not-available") } else { num(r.current) }
 }
 
-/// A self-contained HTML page (inline SVG charts, no scripts) in `locale`.
-pub fn to_html(doc: &ReportDoc, locale: ReportLocale) -> String {
-    let w = Words(locale);
-    let title = w.fill("reports-doc-title", &[("period", &doc.period)]);
-    let mut h = String::new();
-    h.push_str(&format!("<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>", locale.tag()));
-    h.push_str(&esc(&title));
-    h.push_str("</title><style>body{font-family:sans-serif;max-width:960px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.miss{color:#b91c1c}.ok{color:#15803d}</style></head><body>");
-    let range = w.fill(
+/// "<from> to <to> (<zone>); compared with <previous>. Generated <at>." in `w`'s language.
+pub fn range_line(doc: &ReportDoc, w: &Words) -> String {
+    w.fill(
         "reports-doc-range",
         &[
             ("from", &doc.from.to_rfc3339()),
@@ -524,7 +518,18 @@ pub fn to_html(doc: &ReportDoc, locale: ReportLocale) -> String {
             ("previous", &doc.previous_period),
             ("at", &doc.generated_at.to_rfc3339()),
         ],
-    );
+    )
+}
+
+/// A self-contained HTML page (inline SVG charts, no scripts) in `locale`.
+pub fn to_html(doc: &ReportDoc, locale: ReportLocale) -> String {
+    let w = Words(locale);
+    let title = w.fill("reports-doc-title", &[("period", &doc.period)]);
+    let mut h = String::new();
+    h.push_str(&format!("<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>", locale.tag()));
+    h.push_str(&esc(&title));
+    h.push_str("</title><style>body{font-family:sans-serif;max-width:960px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.miss{color:#b91c1c}.ok{color:#15803d}</style></head><body>");
+    let range = range_line(doc, &w);
     h.push_str(&format!("<h1>{}</h1><p>{}</p>", esc(&title), esc(&range)));
     h.push_str(&format!(
         "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
