@@ -443,8 +443,10 @@ pub fn esc(s: &str) -> String {
     o
 }
 
-/// The report's charts (SVG): volume, first response, CSAT/NPS and sentiment over the trend.
+/// The report's charts (SVG): volume, first response, SLA attainment, NPS, CSAT and sentiment
+/// over the trend.
 pub fn charts(doc: &ReportDoc) -> Vec<String> {
+    use switchboard_domain::sla::SlaMetric;
     let labels: Vec<String> = doc.trend.iter().map(|(l, _)| l.clone()).collect();
     let col = |f: &dyn Fn(&Metrics) -> f64| doc.trend.iter().map(|(_, m)| f(m)).collect::<Vec<f64>>();
     vec![
@@ -472,6 +474,37 @@ pub fn charts(doc: &ReportDoc) -> Vec<String> {
                     color: PALETTE[3],
                 },
             ],
+        ),
+        charts::lines(
+            "SLA attainment, %",
+            &labels,
+            &[
+                Series {
+                    name: "first response",
+                    values: col(&|m| 100.0 * sla_of(m, SlaMetric::FirstResponse).unwrap_or(0.0)),
+                    color: PALETTE[0],
+                },
+                Series {
+                    name: "next response",
+                    values: col(&|m| 100.0 * sla_of(m, SlaMetric::NextResponse).unwrap_or(0.0)),
+                    color: PALETTE[3],
+                },
+                Series {
+                    name: "resolution",
+                    values: col(&|m| 100.0 * sla_of(m, SlaMetric::Resolution).unwrap_or(0.0)),
+                    color: PALETTE[2],
+                },
+            ],
+        ),
+        charts::bars(
+            "NPS answers",
+            &labels,
+            &[
+                Series { name: "detractors", values: col(&|m| m.nps.detractors as f64), color: PALETTE[1] },
+                Series { name: "passives", values: col(&|m| m.nps.passives as f64), color: RGBGray::GRAY },
+                Series { name: "promoters", values: col(&|m| m.nps.promoters as f64), color: PALETTE[2] },
+            ],
+            true,
         ),
         charts::bars(
             "CSAT answers by score",

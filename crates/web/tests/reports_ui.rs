@@ -167,7 +167,8 @@ async fn supervisors_see_dashboards_drill_down_and_export() {
     let (status, _, page) = boss.get("/reports").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(&format!("Service quality {}", week.label())));
-    assert!(page.matches("<svg").count() >= 4, "charts are inline SVG");
+    assert!(page.matches("<svg").count() >= 6, "charts are inline SVG");
+    assert!(page.contains("SLA attainment, %") && page.contains("NPS answers"), "SLA and NPS charts");
     assert!(page.contains("Lin"), "the leaderboard names the agent");
     assert!(page.contains("SB-000042"), "the case review lists the low CSAT case");
     assert!(page.contains("Bot handoff rate") && page.contains("Conversations with the bot"));
