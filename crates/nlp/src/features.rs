@@ -194,31 +194,21 @@ impl Scratch {
                 let punct = t == "!" || t == "?";
                 let plain = hash_str(0x9e37_79b9_7f4a_7c15, t);
                 let neg = if neg_wanted && negated && !punct { step(plain, 0xdead_beef) } else { plain };
-                if plain == neg {
-                    entries.push(tag(plain, (W1_PLAIN | W1_NEG) & kinds));
-                } else {
-                    if kinds & W1_PLAIN != 0 {
-                        entries.push(tag(plain, W1_PLAIN));
-                    }
-                    if kinds & W1_NEG != 0 {
-                        entries.push(tag(neg, W1_NEG));
-                    }
-                }
-                if let Some((pp, pn)) = prev {
-                    let bp = step(pp.rotate_left(17), plain);
-                    let bn = step(pn.rotate_left(17), neg);
-                    if bp == bn {
-                        if kinds & (W2_PLAIN | W2_NEG) != 0 {
-                            entries.push(tag(bp, (W2_PLAIN | W2_NEG) & kinds));
-                        }
+                // One entry when both variants hash alike, else one per wanted variant.
+                let mut push_variants = |p: u64, n: u64, kp: u16, kn: u16| {
+                    if p == n {
+                        entries.push(tag(p, (kp | kn) & kinds));
                     } else {
-                        if kinds & W2_PLAIN != 0 {
-                            entries.push(tag(bp, W2_PLAIN));
-                        }
-                        if kinds & W2_NEG != 0 {
-                            entries.push(tag(bn, W2_NEG));
+                        for (h, k) in [(p, kp), (n, kn)] {
+                            if kinds & k != 0 {
+                                entries.push(tag(h, k));
+                            }
                         }
                     }
+                };
+                push_variants(plain, neg, W1_PLAIN, W1_NEG);
+                if let Some((pp, pn)) = prev {
+                    push_variants(step(pp.rotate_left(17), plain), step(pn.rotate_left(17), neg), W2_PLAIN, W2_NEG);
                 }
                 prev = Some((plain, neg));
                 if neg_wanted {

@@ -15,6 +15,7 @@ mod migrations;
 pub mod postgres;
 pub mod quality;
 mod records;
+pub mod rollup;
 pub mod routing;
 pub mod sqlite;
 pub mod telegram;
@@ -126,6 +127,7 @@ pub trait Store:
     + WidgetStore
     + contact_notes::ContactNoteStore
     + QualityStore
+    + rollup::RollupStore
     + KbStore
     + Send
     + Sync

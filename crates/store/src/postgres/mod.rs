@@ -5,6 +5,7 @@ mod channel_state;
 mod contact_notes;
 mod kb;
 mod quality;
+mod rollup;
 mod routing;
 mod search;
 mod telegram;
