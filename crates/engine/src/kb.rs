@@ -118,6 +118,18 @@ impl KbService {
         Ok(article)
     }
 
+    /// Deletes one locale variant of an article and re-indexes the rest.
+    pub async fn delete_translation(&self, id: ArticleId, locale: &str) -> Result<Article, StoreError> {
+        let article = self.store.delete_translation(id, locale).await?;
+        let index = self.index.clone();
+        let a = article.clone();
+        tokio::task::spawn_blocking(move || index.upsert(&a))
+            .await
+            .map_err(|e| StoreError::Backend(format!("index task: {e}")))?
+            .map_err(index_err)?;
+        Ok(article)
+    }
+
     /// Deletes an article and drops it from the index.
     pub async fn delete(&self, id: ArticleId) -> Result<(), StoreError> {
         self.store.delete_article(id).await?;

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod channel_state;
 pub mod contact_notes;
 pub mod kb;
+pub mod kb_translations;
 mod migrations;
 pub mod postgres;
 pub mod quality;
@@ -127,6 +128,7 @@ pub trait Store:
     + contact_notes::ContactNoteStore
     + QualityStore
     + KbStore
+    + kb_translations::KbTranslationStore
     + Send
     + Sync
     + 'static

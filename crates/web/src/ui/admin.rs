@@ -25,6 +25,7 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
     ("calendars", "uiadmin-section-calendars"),
     ("rules", "uiadmin-section-rules"),
     ("canned", "uiadmin-section-canned"),
+    ("kb", "kbedit-nav"),
     ("bot", "kb-admin-nav"),
     ("audit", "admin-audit"),
 ];
