@@ -137,6 +137,7 @@ async fn an_admin_sets_up_the_desk_in_the_browser() {
     assert!(!preview.as_str().unwrap().contains("onerror"), "{preview}");
     wait_until(&c, "the preview title", &text_of("#kb-preview-title"), |s| s == "Do you offer gift wrapping?").await;
     click(&c, "input[name=status][value=published]").await;
+    c.execute("window.scrollTo(0, 0); return '';", vec![]).await.unwrap();
     shot(&c, "admin-kb-editor.png").await;
     click(&c, "#kb-save").await;
     let notice = wait_until(&c, "saved", &text_of("#kb-notice"), |s| !s.is_empty()).await;
