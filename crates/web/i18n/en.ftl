@@ -576,3 +576,13 @@ kbedit-delete-unconfirmed = Tick the box to confirm the deletion.
 kbedit-deleted = The article was deleted.
 kbedit-delete-translation = Delete the { $locale } translation
 kbedit-delete-translation-confirm = Yes, delete the { $locale } translation with its history and votes; the other languages stay.
+
+## Survey settings (admin)
+surveys-admin-nav = Surveys
+surveys-admin-title = Satisfaction surveys
+surveys-admin-intro = After a conversation is resolved, ask the customer on the same channel how it went. Settings apply to conversations resolved from now on; a channel with neither survey asks nothing.
+surveys-admin-csat = Ask CSAT (1–5)
+surveys-admin-nps = Ask NPS (0–10)
+surveys-admin-delay = Minutes after resolution (0–10,080)
+surveys-admin-min-days = Ask one contact at most once every (days, 0–365)
+surveys-admin-saved = Saved.

@@ -570,3 +570,13 @@ kbedit-delete-unconfirmed = 请勾选确认框以确认删除。
 kbedit-deleted = 文章已删除。
 kbedit-delete-translation = 删除 { $locale } 翻译
 kbedit-delete-translation-confirm = 是的，删除 { $locale } 翻译及其历史和投票；其他语言保留。
+
+## Survey settings (admin)
+surveys-admin-nav = 满意度调查
+surveys-admin-title = 满意度调查
+surveys-admin-intro = 会话解决后，在同一渠道询问客户的感受。设置对此后解决的会话生效；两种调查都未开启的渠道不会发送调查。
+surveys-admin-csat = 发送 CSAT（1–5 分）
+surveys-admin-nps = 发送 NPS（0–10 分）
+surveys-admin-delay = 解决后多少分钟发送（0–10,080）
+surveys-admin-min-days = 同一客户至少间隔多少天才再次询问（0–365）
+surveys-admin-saved = 已保存。

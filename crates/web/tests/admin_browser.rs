@@ -2,7 +2,7 @@
 //! admin signs in, walks every admin page in English, creates a team and changes its routing
 //! policy, adds a canned reply with an English and a Chinese text, writes a knowledge-base
 //! article watching the live preview (sanitised) and publishes it to the help center, turns the
-//! bot on for a channel, adds an SLA policy; switches to Chinese and walks every page again; an
+//! bot on for a channel, sets a survey, adds an SLA policy; switches to Chinese and walks every page again; an
 //! agent is refused an admin page. Screenshots go to `target/screenshots/admin-*.png`.
 //!
 //! Needs `chromium` and `chromium-driver` (scripts/test.sh installs them).
@@ -25,6 +25,7 @@ const PAGES: &[(&str, &str, &str)] = &[
     ("canned", "Canned replies", "快捷回复"),
     ("kb", "Knowledge base articles", "知识库文章"),
     ("bot", "FAQ bot", "常见问题机器人"),
+    ("surveys", "Satisfaction surveys", "满意度调查"),
     ("audit", "Audit log", "审计日志"),
 ];
 
@@ -154,6 +155,15 @@ async fn an_admin_sets_up_the_desk_in_the_browser() {
     let bot = app.store.bot_settings("shop").await.unwrap().unwrap();
     assert_eq!(bot["enabled"], serde_json::Value::Bool(true));
 
+    // CSAT after resolution on the shop channel, asked after 30 minutes.
+    c.goto(&format!("{base}/admin/surveys")).await.unwrap();
+    click(&c, "form[action='/admin/surveys/shop'] input[name=csat]").await;
+    fill(&c, "form[action='/admin/surveys/shop'] input[name=delay_minutes]", "30").await;
+    click(&c, "form[action='/admin/surveys/shop'] button[type=submit]").await;
+    wait_until(&c, "the surveys saved", &text_of("p.notice"), |s| s == "Saved.").await;
+    let surveys = app.store.survey_settings().await.unwrap();
+    assert!(surveys.iter().any(|s| s.channel == "shop" && s.csat && !s.nps && s.delay_minutes == 30), "{surveys:?}");
+
     // An SLA policy from the example document the page offers.
     c.goto(&format!("{base}/admin/sla")).await.unwrap();
     click(&c, "form[action='/admin/sla'] button[type=submit]").await;
@@ -163,7 +173,9 @@ async fn an_admin_sets_up_the_desk_in_the_browser() {
     // The audit log shows what was done.
     c.goto(&format!("{base}/admin/audit")).await.unwrap();
     let log = wait_until(&c, "the audit log", &text_of("main"), |s| s.contains("kb_article.create")).await;
-    for action in ["team.create", "team.update", "canned.create", "bot.settings", "sla_policy.create"] {
+    for action in
+        ["team.create", "team.update", "canned.create", "bot.settings", "survey.settings", "sla_policy.create"]
+    {
         assert!(log.contains(action), "{action} missing from {log}");
     }
     shot(&c, "admin-audit-after.png").await;
@@ -185,7 +197,7 @@ async fn an_admin_sets_up_the_desk_in_the_browser() {
     click(&c, "form[action='/logout'] button").await;
     wait_until(&c, "signed out", "return location.pathname;", |s| s == "/login").await;
     sign_in(&c, &base, "lin@x.io").await;
-    for path in ["/admin/kb", "/admin/teams", "/admin/bot"] {
+    for path in ["/admin/kb", "/admin/teams", "/admin/bot", "/admin/surveys"] {
         c.goto(&format!("{base}{path}")).await.unwrap();
         let msg = wait_until(&c, "the refusal", &text_of("#error-message"), |s| !s.is_empty()).await;
         assert_eq!(msg, "You do not have permission to open this page.", "{path}");

@@ -662,3 +662,55 @@ async fn agents_keep_notes_on_the_contact_in_the_side_panel() {
     let actions = app.audit_actions().await;
     assert_eq!(actions.iter().filter(|a| a.0 == "contact.note.update" && a.1 && a.2).count(), 2);
 }
+
+#[tokio::test]
+async fn admins_set_surveys_per_channel_and_others_cannot() {
+    let app = spawn_app().await;
+    for who in ["lin@x.io", "sue@x.io"] {
+        let mut b = Browser::signed_in(&app, who).await;
+        let csrf = b.csrf().await;
+        assert_eq!(b.get("/admin/surveys").await.status, StatusCode::FORBIDDEN, "{who}");
+        let p = b
+            .post(
+                "/admin/surveys/shop",
+                &[("_csrf", &csrf), ("csat", "1"), ("delay_minutes", "5"), ("min_days_between", "7")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{who}");
+    }
+    assert!(app.store.survey_settings().await.unwrap().is_empty());
+    let mut b = Browser::signed_in(&app, "admin@x.io").await;
+    let p = b.get("/admin/surveys").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("action=\"/admin/surveys/shop\""), "{}", p.body);
+    let csrf = hidden(&p.body, "_csrf");
+    for (delay, days, why) in
+        [("99999", "7", "delay_minutes"), ("5", "x", "min_days_between"), ("5", "400", "min_days_between")]
+    {
+        let p = b
+            .post(
+                "/admin/surveys/shop",
+                &[("_csrf", &csrf), ("csat", "1"), ("delay_minutes", delay), ("min_days_between", days)],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(p.body.contains(why), "{}", p.body);
+    }
+    assert!(app.store.survey_settings().await.unwrap().is_empty());
+    let p = b
+        .post(
+            "/admin/surveys/shop",
+            &[("_csrf", &csrf), ("nps", "1"), ("delay_minutes", "60"), ("min_days_between", "14")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let s = app.store.survey_settings().await.unwrap();
+    assert_eq!((s[0].csat, s[0].nps, s[0].delay_minutes, s[0].min_days_between), (false, true, 60, 14));
+    assert_eq!(
+        b.post("/admin/surveys/nope", &[("_csrf", &csrf), ("delay_minutes", "1"), ("min_days_between", "1")])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(app.audit_actions().await.contains(&("survey.settings".to_owned(), false, true)));
+}

@@ -62,7 +62,17 @@ pub(crate) async fn set(
         delay_minutes: b.delay_minutes,
         min_days_between: b.min_days_between,
     };
+    let before = store.survey_settings().await?.into_iter().find(|x| x.channel == s.channel);
     store.put_survey_settings(&s).await?;
+    let entry = switchboard_store::NewAuditEntry {
+        actor_id: Some(caller.user_id),
+        action: "survey.settings".into(),
+        target: s.channel.clone(),
+        before: before.and_then(|b| serde_json::to_value(b).ok()),
+        after: serde_json::to_value(&s).ok(),
+        at: chrono::Utc::now(),
+    };
+    crate::ui::audit(&st, entry).await;
     Ok(Json(s))
 }
 

@@ -27,6 +27,7 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
     ("canned", "uiadmin-section-canned"),
     ("kb", "kbedit-nav"),
     ("bot", "kb-admin-nav"),
+    ("surveys", "surveys-admin-nav"),
     ("audit", "admin-audit"),
 ];
 

@@ -7,6 +7,7 @@
 mod admin;
 mod admin_docs;
 mod admin_kb;
+mod admin_surveys;
 mod admin_teams;
 mod assets;
 mod canned;
@@ -199,6 +200,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(admin_teams::router())
         .merge(admin_docs::router())
         .merge(admin_kb::router())
+        .merge(admin_surveys::router())
         .merge(reports::routes())
         .route("/survey/{id}", get(survey::show).post(survey::answer))
         .merge(help::router())
