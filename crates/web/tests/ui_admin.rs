@@ -714,3 +714,55 @@ async fn admins_set_surveys_per_channel_and_others_cannot() {
     );
     assert!(app.audit_actions().await.contains(&("survey.settings".to_owned(), false, true)));
 }
+
+#[tokio::test]
+async fn admin_changes_over_the_api_are_audited_like_the_pages() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let lin = app.store.list_users().await.unwrap().into_iter().find(|u| u.email == "lin@x.io").unwrap();
+    app.api(Method::POST, "/api/v1/teams", json!({"name": "billing", "description": "Money"})).await;
+    app.api(Method::PUT, "/api/v1/teams/billing", json!({"name": "billing", "description": "Invoices"})).await;
+    app.api(Method::PUT, &format!("/api/v1/teams/billing/members/{}", lin.id), json!({})).await;
+    let cal = json!({"time_zone": "Europe/Berlin", "weekly": [{"day": "mon", "intervals": [{"start": "09:00", "end": "17:00"}]}]});
+    app.api(Method::PUT, "/api/v1/calendars/berlin", cal).await;
+    let canned = app
+        .api(
+            Method::POST,
+            "/api/v1/canned-replies",
+            json!({"shortcut": "hi", "title": "Hi", "variants": {"en": "Hello"}}),
+        )
+        .await;
+    let id = canned["id"].as_str().unwrap().to_owned();
+    app.api(
+        Method::PUT,
+        &format!("/api/v1/canned-replies/{id}"),
+        json!({"shortcut": "hi", "title": "Hello", "variants": {"en": "Hello!"}}),
+    )
+    .await;
+    let r = app
+        .http
+        .delete(format!("{}/api/v1/canned-replies/{id}", app.base))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let actions = app.audit_actions().await;
+    for (action, before, after) in [
+        ("team.create", false, true),
+        ("team.update", true, true),
+        ("team.member.put", false, true),
+        ("calendar.create", false, true),
+        ("canned.create", false, true),
+        ("canned.update", true, true),
+        ("canned.delete", true, false),
+    ] {
+        assert!(actions.contains(&(action.to_owned(), before, after)), "{action}: {actions:?}");
+    }
+    let entry =
+        app.store.list_audit(&switchboard_store::AuditFilter { limit: 100, ..Default::default() }).await.unwrap();
+    let e = entry.items.iter().find(|e| e.action == "team.update").unwrap();
+    assert_eq!(e.before.as_ref().unwrap()["description"], "Money");
+    assert_eq!(e.after.as_ref().unwrap()["description"], "Invoices");
+    assert!(e.actor_id.is_some());
+}

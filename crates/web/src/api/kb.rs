@@ -17,6 +17,7 @@ use switchboard_kb::bot::BotSettings;
 use switchboard_store::kb::{Article, ArticleId, ArticleInput, ArticleVersion, BotOutcome, BotOutcomeCounts};
 use utoipa::OpenApi;
 
+use super::audit::{json, record};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiResult, AppError};
@@ -180,29 +181,8 @@ pub(crate) async fn save_article(
     let before = st.engine.store().article_by_slug(&input.slug).await?;
     let saved = kb.save(&input, Some(caller.user_id)).await?;
     let action = if before.is_some() { "kb_article.update" } else { "kb_article.create" };
-    audit(&st, &caller, action, &saved.slug, before.as_ref(), Some(&saved)).await;
+    record(&st, &caller, action, &saved.slug, before.as_ref().and_then(json), json(&saved)).await;
     Ok(axum::Json(saved))
-}
-
-/// Records an API change in the audit log, as the admin pages do.
-async fn audit<T: Serialize>(
-    st: &AppState,
-    caller: &Caller,
-    action: &str,
-    target: &str,
-    before: Option<&T>,
-    after: Option<&T>,
-) {
-    let value = |v: Option<&T>| v.and_then(|v| serde_json::to_value(v).ok());
-    let entry = switchboard_store::NewAuditEntry {
-        actor_id: Some(caller.user_id),
-        action: action.into(),
-        target: target.into(),
-        before: value(before),
-        after: value(after),
-        at: chrono::Utc::now(),
-    };
-    crate::ui::audit(st, entry).await;
 }
 
 pub(crate) async fn find_article(st: &AppState, id: &str) -> ApiResult<Article> {
@@ -237,7 +217,7 @@ pub(crate) async fn delete_article(
     caller.require(Role::Supervisor)?;
     let a = find_article(&st, &id).await?;
     kb(&st)?.delete(a.id).await?;
-    audit(&st, &caller, "kb_article.delete", &a.slug, Some(&a), None).await;
+    record(&st, &caller, "kb_article.delete", &a.slug, json(&a), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -323,7 +303,7 @@ pub(crate) async fn put_bot(
     let before = store.bot_settings(slug.as_str()).await?;
     let after = serde_json::to_value(&settings).unwrap_or_default();
     store.save_bot_settings(slug.as_str(), &after).await?;
-    audit(&st, &caller, "bot.settings", slug.as_str(), before.as_ref(), Some(&after)).await;
+    record(&st, &caller, "bot.settings", slug.as_str(), before, Some(after.clone())).await;
     Ok(axum::Json(settings_json(&settings)))
 }
 

@@ -64,15 +64,15 @@ pub(crate) async fn set(
     };
     let before = store.survey_settings().await?.into_iter().find(|x| x.channel == s.channel);
     store.put_survey_settings(&s).await?;
-    let entry = switchboard_store::NewAuditEntry {
-        actor_id: Some(caller.user_id),
-        action: "survey.settings".into(),
-        target: s.channel.clone(),
-        before: before.and_then(|b| serde_json::to_value(b).ok()),
-        after: serde_json::to_value(&s).ok(),
-        at: chrono::Utc::now(),
-    };
-    crate::ui::audit(&st, entry).await;
+    super::audit::record(
+        &st,
+        &caller,
+        "survey.settings",
+        &s.channel,
+        before.as_ref().and_then(super::audit::json),
+        super::audit::json(&s),
+    )
+    .await;
     Ok(Json(s))
 }
 
