@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -23,6 +23,7 @@ use switchboard_store::NewAuditEntry;
 use switchboard_store::kb::{Article, ArticleId, ArticleInput, ArticleStatus, TranslationInput, valid_locale};
 
 use super::admin::{Section, sections};
+use super::admin_teams::{Fields, FormResult, admit};
 use super::inbox::Choice;
 use super::session::{UiUser, urlencode};
 use super::{Chrome, audit, page_error, render, store_error};
@@ -496,9 +497,6 @@ async fn edit(State(st): State<AppState>, me: UiUser, Path(id): Path<String>, Qu
     editor(&st, &me, Some(&a), d, None, notice).await
 }
 
-type Fields = HashMap<String, String>;
-type FormResult = Result<Form<Fields>, axum::extract::rejection::FormRejection>;
-
 fn field(f: &Fields, name: &str) -> String {
     f.get(name).map(|s| s.trim().to_owned()).unwrap_or_default()
 }
@@ -511,13 +509,6 @@ fn words(s: &str) -> Vec<String> {
         }
     }
     out
-}
-
-fn admit(me: &UiUser, headers: &HeaderMap, form: FormResult) -> Result<Fields, Response> {
-    me.require(Role::Admin)?;
-    let Ok(Form(f)) = form else { return Err(page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form")) };
-    me.check_csrf(headers, f.get("_csrf").map(String::as_str))?;
-    Ok(f)
 }
 
 /// Whether a category can be part of a help-center URL.
@@ -647,6 +638,30 @@ async fn preview(me: UiUser, headers: HeaderMap, form: FormResult) -> Response {
         .into_response()
 }
 
+/// The article of a deletion whose form is admitted and whose confirmation box is ticked; else
+/// the refusal, or the editor (of `locale`) asking for the confirmation.
+async fn confirmed(
+    st: &AppState,
+    me: &UiUser,
+    headers: &HeaderMap,
+    form: FormResult,
+    id: &str,
+    locale: Option<&str>,
+) -> Result<Article, Response> {
+    let f = admit(me, headers, form)?;
+    let a = match find(st, id).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return Err(page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found")),
+        Err(e) => return Err(store_error(&me.tr, e)),
+    };
+    if !f.contains_key("confirm") {
+        let locale = locale.map(str::to_owned).or_else(|| a.translations.first().map(|t| t.locale.clone()));
+        let d = draft_of(&a, locale.as_deref().unwrap_or("en"));
+        return Err(editor(st, me, Some(&a), d, Some(me.tr.t("kbedit-delete-unconfirmed")), None).await);
+    }
+    Ok(a)
+}
+
 /// `POST /admin/kb/{id}/delete` (with `confirm`): deletes the article, every translation and
 /// its history.
 async fn delete(
@@ -656,20 +671,10 @@ async fn delete(
     Path(id): Path<String>,
     form: FormResult,
 ) -> Response {
-    let f = match admit(&me, &headers, form) {
-        Ok(f) => f,
+    let a = match confirmed(&st, &me, &headers, form, &id, None).await {
+        Ok(a) => a,
         Err(r) => return r,
     };
-    let a = match find(&st, &id).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found"),
-        Err(e) => return store_error(&me.tr, e),
-    };
-    if !f.contains_key("confirm") {
-        let locale = a.translations.first().map(|t| t.locale.clone()).unwrap_or_else(|| "en".into());
-        let d = draft_of(&a, &locale);
-        return editor(&st, &me, Some(&a), d, Some(me.tr.t("kbedit-delete-unconfirmed")), None).await;
-    }
     let deleted = match st.engine.kb() {
         Some(kb) => kb.delete(a.id).await,
         None => st.engine.store().delete_article(a.id).await,
@@ -698,19 +703,10 @@ async fn delete_translation(
     Path((id, locale)): Path<(String, String)>,
     form: FormResult,
 ) -> Response {
-    let f = match admit(&me, &headers, form) {
-        Ok(f) => f,
+    let a = match confirmed(&st, &me, &headers, form, &id, Some(&locale)).await {
+        Ok(a) => a,
         Err(r) => return r,
     };
-    let a = match find(&st, &id).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found"),
-        Err(e) => return store_error(&me.tr, e),
-    };
-    if !f.contains_key("confirm") {
-        let d = draft_of(&a, &locale);
-        return editor(&st, &me, Some(&a), d, Some(me.tr.t("kbedit-delete-unconfirmed")), None).await;
-    }
     let deleted = match st.engine.kb() {
         Some(kb) => kb.delete_translation(a.id, &locale).await,
         None => st.engine.store().delete_translation(a.id, &locale).await,
