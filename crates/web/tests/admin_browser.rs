@@ -193,6 +193,24 @@ async fn an_admin_sets_up_the_desk_in_the_browser() {
     .await;
     shot(&c, "admin-kb-list-zh.png").await;
 
+    // On a phone the admin pages fit the screen's width (tables scroll inside their box).
+    c.set_window_size(390, 844).await.unwrap();
+    for path in ["/admin/kb/new", "/admin/kb?q=gift", "/admin/teams", "/admin/bot", "/admin/surveys", "/admin/audit"] {
+        c.goto(&format!("{base}{path}")).await.unwrap();
+        wait_until(&c, path, &text_of("main h1"), |s| !s.is_empty()).await;
+        let fits = c
+            .execute("if (document.documentElement.scrollWidth <= window.innerWidth + 1) return 'yes'; \
+             var wide = Array.prototype.filter.call(document.querySelectorAll('body *'), function (e) { return e.getBoundingClientRect().right > window.innerWidth + 1; }); \
+             return document.documentElement.scrollWidth + ': ' + wide.slice(-8).map(function (e) { return e.tagName + '.' + e.className + '#' + e.id; }).join(' ');", vec![])
+            .await
+            .unwrap();
+        assert_eq!(fits.as_str(), Some("yes"), "{path} is wider than the phone");
+    }
+    shot(&c, "admin-audit-phone.png").await;
+    c.goto(&format!("{base}/admin/kb/new")).await.unwrap();
+    shot(&c, "admin-kb-editor-phone.png").await;
+    c.set_window_size(1280, 900).await.unwrap();
+
     // An agent is refused.
     click(&c, "form[action='/logout'] button").await;
     wait_until(&c, "signed out", "return location.pathname;", |s| s == "/login").await;
