@@ -16,6 +16,7 @@ mod migrations;
 pub mod postgres;
 pub mod quality;
 mod records;
+pub mod rollup;
 pub mod routing;
 pub mod sqlite;
 pub mod telegram;
@@ -127,6 +128,7 @@ pub trait Store:
     + WidgetStore
     + contact_notes::ContactNoteStore
     + QualityStore
+    + rollup::RollupStore
     + KbStore
     + kb_translations::KbTranslationStore
     + Send

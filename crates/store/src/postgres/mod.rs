@@ -6,6 +6,7 @@ mod contact_notes;
 mod kb;
 mod kb_translations;
 mod quality;
+mod rollup;
 mod routing;
 mod search;
 mod telegram;

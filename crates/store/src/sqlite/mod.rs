@@ -8,6 +8,7 @@ pub(crate) use kb::button_data as kb_button_data;
 mod conn;
 mod contact_notes;
 mod quality;
+mod rollup;
 mod routing;
 mod search;
 mod telegram;
