@@ -108,7 +108,16 @@ impl KbService {
 
     /// Saves an article (a new version of each changed variant) and re-indexes it.
     pub async fn save(&self, input: &ArticleInput, by: Option<UserId>) -> Result<Article, StoreError> {
-        let article = self.store.save_article(input, by).await?;
+        self.reindex(self.store.save_article(input, by).await?).await
+    }
+
+    /// Deletes one locale variant of an article and re-indexes the rest.
+    pub async fn delete_translation(&self, id: ArticleId, locale: &str) -> Result<Article, StoreError> {
+        self.reindex(self.store.delete_translation(id, locale).await?).await
+    }
+
+    /// Puts an article's published variants (as stored now) in the index.
+    async fn reindex(&self, article: Article) -> Result<Article, StoreError> {
         let index = self.index.clone();
         let a = article.clone();
         tokio::task::spawn_blocking(move || index.upsert(&a))

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod channel_state;
 pub mod contact_notes;
 pub mod kb;
+pub mod kb_translations;
 mod migrations;
 pub mod postgres;
 pub mod quality;
@@ -129,6 +130,7 @@ pub trait Store:
     + QualityStore
     + rollup::RollupStore
     + KbStore
+    + kb_translations::KbTranslationStore
     + Send
     + Sync
     + 'static

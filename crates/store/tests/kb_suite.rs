@@ -158,3 +158,24 @@ async fn bot_bookkeeping() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn one_translation_can_be_deleted_but_not_the_last() {
+    for_each_backend(|s| async move {
+        let a =
+            s.save_article(&input("order-status", "Where is my order?", ArticleStatus::Published), None).await.unwrap();
+        s.record_kb_vote(a.id, "zh-CN", "v1", true).await.unwrap();
+        assert!(matches!(s.delete_translation(a.id, "fr").await, Err(StoreError::NotFound(_))));
+        let b = s.delete_translation(a.id, "ZH-cn").await.unwrap();
+        assert_eq!(b.translations.iter().map(|t| t.locale.as_str()).collect::<Vec<_>>(), vec!["en"]);
+        assert_eq!(s.kb_votes(a.id, "zh-CN").await.unwrap().helpful, 0);
+        assert!(s.article_history(a.id).await.unwrap().iter().all(|v| v.locale == "en"));
+        assert!(matches!(s.delete_translation(a.id, "en").await, Err(StoreError::Invalid(_))));
+        // Written again, the translation starts a new history.
+        let c =
+            s.save_article(&input("order-status", "Where is my order?", ArticleStatus::Published), None).await.unwrap();
+        assert_eq!(c.translation("zh-CN").unwrap().version, 1);
+        assert_eq!(c.translation("en").unwrap().version, 1);
+    })
+    .await;
+}

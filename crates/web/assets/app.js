@@ -159,6 +159,50 @@
     window.addEventListener("pagehide", function () { report("left", true); });
   }
 
+  // ---- X's weighted length (twitter-text v3, as crates/channels/src/x/text.rs counts) ----
+  // Code points in the Latin and general-punctuation ranges weigh 1, others (CJK …) 2, an emoji
+  // sequence 2, every URL 23.
+  var LIGHT = [[0, 4351], [8192, 8205], [8208, 8223], [8242, 8247]];
+  function isLight(u) { for (var i = 0; i < LIGHT.length; i++) { if (u >= LIGHT[i][0] && u <= LIGHT[i][1]) return true; } return false; }
+  function isEmojiStart(u) { return (u >= 0x1F000 && u <= 0x1FAFF) || (u >= 0x2600 && u <= 0x27BF) || (u >= 0x2B00 && u <= 0x2BFF); }
+  function isRegional(u) { return u >= 0x1F1E6 && u <= 0x1F1FF; }
+  function isModifier(u) { return u === 0xFE0F || u === 0xFE0E || u === 0x20E3 || (u >= 0x1F3FB && u <= 0x1F3FF) || (u >= 0xE0020 && u <= 0xE007F); }
+  function isUrl(w) {
+    var l = w.toLowerCase();
+    return (l.indexOf("http://") === 0 && l.length > 7) || (l.indexOf("https://") === 0 && l.length > 8) || (l.indexOf("www.") === 0 && l.length > 5);
+  }
+  function wordWeight(w) {
+    var cps = Array.from(w).map(function (ch) { return ch.codePointAt(0); });
+    var total = 0, i = 0;
+    while (i < cps.length) {
+      var c = cps[i++], next = cps[i];
+      var keycap = ((c >= 48 && c <= 57) || c === 35 || c === 42) && (next === 0xFE0F || next === 0x20E3);
+      if (isEmojiStart(c) || keycap) {
+        total += 2;
+        if (isRegional(c) && next !== undefined && isRegional(next)) i++;
+        for (;;) {
+          var m = cps[i];
+          if (m !== undefined && isModifier(m)) i++;
+          else if (m === 0x200D) i += 2;
+          else break;
+        }
+      } else {
+        total += isLight(c) ? 1 : 2;
+      }
+    }
+    return total;
+  }
+  function xLength(s) {
+    var total = 0;
+    s.split(/(\s+)/).forEach(function (part) {
+      if (!part) return;
+      if (/^\s+$/.test(part)) Array.from(part).forEach(function (ch) { total += isLight(ch.codePointAt(0)) ? 1 : 2; });
+      else total += isUrl(part) ? 23 : wordWeight(part);
+    });
+    return total;
+  }
+  window.switchboardXLength = xLength;
+
   // ---- composer ----
   var composer = $("#composer");
   if (composer) {
@@ -175,7 +219,7 @@
       composer.classList.toggle("is-note", note);
       composer.classList.toggle("is-public", !note && vis.value === "public");
       warn.textContent = note ? warn.dataset.note : (vis.value === "public" ? warn.dataset.public : warn.dataset.private);
-      var n = Array.from(text.value).length;
+      var n = composer.dataset.weighting === "x" ? xLength(text.value) : Array.from(text.value).length;
       if (limit > 0 && !note) {
         count.textContent = n + " / " + limit + (n > limit ? " — " + count.dataset.over : "");
         count.classList.toggle("over", n > limit);
@@ -246,6 +290,23 @@
       var b = $("#send"); if (b) b.disabled = true;
     });
     update();
+  }
+
+  // ---- WhatsApp template picker: the approved body with the parameters filled in ----
+  var pick = $("#template-pick"), tplParams = $("#template-params"), tplPreview = $("#template-preview");
+  if (pick && tplParams && tplPreview) {
+    var showTemplate = function () {
+      var o = pick.options[pick.selectedIndex];
+      if (!o) return;
+      var vals = tplParams.value.split("\n").map(function (l) { return l.trim(); }).filter(function (l) { return l; });
+      tplPreview.textContent = (o.dataset.body || "").replace(/\{\{\s*(\d+)\s*\}\}/g, function (m, n) {
+        var v = vals[parseInt(n, 10) - 1]; return v === undefined ? m : v;
+      });
+      tplParams.rows = Math.max(1, parseInt(o.dataset.params || "0", 10));
+    };
+    pick.addEventListener("change", showTemplate);
+    tplParams.addEventListener("input", showTemplate);
+    showTemplate();
   }
 
   // ---- keyboard shortcuts ----

@@ -7,92 +7,22 @@
 //! Needs `chromium` and `chromium-driver` (scripts/test.sh installs them).
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+use std::time::Duration;
+
 use axum::routing::post;
-use fantoccini::{Client, ClientBuilder, Locator};
+use common::chrome::{shot, start_browser, text_of, wait_until};
+use common::{App, Browser, Setup, spawn};
+use fantoccini::Locator;
 use serde_json::{Value, json};
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
-use switchboard_engine::{Engine, EngineConfig};
-use switchboard_store::{ChannelRecord, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig, auth};
+use switchboard_engine::EngineConfig;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-const PASSWORD: &str = "switchboard-demo";
-
-/// Kills chromedriver (and with it the browser) when the test ends, even on failure.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn find_chromedriver() -> PathBuf {
-    for p in ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"] {
-        if std::path::Path::new(p).exists() {
-            return PathBuf::from(p);
-        }
-    }
-    panic!("chromedriver not found: install chromium and chromium-driver (scripts/test.sh does)");
-}
-
-async fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap().port()
-}
-
-async fn start_browser(profile: &std::path::Path) -> (Driver, Client) {
-    let port = free_port().await;
-    let child = Command::new(find_chromedriver())
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let driver = Driver(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", "--window-size=1280,900", "--lang=en-US",
-                     format!("--user-data-dir={}", profile.display())]
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .unwrap();
-    (driver, client)
-}
-
-struct App {
-    base: String,
-    token: String,
-    http: reqwest::Client,
-    replies: mpsc::UnboundedReceiver<Value>,
-    _dir: tempfile::TempDir,
-}
-
-/// The server, plus a loopback "customer system" that receives replies on the API channel's
-/// callback URL and answers with its own message id.
-async fn spawn_app() -> App {
+/// A loopback "customer system" that receives replies on the API channel's callback URL and
+/// answers with its own message id: (callback URL, what it received).
+async fn customer_system() -> (String, mpsc::UnboundedReceiver<Value>) {
     let (tx, replies) = mpsc::unbounded_channel();
     let receiver = axum::Router::new().route(
         "/replies",
@@ -108,44 +38,18 @@ async fn spawn_app() -> App {
     let rl = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let raddr = rl.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(rl, receiver).await });
+    (format!("http://{raddr}/replies"), replies)
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-    store
-        .upsert_channel(&ChannelRecord {
-            slug: ChannelSlug::parse("shop").unwrap(),
-            kind: ChannelKind::Api,
-            name: "Web shop".into(),
-            callback_url: Some(format!("http://{raddr}/replies")),
-            secret: Some("cb-secret".into()),
-            config: json!({}),
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
-    let salt = SaltString::generate(&mut OsRng);
-    let hash = argon2::Argon2::default().hash_password(PASSWORD.as_bytes(), &salt).unwrap().to_string();
-    let mut token = String::new();
-    for (email, name, role) in [
-        ("admin@demo.switchboard", "Ada Admin", Role::Admin),
-        ("lin@demo.switchboard", "Lin", Role::Agent),
-        ("sam@demo.switchboard", "Sam", Role::Agent),
-    ] {
-        let u = store
-            .create_user(&NewUser { email: email.into(), name: name.into(), role, password_hash: Some(hash.clone()) })
-            .await
-            .unwrap();
-        if role == Role::Admin {
-            let (t, h) = auth::generate_token();
-            store.create_api_token(u.id, "t", &h).await.unwrap();
-            token = t;
-        }
-    }
+/// The app, delivering replies to the customer system, with a canned reply `/thanks`.
+async fn spawn_app(callback_url: String) -> App {
+    let mut engine = EngineConfig::default();
+    engine.outbox.poll = Duration::from_millis(50);
+    let app = spawn(Setup { callback_url: Some(callback_url), engine, ..Setup::default() }).await;
     let mut variants = std::collections::BTreeMap::new();
     variants.insert("en".to_owned(), "Hi {{contact.first_name}}, thanks for writing about {{case_number}}.".to_owned());
     variants.insert("zh".to_owned(), "{{contact.name}}您好，感谢您就 {{case_number}} 联系我们。".to_owned());
-    store
+    app.store
         .create_canned(&switchboard_store::routing::CannedInput {
             shortcut: "thanks".into(),
             title: "Thank you".into(),
@@ -154,71 +58,20 @@ async fn spawn_app() -> App {
         })
         .await
         .unwrap();
-    let mut cfg = EngineConfig::default();
-    cfg.outbox.poll = Duration::from_millis(50);
-    let engine = Engine::start(store.clone(), cfg).await;
-    let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
-    App { base: format!("http://{addr}"), token, http: reqwest::Client::new(), replies, _dir: dir }
-}
-
-/// Polls `script` (which returns a string) until `pred` holds.
-async fn wait_until(c: &Client, what: &str, script: &str, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let v = c.execute(script, vec![]).await.unwrap();
-        let s = v.as_str().unwrap_or("").to_owned();
-        if pred(&s) {
-            return s;
-        }
-        if Instant::now() > deadline {
-            let src = c.source().await.unwrap_or_default();
-            panic!("timed out waiting for {what}; last value {s:?}\npage:\n{}", &src[..src.len().min(4000)]);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn text_of(selector: &str) -> String {
-    format!("var e = document.querySelector({selector:?}); return e ? e.textContent : '';")
-}
-
-fn screenshots() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn shot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(screenshots().join(name), png).unwrap();
-}
-
-async fn api(app: &App, method: reqwest::Method, path: &str, body: Value) -> Value {
-    let r = app
-        .http
-        .request(method, format!("{}{path}", app.base))
-        .bearer_auth(&app.token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.json().await.unwrap_or(Value::Null)
+    app
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agents_day_in_the_browser() {
-    let mut app = spawn_app().await;
+    let (callback, mut replies) = customer_system().await;
+    let app = spawn_app(callback).await;
     let profile = tempfile::tempdir().unwrap();
     let (_driver, c) = start_browser(profile.path()).await;
 
     // Sign in.
     c.goto(&format!("{}/inbox?view=unassigned", app.base)).await.unwrap();
-    c.find(Locator::Css("#email")).await.unwrap().send_keys("lin@demo.switchboard").await.unwrap();
-    c.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    c.find(Locator::Css("#email")).await.unwrap().send_keys("lin@x.io").await.unwrap();
+    c.find(Locator::Css("#password")).await.unwrap().send_keys(common::PASSWORD).await.unwrap();
     shot(&c, "login.png").await;
     c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_until(&c, "the inbox", "return location.pathname + location.search;", |s| s == "/inbox?view=unassigned").await;
@@ -226,8 +79,7 @@ async fn an_agents_day_in_the_browser() {
 
     // A conversation arrives while the page is open: it appears without a reload.
     c.execute("window.__noReload = true;", vec![]).await.unwrap();
-    api(
-        &app,
+    app.api(
         reqwest::Method::POST,
         "/api/v1/inbound",
         json!({"channel": "shop", "external_id": "evt-1", "contact": {"handle": "mia", "name": "Mia Chen"},
@@ -244,8 +96,7 @@ async fn an_agents_day_in_the_browser() {
     let reloaded = c.execute("return window.__noReload === true;", vec![]).await.unwrap();
     assert_eq!(reloaded, Value::Bool(true), "the page was reloaded");
     assert!(wait_until(&c, "the row", &text_of("li.conv"), |s| s.contains("Mia Chen")).await.contains("#4411"));
-    api(
-        &app,
+    app.api(
         reqwest::Method::POST,
         "/api/v1/inbound",
         json!({"channel": "shop", "external_id": "evt-2", "contact": {"handle": "leo", "name": "Leo Wang"},
@@ -301,7 +152,7 @@ async fn an_agents_day_in_the_browser() {
     wait_until(&c, "the live connection", "return document.body.dataset.live || '';", |s| s == "1").await;
 
     // The customer's system receives it; the delivery status moves on in place.
-    let got = tokio::time::timeout(Duration::from_secs(10), app.replies.recv()).await.unwrap().unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), replies.recv()).await.unwrap().unwrap();
     let provider_id = got["id"].as_str().unwrap().to_owned();
     wait_until(
         &c,
@@ -311,8 +162,7 @@ async fn an_agents_day_in_the_browser() {
     )
     .await;
     c.execute("window.__noReload = true;", vec![]).await.unwrap();
-    api(
-        &app,
+    app.api(
         reqwest::Method::POST,
         "/api/v1/delivery-reports",
         json!({"channel": "shop", "provider_message_id": provider_id, "status": "delivered"}),
@@ -332,7 +182,8 @@ async fn an_agents_day_in_the_browser() {
     );
 
     // Another agent starts typing in the same conversation: collision warning.
-    let sam = signed_in_cookie(&app, "sam@demo.switchboard").await;
+    let mut sam = Browser::signed_in(&app, "sam@x.io").await;
+    let sam = (sam.cookies["sb_session"].clone(), sam.csrf().await);
     let r = app
         .http
         .post(format!("{}/ui/presence", app.base))
@@ -354,8 +205,7 @@ async fn an_agents_day_in_the_browser() {
     // Someone else reopens it: the page updates in place.
     wait_until(&c, "the live connection", "return document.body.dataset.live || '';", |s| s == "1").await;
     c.execute("window.__noReload = true;", vec![]).await.unwrap();
-    api(
-        &app,
+    app.api(
         reqwest::Method::PATCH,
         &format!("/api/v1/conversations/{case}"),
         json!({"status": "open", "priority": "high"}),
@@ -398,41 +248,4 @@ async fn an_agents_day_in_the_browser() {
     shot(&c, "conversation-phone.png").await;
 
     c.close().await.unwrap();
-}
-
-/// Signs `email` in over HTTP: (session cookie, CSRF token).
-async fn signed_in_cookie(app: &App, email: &str) -> (String, String) {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = http.get(format!("{}/login", app.base)).send().await.unwrap();
-    let login_cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
-    let body = r.text().await.unwrap();
-    let csrf = field(&body, "_csrf");
-    let r = http
-        .post(format!("{}/login", app.base))
-        .header("cookie", login_cookie)
-        .form(&[("email", email), ("password", PASSWORD), ("_csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .find_map(|v| v.to_str().unwrap().strip_prefix("sb_session=").map(|s| s.split(';').next().unwrap().to_owned()))
-        .unwrap();
-    let page = http
-        .get(format!("{}/settings", app.base))
-        .header("cookie", format!("sb_session={session}"))
-        .send()
-        .await
-        .unwrap();
-    let token = field(&page.text().await.unwrap(), "_csrf");
-    (session, token)
-}
-
-fn field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let i = html.find(&marker).unwrap();
-    let rest = &html[i + marker.len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
 }

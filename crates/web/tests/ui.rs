@@ -2,197 +2,15 @@
 //! composer and the audit log. The real router on port 0 against a fresh SQLite database.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::time::Duration;
+mod common;
 
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+use common::{Browser, PASSWORD, conversation_on, hidden, ingest, spawn_app};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::header::SET_COOKIE;
 use serde_json::json;
 use switchboard_domain::routing::Availability;
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
-use switchboard_engine::{Engine, EngineConfig};
-use switchboard_store::{AuditFilter, ChannelRecord, DynStore, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig, auth};
-use tokio::net::TcpListener;
-
-const PASSWORD: &str = "correct horse battery";
-
-struct App {
-    base: String,
-    store: DynStore,
-    token: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn spawn_app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-    store
-        .upsert_channel(&ChannelRecord {
-            slug: ChannelSlug::parse("shop").unwrap(),
-            kind: ChannelKind::Api,
-            name: "Shop".into(),
-            callback_url: None,
-            secret: Some("s3cret-value".into()),
-            config: json!({"verify_token": "vt-123", "access_token": "EAAG-secret-token"}),
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
-    let salt = SaltString::generate(&mut OsRng);
-    let hash = argon2::Argon2::default().hash_password(PASSWORD.as_bytes(), &salt).unwrap().to_string();
-    let mut token = String::new();
-    for (email, name, role) in
-        [("admin@x.io", "Ada Admin", Role::Admin), ("lin@x.io", "Lin", Role::Agent), ("sam@x.io", "Sam", Role::Agent)]
-    {
-        let u = store
-            .create_user(&NewUser { email: email.into(), name: name.into(), role, password_hash: Some(hash.clone()) })
-            .await
-            .unwrap();
-        if role == Role::Admin {
-            let (t, h) = auth::generate_token();
-            store.create_api_token(u.id, "t", &h).await.unwrap();
-            token = t;
-        }
-    }
-    let engine = Engine::start(store.clone(), EngineConfig::default()).await;
-    let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
-    App {
-        base: format!("http://{addr}"),
-        store,
-        token,
-        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
-        _dir: dir,
-    }
-}
-
-/// A browser: keeps cookies, sends a language.
-struct Browser<'a> {
-    app: &'a App,
-    cookies: HashMap<String, String>,
-    lang: &'static str,
-}
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a App) -> Self {
-        Browser { app, cookies: HashMap::new(), lang: "en" }
-    }
-
-    fn keep(&mut self, headers: &HeaderMap) {
-        for v in headers.get_all(SET_COOKIE) {
-            let s = v.to_str().unwrap();
-            let (kv, _) = s.split_once(';').unwrap_or((s, ""));
-            let (k, v) = kv.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let r = self
-            .app
-            .http
-            .get(format!("{}{path}", self.app.base))
-            .header("cookie", self.cookie_header())
-            .header("accept-language", self.lang)
-            .header("accept", "text/html")
-            .send()
-            .await
-            .unwrap();
-        self.page(r).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let r = self
-            .app
-            .http
-            .post(format!("{}{path}", self.app.base))
-            .header("cookie", self.cookie_header())
-            .header("accept-language", self.lang)
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.page(r).await
-    }
-
-    async fn page(&mut self, r: reqwest::Response) -> Page {
-        self.keep(r.headers());
-        let status = r.status();
-        let location = r.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_owned());
-        Page { status, location, body: r.text().await.unwrap() }
-    }
-
-    async fn login(&mut self, email: &str, password: &str) -> Page {
-        let form = self.get("/login").await;
-        let csrf = hidden(&form.body, "_csrf");
-        self.post("/login", &[("email", email), ("password", password), ("_csrf", &csrf), ("next", "/inbox")]).await
-    }
-
-    /// The CSRF token of the signed-in session, from any page.
-    async fn csrf(&mut self) -> String {
-        let p = self.get("/settings").await;
-        assert_eq!(p.status, StatusCode::OK);
-        hidden(&p.body, "_csrf")
-    }
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let i = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in {html}"));
-    let rest = &html[i + marker.len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
-}
-
-async fn ingest(app: &App, id: &str, handle: &str, text: &str) -> String {
-    let r = app
-        .http
-        .post(format!("{}/api/v1/inbound", app.base))
-        .bearer_auth(&app.token)
-        .json(&json!({"channel": "shop", "external_id": id, "contact": {"handle": handle, "name": "Mia Chen"}, "text": text, "sent_at": chrono::Utc::now().to_rfc3339()}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    // Wait for threading.
-    for _ in 0..200 {
-        let v: serde_json::Value = app
-            .http
-            .get(format!("{}/api/v1/conversations?q={}", app.base, text.replace(' ', "+")))
-            .bearer_auth(&app.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if let Some(c) = v["items"].as_array().and_then(|a| a.first()) {
-            return c["case_number"].as_str().unwrap().to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("never threaded");
-}
+use switchboard_domain::{ChannelKind, ChannelSlug};
+use switchboard_store::AuditFilter;
 
 #[tokio::test]
 async fn sign_in_sessions_and_sign_out_everywhere() {
@@ -640,56 +458,10 @@ async fn the_ui_speaks_chinese_from_the_browser_or_the_setting() {
 #[tokio::test]
 async fn replies_outside_the_whatsapp_window_are_refused_in_the_composer() {
     let app = spawn_app().await;
-    let wa = ChannelSlug::parse("wa").unwrap();
-    app.store
-        .upsert_channel(&ChannelRecord {
-            slug: wa.clone(),
-            kind: ChannelKind::Whatsapp,
-            name: "WhatsApp".into(),
-            callback_url: None,
-            secret: None,
-            config: json!({}),
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
-    let ev = |id: &str, user: &str, ago_hours: i64| switchboard_domain::InboundEvent {
-        channel: wa.clone(),
-        provider_event_id: id.into(),
-        contact: switchboard_domain::ContactRef {
-            provider_user_id: user.into(),
-            handle: Some(format!("+8613800{user}")),
-            display_name: Some("Wang".into()),
-        },
-        thread_key: String::new(),
-        visibility: switchboard_domain::Visibility::Private,
-        text: format!("hello {id}"),
-        attachments: Vec::new(),
-        sent_at: chrono::Utc::now() - chrono::Duration::hours(ago_hours),
-        extra: serde_json::Map::new(),
-    };
-    app.store.append_inbound(vec![ev("old", "001", 48), ev("new", "002", 1)]).await.unwrap();
-    let mut cases = Vec::new();
-    for text in ["hello old", "hello new"] {
-        let mut found = None;
-        for _ in 0..200 {
-            let page = app
-                .store
-                .list_conversations(&switchboard_store::ConversationFilter {
-                    query: Some(text.into()),
-                    limit: 5,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-            if let Some(c) = page.items.first() {
-                found = Some(c.conversation.case_number.to_string());
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        cases.push(found.unwrap());
-    }
+    let cases = [
+        conversation_on(&app, "wa", ChannelKind::Whatsapp, json!({}), "8613800001", "hello old", 48).await,
+        conversation_on(&app, "wa", ChannelKind::Whatsapp, json!({}), "8613800002", "hello new", 1).await,
+    ];
     let mut b = Browser::new(&app);
     b.login("lin@x.io", PASSWORD).await;
     let p = b.get(&format!("/c/{}", cases[0])).await;

@@ -3,232 +3,14 @@
 //! audit entries with before/after. The real router on port 0 against a fresh SQLite database.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::time::Duration;
+mod common;
 
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+use common::{Browser, PASSWORD, Setup, hidden, ingest, spawn, spawn_app, textarea};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::json;
 use switchboard_domain::routing::{AssignmentPolicy, MemberRole};
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
-use switchboard_engine::{Engine, EngineConfig};
-use switchboard_store::{AuditFilter, ChannelRecord, DynStore, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig, auth};
-use tokio::net::TcpListener;
-
-const PASSWORD: &str = "correct horse battery";
-
-struct App {
-    base: String,
-    store: DynStore,
-    token: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn spawn_app() -> App {
-    spawn_app_with(&[]).await
-}
-
-async fn spawn_app_with(trusted_proxies: &[&str]) -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-    store
-        .upsert_channel(&ChannelRecord {
-            slug: ChannelSlug::parse("shop").unwrap(),
-            kind: ChannelKind::Api,
-            name: "Shop".into(),
-            callback_url: None,
-            secret: Some("s3cret-value".into()),
-            config: json!({"verify_token": "vt-123", "access_token": "EAAG-secret-token"}),
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
-    let salt = SaltString::generate(&mut OsRng);
-    let hash = argon2::Argon2::default().hash_password(PASSWORD.as_bytes(), &salt).unwrap().to_string();
-    let mut token = String::new();
-    for (email, name, role) in [
-        ("admin@x.io", "Ada Admin", Role::Admin),
-        ("lin@x.io", "Lin", Role::Agent),
-        ("sam@x.io", "Sam", Role::Agent),
-        ("sue@x.io", "Sue", Role::Supervisor),
-    ] {
-        let u = store
-            .create_user(&NewUser { email: email.into(), name: name.into(), role, password_hash: Some(hash.clone()) })
-            .await
-            .unwrap();
-        if role == Role::Admin {
-            let (t, h) = auth::generate_token();
-            store.create_api_token(u.id, "t", &h).await.unwrap();
-            token = t;
-        }
-    }
-    let engine = Engine::start(store.clone(), EngineConfig::default()).await;
-    let proxies = switchboard_web::ui::proxy::TrustedProxies::parse(trusted_proxies).unwrap();
-    let app = switchboard_web::router(AppState::new(engine, WebConfig::default()).with_trusted_proxies(proxies));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
-    App {
-        base: format!("http://{addr}"),
-        store,
-        token,
-        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
-        _dir: dir,
-    }
-}
-
-/// A browser: keeps cookies, sends a language.
-struct Browser<'a> {
-    app: &'a App,
-    cookies: HashMap<String, String>,
-    lang: &'static str,
-}
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a App) -> Self {
-        Browser { app, cookies: HashMap::new(), lang: "en" }
-    }
-
-    fn keep(&mut self, headers: &HeaderMap) {
-        for v in headers.get_all(SET_COOKIE) {
-            let s = v.to_str().unwrap();
-            let (kv, _) = s.split_once(';').unwrap_or((s, ""));
-            let (k, v) = kv.split_once('=').unwrap();
-            if v.is_empty() {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let r = self
-            .app
-            .http
-            .get(format!("{}{path}", self.app.base))
-            .header("cookie", self.cookie_header())
-            .header("accept-language", self.lang)
-            .header("accept", "text/html")
-            .send()
-            .await
-            .unwrap();
-        self.page(r).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let r = self
-            .app
-            .http
-            .post(format!("{}{path}", self.app.base))
-            .header("cookie", self.cookie_header())
-            .header("accept-language", self.lang)
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.page(r).await
-    }
-
-    async fn page(&mut self, r: reqwest::Response) -> Page {
-        self.keep(r.headers());
-        let status = r.status();
-        let location = r.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_owned());
-        Page { status, location, body: r.text().await.unwrap() }
-    }
-
-    async fn login(&mut self, email: &str, password: &str) -> Page {
-        let form = self.get("/login").await;
-        let csrf = hidden(&form.body, "_csrf");
-        self.post("/login", &[("email", email), ("password", password), ("_csrf", &csrf), ("next", "/inbox")]).await
-    }
-
-    /// The CSRF token of the signed-in session, from any page.
-    async fn csrf(&mut self) -> String {
-        let p = self.get("/settings").await;
-        assert_eq!(p.status, StatusCode::OK);
-        hidden(&p.body, "_csrf")
-    }
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let i = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in {html}"));
-    let rest = &html[i + marker.len()..];
-    rest[..rest.find('"').unwrap()].to_owned()
-}
-
-async fn ingest(app: &App, id: &str, handle: &str, text: &str) -> String {
-    let r = app
-        .http
-        .post(format!("{}/api/v1/inbound", app.base))
-        .bearer_auth(&app.token)
-        .json(&json!({"channel": "shop", "external_id": id, "contact": {"handle": handle, "name": "Mia Chen"}, "text": text, "sent_at": chrono::Utc::now().to_rfc3339()}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    // Wait for threading.
-    for _ in 0..200 {
-        let v: serde_json::Value = app
-            .http
-            .get(format!("{}/api/v1/conversations?q={}", app.base, text.replace(' ', "+")))
-            .bearer_auth(&app.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if let Some(c) = v["items"].as_array().and_then(|a| a.first()) {
-            return c["case_number"].as_str().unwrap().to_owned();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("never threaded");
-}
-
-/// Undoes askama's HTML escaping of a field's text.
-fn unescape(s: &str) -> String {
-    s.replace("&#34;", "\"")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// The text of the first `<textarea name="{name}">` after `after`.
-fn textarea(html: &str, after: &str, name: &str) -> String {
-    let from = html.find(after).unwrap_or_else(|| panic!("no {after} in {html}"));
-    let html = &html[from..];
-    let marker = format!("name=\"{name}\"");
-    let i = html.find(&marker).unwrap();
-    let rest = &html[i..];
-    let open = rest.find('>').unwrap() + 1;
-    let close = rest.find("</textarea>").unwrap();
-    unescape(&rest[open..close])
-}
-
-async fn audit_actions(app: &App) -> Vec<(String, bool, bool)> {
-    let page = app.store.list_audit(&AuditFilter { limit: 100, ..Default::default() }).await.unwrap();
-    page.items.iter().map(|e| (e.action.clone(), e.before.is_some(), e.after.is_some())).collect()
-}
+use switchboard_domain::{ChannelKind, ChannelSlug};
+use switchboard_store::ChannelRecord;
 
 const PAGES: &[&str] = &["/admin/teams", "/admin/sla", "/admin/calendars", "/admin/rules", "/admin/canned"];
 
@@ -287,7 +69,7 @@ async fn agents_and_supervisors_cannot_open_or_change_admin_settings() {
     assert!(app.store.list_team_members("billing").await.unwrap().is_empty());
     assert!(app.store.list_sla_policies().await.unwrap().is_empty());
     assert!(app.store.list_canned(None).await.unwrap().is_empty());
-    assert!(audit_actions(&app).await.iter().all(|(a, _, _)| a.starts_with("session.") || a.starts_with("login")));
+    assert!(app.audit_actions().await.iter().all(|(a, _, _)| a.starts_with("session.") || a.starts_with("login")));
 
     // Admins see the sections; agents do not see the admin menu at all.
     let mut admin = Browser::new(&app);
@@ -413,7 +195,7 @@ async fn admins_manage_teams_and_members() {
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert!(app.store.get_team("billing").await.unwrap().is_none());
 
-    let actions = audit_actions(&app).await;
+    let actions = app.audit_actions().await;
     for (action, before, after) in [
         ("team.create", false, true),
         ("team.update", true, true),
@@ -539,7 +321,7 @@ async fn sla_policies_calendars_and_rules_are_edited_as_checked_documents() {
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert!(app.store.list_rules().await.unwrap().is_empty());
 
-    let actions = audit_actions(&app).await;
+    let actions = app.audit_actions().await;
     for (action, before, after) in [
         ("sla_policy.create", false, true),
         ("sla_policy.update", true, true),
@@ -644,7 +426,7 @@ async fn admins_manage_canned_replies_with_variables_and_team_scope() {
     let p = admin.post(&format!("/admin/canned/{}/delete", c.id), &[("_csrf", &csrf)]).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert!(app.store.list_canned(None).await.unwrap().is_empty());
-    let actions = audit_actions(&app).await;
+    let actions = app.audit_actions().await;
     assert!(actions.contains(&("canned.create".into(), false, true)));
     assert!(actions.contains(&("canned.update".into(), true, true)));
     assert!(actions.contains(&("canned.delete".into(), true, false)));
@@ -735,7 +517,7 @@ async fn fail_from(b: &mut Browser<'_>, email: &str, forwarded_for: &str) -> Sta
 async fn the_sign_in_throttle_believes_forwarded_addresses_only_from_trusted_proxies() {
     // Behind a trusted proxy (the tests connect from 127.0.0.1): each forwarded client has its
     // own budget, so one client's guesses do not lock out everyone behind the proxy.
-    let app = spawn_app_with(&["127.0.0.0/8"]).await;
+    let app = spawn(Setup { trusted_proxies: vec!["127.0.0.0/8"], ..Setup::default() }).await;
     let mut b = Browser::new(&app);
     for i in 0..30 {
         assert_eq!(fail_from(&mut b, &format!("guess{i}@x.io"), "203.0.113.5").await, StatusCode::UNAUTHORIZED);
@@ -877,6 +659,110 @@ async fn agents_keep_notes_on_the_contact_in_the_side_panel() {
     let other = ingest(&app, "n2", "leo", "another person").await;
     let p = lin.post(&format!("/c/{other}/notes/{}", note.id), &[("_csrf", &csrf), ("body", "x")]).await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
-    let actions = audit_actions(&app).await;
+    let actions = app.audit_actions().await;
     assert_eq!(actions.iter().filter(|a| a.0 == "contact.note.update" && a.1 && a.2).count(), 2);
+}
+
+#[tokio::test]
+async fn admins_set_surveys_per_channel_and_others_cannot() {
+    let app = spawn_app().await;
+    for who in ["lin@x.io", "sue@x.io"] {
+        let mut b = Browser::signed_in(&app, who).await;
+        let csrf = b.csrf().await;
+        assert_eq!(b.get("/admin/surveys").await.status, StatusCode::FORBIDDEN, "{who}");
+        let p = b
+            .post(
+                "/admin/surveys/shop",
+                &[("_csrf", &csrf), ("csat", "1"), ("delay_minutes", "5"), ("min_days_between", "7")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{who}");
+    }
+    assert!(app.store.survey_settings().await.unwrap().is_empty());
+    let mut b = Browser::signed_in(&app, "admin@x.io").await;
+    let p = b.get("/admin/surveys").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("action=\"/admin/surveys/shop\""), "{}", p.body);
+    let csrf = hidden(&p.body, "_csrf");
+    for (delay, days, why) in
+        [("99999", "7", "delay_minutes"), ("5", "x", "min_days_between"), ("5", "400", "min_days_between")]
+    {
+        let p = b
+            .post(
+                "/admin/surveys/shop",
+                &[("_csrf", &csrf), ("csat", "1"), ("delay_minutes", delay), ("min_days_between", days)],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(p.body.contains(why), "{}", p.body);
+    }
+    assert!(app.store.survey_settings().await.unwrap().is_empty());
+    let p = b
+        .post(
+            "/admin/surveys/shop",
+            &[("_csrf", &csrf), ("nps", "1"), ("delay_minutes", "60"), ("min_days_between", "14")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let s = app.store.survey_settings().await.unwrap();
+    assert_eq!((s[0].csat, s[0].nps, s[0].delay_minutes, s[0].min_days_between), (false, true, 60, 14));
+    assert_eq!(
+        b.post("/admin/surveys/nope", &[("_csrf", &csrf), ("delay_minutes", "1"), ("min_days_between", "1")])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(app.audit_actions().await.contains(&("survey.settings".to_owned(), false, true)));
+}
+
+#[tokio::test]
+async fn admin_changes_over_the_api_are_audited_like_the_pages() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let lin = app.store.list_users().await.unwrap().into_iter().find(|u| u.email == "lin@x.io").unwrap();
+    app.api(Method::POST, "/api/v1/teams", json!({"name": "billing", "description": "Money"})).await;
+    app.api(Method::PUT, "/api/v1/teams/billing", json!({"name": "billing", "description": "Invoices"})).await;
+    app.api(Method::PUT, &format!("/api/v1/teams/billing/members/{}", lin.id), json!({})).await;
+    let cal = json!({"time_zone": "Europe/Berlin", "weekly": [{"day": "mon", "intervals": [{"start": "09:00", "end": "17:00"}]}]});
+    app.api(Method::PUT, "/api/v1/calendars/berlin", cal).await;
+    let canned = app
+        .api(
+            Method::POST,
+            "/api/v1/canned-replies",
+            json!({"shortcut": "hi", "title": "Hi", "variants": {"en": "Hello"}}),
+        )
+        .await;
+    let id = canned["id"].as_str().unwrap().to_owned();
+    app.api(
+        Method::PUT,
+        &format!("/api/v1/canned-replies/{id}"),
+        json!({"shortcut": "hi", "title": "Hello", "variants": {"en": "Hello!"}}),
+    )
+    .await;
+    let r = app
+        .http
+        .delete(format!("{}/api/v1/canned-replies/{id}", app.base))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let actions = app.audit_actions().await;
+    for (action, before, after) in [
+        ("team.create", false, true),
+        ("team.update", true, true),
+        ("team.member.put", false, true),
+        ("calendar.create", false, true),
+        ("canned.create", false, true),
+        ("canned.update", true, true),
+        ("canned.delete", true, false),
+    ] {
+        assert!(actions.contains(&(action.to_owned(), before, after)), "{action}: {actions:?}");
+    }
+    let entry =
+        app.store.list_audit(&switchboard_store::AuditFilter { limit: 100, ..Default::default() }).await.unwrap();
+    let e = entry.items.iter().find(|e| e.action == "team.update").unwrap();
+    assert_eq!(e.before.as_ref().unwrap()["description"], "Money");
+    assert_eq!(e.after.as_ref().unwrap()["description"], "Invoices");
+    assert!(e.actor_id.is_some());
 }

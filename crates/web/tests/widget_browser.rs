@@ -8,13 +8,15 @@
 //! Needs `chromium` and `chromium-driver` (scripts/test.sh installs them).
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-use fantoccini::{Client, ClientBuilder, Locator};
+use common::chrome::{open, shot, start_driver, wait_until};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use switchboard_domain::{ChannelKind, ChannelSlug, Role};
 use switchboard_engine::media::MediaConfig;
@@ -25,66 +27,6 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 const PASSWORD: &str = "switchboard-demo";
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn find_chromedriver() -> PathBuf {
-    for p in ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"] {
-        if Path::new(p).exists() {
-            return PathBuf::from(p);
-        }
-    }
-    panic!("chromedriver not found: install chromium and chromium-driver (scripts/test.sh does)");
-}
-
-async fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap().port()
-}
-
-async fn start_driver() -> (Driver, u16) {
-    let port = free_port().await;
-    let child = Command::new(find_chromedriver())
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let driver = Driver(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (driver, port)
-}
-
-async fn browser(driver_port: u16, profile: &Path, lang: &str) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", "--window-size=1100,800", format!("--lang={lang}"),
-                     format!("--user-data-dir={}", profile.display())],
-            "prefs": {"intl": {"accept_languages": lang}}
-        }),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{driver_port}"))
-        .await
-        .unwrap()
-}
 
 /// One run of the server on a database file; stopped and started again on the same port.
 struct Server {
@@ -118,22 +60,6 @@ impl Server {
     }
 }
 
-/// Polls `script` (which returns a string) until `pred` holds.
-async fn wait_until(c: &Client, what: &str, script: &str, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let v = c.execute(script, vec![]).await.unwrap();
-        let s = v.as_str().unwrap_or("").to_owned();
-        if pred(&s) {
-            return s;
-        }
-        if Instant::now() > deadline {
-            panic!("timed out waiting for {what}; last value {s:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// A script run against the widget's shadow root (`w`).
 fn widget(body: &str) -> String {
     format!("var h = document.getElementById('switchboard-widget'); if (!h) return ''; var w = h.shadowRoot; {body}")
@@ -153,17 +79,6 @@ async fn type_and_send(c: &Client, text: &str) {
          t.dispatchEvent(new Event('input')); w.querySelector('.composer .send').click(); return 'ok';"
     ));
     c.execute(&js, vec![]).await.unwrap();
-}
-
-fn screenshots() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn shot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(screenshots().join(name), png).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,11 +130,11 @@ async fn a_visitor_chats_with_an_agent_through_the_widget_and_survives_reloads_a
     store.close().await;
     let server = start_server(&db, &media, listener).await;
 
-    let (_driver, driver_port) = start_driver().await;
+    let driver = start_driver().await;
     let visitor_profile = tempfile::tempdir().unwrap();
     let agent_profile = tempfile::tempdir().unwrap();
-    let v = browser(driver_port, visitor_profile.path(), "en-US").await;
-    let a = browser(driver_port, agent_profile.path(), "en-US").await;
+    let v = open(&driver, visitor_profile.path(), "en-US", (1100, 800)).await;
+    let a = open(&driver, agent_profile.path(), "en-US", (1100, 800)).await;
 
     // The agent watches the inbox.
     a.goto(&format!("{base}/inbox?view=all")).await.unwrap();
@@ -373,7 +288,7 @@ async fn a_visitor_chats_with_an_agent_through_the_widget_and_survives_reloads_a
 
     // A Chinese browser gets Chinese texts.
     let zh_profile = tempfile::tempdir().unwrap();
-    let z = browser(driver_port, zh_profile.path(), "zh-CN").await;
+    let z = open(&driver, zh_profile.path(), "zh-CN", (1100, 800)).await;
     z.goto(&page_origin).await.unwrap();
     wait_until(&z, "the widget", &widget("return w.querySelector('.launcher') ? 'y' : '';"), |s| s == "y").await;
     z.execute(&widget("w.querySelector('.launcher').click(); return '';"), vec![]).await.unwrap();

@@ -48,7 +48,7 @@ fn outcome_from_row(r: &PgRow) -> Result<BotOutcome> {
 }
 
 /// Loads articles whose id is in `ids` (all when `None`) with their variants.
-async fn load_articles(ex: &mut sqlx::PgConnection, ids: Option<&[Uuid]>) -> Result<Vec<Article>> {
+pub(super) async fn load_articles(ex: &mut sqlx::PgConnection, ids: Option<&[Uuid]>) -> Result<Vec<Article>> {
     let filter = if ids.is_some() { "WHERE a.id = ANY($1)" } else { "" };
     let cols = crate::qualified(ARTICLE_COLS, "a");
     let q = format!("SELECT {cols} FROM kb_articles a {filter} ORDER BY a.slug");

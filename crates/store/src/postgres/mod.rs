@@ -4,6 +4,7 @@ mod audit;
 mod channel_state;
 mod contact_notes;
 mod kb;
+mod kb_translations;
 mod quality;
 mod rollup;
 mod routing;

@@ -66,7 +66,7 @@ fn outcome_from_row(r: &Row<'_>) -> rusqlite::Result<BotOutcome> {
 }
 
 /// Loads articles matching `filter` (a WHERE clause on `a`) with their variants.
-fn load_articles(c: &Connection, filter: &str, arg: Option<&dyn rusqlite::ToSql>) -> Result<Vec<Article>> {
+pub(super) fn load_articles(c: &Connection, filter: &str, arg: Option<&dyn rusqlite::ToSql>) -> Result<Vec<Article>> {
     let cols = crate::qualified(ARTICLE_COLS, "a");
     let mut st = c.prepare_cached(&format!("SELECT {cols} FROM kb_articles a {filter} ORDER BY a.slug"))?;
     let mut articles = match arg {

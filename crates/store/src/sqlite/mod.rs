@@ -3,6 +3,7 @@
 mod audit;
 mod channel_state;
 mod kb;
+mod kb_translations;
 pub(crate) use kb::button_data as kb_button_data;
 mod conn;
 mod contact_notes;

@@ -17,6 +17,7 @@ use switchboard_kb::bot::BotSettings;
 use switchboard_store::kb::{Article, ArticleId, ArticleInput, ArticleVersion, BotOutcome, BotOutcomeCounts};
 use utoipa::OpenApi;
 
+use super::audit::{json, record};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiResult, AppError};
@@ -177,7 +178,11 @@ pub(crate) async fn save_article(
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Supervisor)?;
     let kb = kb(&st)?;
-    Ok(axum::Json(kb.save(&input, Some(caller.user_id)).await?))
+    let before = st.engine.store().article_by_slug(&input.slug).await?;
+    let saved = kb.save(&input, Some(caller.user_id)).await?;
+    let action = if before.is_some() { "kb_article.update" } else { "kb_article.create" };
+    record(&st, &caller, action, &saved.slug, before.as_ref().and_then(json), json(&saved)).await;
+    Ok(axum::Json(saved))
 }
 
 pub(crate) async fn find_article(st: &AppState, id: &str) -> ApiResult<Article> {
@@ -212,6 +217,7 @@ pub(crate) async fn delete_article(
     caller.require(Role::Supervisor)?;
     let a = find_article(&st, &id).await?;
     kb(&st)?.delete(a.id).await?;
+    record(&st, &caller, "kb_article.delete", &a.slug, json(&a), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -294,7 +300,10 @@ pub(crate) async fn put_bot(
     let settings = BotSettings::from_json(&body).map_err(|m| AppError::bad_request("invalid_settings", m))?;
     let store = st.engine.store();
     store.get_channel(&slug).await?.ok_or_else(|| AppError::not_found("channel"))?;
-    store.save_bot_settings(slug.as_str(), &serde_json::to_value(&settings).unwrap_or_default()).await?;
+    let before = store.bot_settings(slug.as_str()).await?;
+    let after = serde_json::to_value(&settings).unwrap_or_default();
+    store.save_bot_settings(slug.as_str(), &after).await?;
+    record(&st, &caller, "bot.settings", slug.as_str(), before, Some(after.clone())).await;
     Ok(axum::Json(settings_json(&settings)))
 }
 
@@ -344,23 +353,34 @@ pub(crate) async fn suggestions(
     caller.require(Role::Agent)?;
     let id = conversation_id(&id)?;
     let kb = kb(&st)?;
-    Ok(axum::Json(suggest(&st, &kb, id).await?))
+    Ok(axum::Json(suggest(&st, &kb, id, None).await?))
 }
 
-/// Suggested articles for a conversation's latest inbound message.
-pub(crate) async fn suggest(st: &AppState, kb: &KbService, id: ConversationId) -> ApiResult<SearchBody> {
+/// Articles in the customer's language for a conversation: for `query` when the agent searches,
+/// else for its latest inbound message.
+pub(crate) async fn suggest(
+    st: &AppState,
+    kb: &KbService,
+    id: ConversationId,
+    query: Option<&str>,
+) -> ApiResult<SearchBody> {
     let store = st.engine.store();
     store.get_conversation(id).await?.ok_or_else(|| AppError::not_found("conversation"))?;
     let msgs = store.list_messages(id).await?;
-    let Some(last) = msgs.iter().rev().find(|m| m.direction == Direction::Inbound) else {
-        return Ok(SearchBody { hits: Vec::new(), confidence: 0.0 });
+    let last = msgs.iter().rev().find(|m| m.direction == Direction::Inbound);
+    let lang = match last {
+        Some(m) => store.message_triage(m.id).await?.map(|t| t.language).unwrap_or_else(|| guess_language(&m.text)),
+        None => query.map(guess_language).unwrap_or_else(|| "en".into()),
     };
-    let lang = store.message_triage(last.id).await?.map(|t| t.language).unwrap_or_else(|| guess_language(&last.text));
     let mut locale = switchboard_kb::bot::locale_for(&lang, "en");
     if !kb.index().has_locale(&locale) {
         locale = "en".into();
     }
-    search_body(kb, &last.text, &locale, 3).await
+    match (query, last) {
+        (Some(q), _) => search_body(kb, q, &locale, 5).await,
+        (None, Some(m)) => search_body(kb, &m.text, &locale, 3).await,
+        (None, None) => Ok(SearchBody { hits: Vec::new(), confidence: 0.0 }),
+    }
 }
 
 /// Chinese when the text has Han characters, else English: enough to pick a locale before triage.

@@ -1,6 +1,7 @@
 //! REST API v1. Bearer tokens; JSON errors `{"error":{"code","message"}}`; OpenAPI at
 //! `/api/v1/openapi.json`.
 
+mod audit;
 pub(crate) mod channels;
 mod contacts;
 mod conversations;

@@ -62,7 +62,17 @@ pub(crate) async fn set(
         delay_minutes: b.delay_minutes,
         min_days_between: b.min_days_between,
     };
+    let before = store.survey_settings().await?.into_iter().find(|x| x.channel == s.channel);
     store.put_survey_settings(&s).await?;
+    super::audit::record(
+        &st,
+        &caller,
+        "survey.settings",
+        &s.channel,
+        before.as_ref().and_then(super::audit::json),
+        super::audit::json(&s),
+    )
+    .await;
     Ok(Json(s))
 }
 

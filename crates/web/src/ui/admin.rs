@@ -25,7 +25,9 @@ pub(crate) const SECTIONS: &[(&str, &str)] = &[
     ("calendars", "uiadmin-section-calendars"),
     ("rules", "uiadmin-section-rules"),
     ("canned", "uiadmin-section-canned"),
+    ("kb", "kbedit-nav"),
     ("bot", "kb-admin-nav"),
+    ("surveys", "surveys-admin-nav"),
     ("audit", "admin-audit"),
 ];
 

@@ -24,15 +24,15 @@ use super::session::{UiUser, urlencode};
 use super::{Chrome, audit, page_error, page_error_text, render, store_error};
 use crate::AppState;
 
-type Fields = HashMap<String, String>;
-type FormResult = Result<Form<Fields>, axum::extract::rejection::FormRejection>;
+pub(crate) type Fields = HashMap<String, String>;
+pub(crate) type FormResult = Result<Form<Fields>, axum::extract::rejection::FormRejection>;
 
 fn field<'a>(f: &'a Fields, name: &str) -> &'a str {
     f.get(name).map(|s| s.trim()).unwrap_or("")
 }
 
 /// Role, form and CSRF checks shared by every change; the form's fields on success.
-fn admit(me: &UiUser, headers: &HeaderMap, form: FormResult) -> Result<Fields, Response> {
+pub(crate) fn admit(me: &UiUser, headers: &HeaderMap, form: FormResult) -> Result<Fields, Response> {
     me.require(Role::Admin)?;
     let Ok(Form(f)) = form else { return Err(page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form")) };
     me.check_csrf(headers, f.get("_csrf").map(String::as_str))?;

@@ -124,12 +124,22 @@ struct ConversationPage {
     window: Option<WindowView>,
     /// WhatsApp: templates can be sent (the picker is shown when the window is closed).
     templates: bool,
+    /// The channel's approved templates (the picker); empty: name and language are typed.
+    approved: Vec<TemplateChoice>,
     /// The template language to suggest.
     template_language: &'static str,
     /// The contact's notes (`contact_notes.rs`).
     notes: super::contact_notes::NotesPanel,
     /// The contact's survey answers (issue 10).
     satisfaction: Vec<super::reports::SurveyView>,
+}
+
+/// An approved WhatsApp template in the picker.
+pub(crate) struct TemplateChoice {
+    value: String,
+    label: String,
+    body: String,
+    params: usize,
 }
 
 /// The customer-service window (WhatsApp, Messenger, Instagram) as the composer shows it.
@@ -322,6 +332,15 @@ fn char_limit(kind: ChannelKind) -> usize {
     }
 }
 
+/// The length of a reply as the channel's provider counts it: X weighs CJK characters and emoji
+/// as 2 and every URL as 23 (the same rule its sender enforces); others count characters.
+fn reply_length(kind: ChannelKind, text: &str) -> usize {
+    match kind {
+        ChannelKind::X => switchboard_channels::x::text::weighted_length(text),
+        _ => text.chars().count(),
+    }
+}
+
 /// `GET /c/{case}`.
 pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Path(case): Path<String>) -> Response {
     let l = match load(&st, &me, &case).await {
@@ -330,9 +349,9 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Path(case): Pat
     };
     let tr = &me.tr;
     let store = st.engine.store();
-    let kind = match st.channels.get(store, &l.conv.channel).await {
-        Ok(Some(ch)) => ch.kind,
-        _ => ChannelKind::Api,
+    let (kind, approved) = match st.channels.get(store, &l.conv.channel).await {
+        Ok(Some(ch)) => (ch.kind, super::wa_templates::approved(&ch.config)),
+        _ => (ChannelKind::Api, Vec::new()),
     };
     let messages_here = l.thread.blocks.last().map(|b| &b.messages);
     let reply_public =
@@ -374,6 +393,15 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Path(case): Pat
         notes,
         satisfaction: super::reports::satisfaction(&st, tr, l.conv.contact_id).await,
         templates: kind == ChannelKind::Whatsapp,
+        approved: approved
+            .iter()
+            .map(|t| TemplateChoice {
+                value: t.key(),
+                label: format!("{} ({})", t.name, t.language),
+                body: t.body.clone(),
+                params: t.params(),
+            })
+            .collect(),
         template_language: match tr.locale {
             super::i18n::Locale::ZhCn => "zh_CN",
             super::i18n::Locale::En => "en_US",
@@ -494,6 +522,19 @@ pub(crate) async fn reply(
         return super::page_error_text(tr, StatusCode::CONFLICT, w.text);
     }
     let store = st.engine.store();
+    let channel_kind = match st.channels.get(store, &conv.channel).await {
+        Ok(Some(ch)) => ch.kind,
+        _ => ChannelKind::Api,
+    };
+    let (limit, n) = (char_limit(channel_kind), reply_length(channel_kind, &f.text));
+    if kind == MessageKind::Reply && limit > 0 && n > limit {
+        // Refused here rather than failing at the provider after it was queued.
+        let mut args = fluent_bundle::FluentArgs::new();
+        args.set("length", n);
+        args.set("limit", limit);
+        let why = st.ui.catalogue.get(tr.locale, "error-reply-over-limit", Some(&args));
+        return super::page_error_text(tr, StatusCode::UNPROCESSABLE_ENTITY, why);
+    }
     let posted = store
         .post_message(&NewMessage {
             conversation_id: conv.id,
@@ -695,7 +736,12 @@ pub(crate) async fn attachment(
 pub(crate) struct TemplateForm {
     #[serde(rename = "_csrf", default)]
     csrf: String,
+    /// A template from the channel's approved list (`name|language`); else `name` and `language`.
+    #[serde(default)]
+    pick: String,
+    #[serde(default)]
     name: String,
+    #[serde(default)]
     language: String,
     /// Body parameters, one per line, in order ({{1}}, {{2}}, …).
     #[serde(default)]
@@ -718,14 +764,31 @@ pub(crate) async fn template(
     if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
         return r;
     }
-    let params: Vec<serde_json::Value> = f
-        .params
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::json!({"type": "text", "text": l}))
-        .collect();
+    let lines: Vec<&str> = f.params.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let params: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::json!({"type": "text", "text": l})).collect();
     let mut body = serde_json::json!({"name": f.name.trim(), "language": f.language.trim()});
+    if !f.pick.is_empty() {
+        // One of the channel's approved templates: its name and language, its parameters
+        // checked, and the filled-in body as the text agents see in the thread.
+        let config = match CaseNumber::parse(&case) {
+            Ok(n) => match st.engine.store().get_conversation_by_case(n).await {
+                Ok(Some(conv)) => match st.channels.get(st.engine.store(), &conv.channel).await {
+                    Ok(Some(ch)) => ch.config,
+                    _ => serde_json::Value::Null,
+                },
+                _ => serde_json::Value::Null,
+            },
+            Err(_) => serde_json::Value::Null,
+        };
+        let Some(t) = super::wa_templates::approved(&config).into_iter().find(|t| t.key() == f.pick) else {
+            return page_error(tr, StatusCode::UNPROCESSABLE_ENTITY, "template-unknown");
+        };
+        if lines.len() != t.params() {
+            let why = tr.tn("template-params-needed", "count", i64::try_from(t.params()).unwrap_or(0));
+            return super::page_error_text(tr, StatusCode::UNPROCESSABLE_ENTITY, why);
+        }
+        body = serde_json::json!({"name": t.name, "language": t.language, "preview": t.fill(&lines)});
+    }
     if !params.is_empty() {
         body["components"] = serde_json::json!([{"type": "body", "parameters": params}]);
     }

@@ -116,7 +116,7 @@ fn published(a: &Article, locale: Locale) -> Option<&switchboard_store::kb::Tran
     a.translation(locale.tag()).filter(|t| t.status == ArticleStatus::Published)
 }
 
-fn category_name(tr: &Tr, category: &str) -> String {
+pub(crate) fn category_name(tr: &Tr, category: &str) -> String {
     let key = format!("help-category-{category}");
     let name = tr.t(&key);
     if name == key { category.to_owned() } else { name }

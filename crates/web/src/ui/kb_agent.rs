@@ -10,6 +10,7 @@ use switchboard_domain::{CaseNumber, ChannelSlug, Role};
 use switchboard_kb::bot::BotSettings;
 use switchboard_store::NewAuditEntry;
 
+use super::admin::{Section, sections};
 use super::session::UiUser;
 use super::{Chrome, audit, page_error_text, render, store_error};
 use crate::AppState;
@@ -33,9 +34,13 @@ async fn js() -> Response {
 #[derive(Deserialize)]
 struct SuggestParams {
     case: String,
+    /// The agent's own search (in the customer's language); else the latest message is used.
+    #[serde(default)]
+    q: Option<String>,
 }
 
-/// `GET /ui/kb/suggest?case=SB-…`: the best articles for the customer's latest message.
+/// `GET /ui/kb/suggest?case=SB-…[&q=…]`: the best articles for the customer's latest message,
+/// or for the agent's search.
 async fn suggest(State(st): State<AppState>, _me: UiUser, Query(p): Query<SuggestParams>) -> Response {
     let run = async {
         let case =
@@ -47,26 +52,16 @@ async fn suggest(State(st): State<AppState>, _me: UiUser, Query(p): Query<Sugges
             .await?
             .ok_or_else(|| crate::AppError::not_found("conversation"))?;
         let kb = crate::api::kb::kb(&st)?;
-        crate::api::kb::suggest(&st, &kb, conv.id).await
+        let q = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        if q.is_some_and(|q| q.len() > 2000) {
+            return Err(crate::AppError::bad_request("query_too_long", "q: at most 2,000 bytes"));
+        }
+        crate::api::kb::suggest(&st, &kb, conv.id, q).await
     };
     match run.await {
         Ok(body) => axum::Json(body).into_response(),
         Err(e) => e.into_response(),
     }
-}
-
-/// A sub-navigation entry (same shape as the other admin pages').
-pub(crate) struct Section {
-    href: String,
-    label: String,
-    current: bool,
-}
-
-fn sections(me: &UiUser) -> Vec<Section> {
-    super::admin::SECTIONS
-        .iter()
-        .map(|(id, key)| Section { href: format!("/admin/{id}"), label: me.tr.t(key), current: *id == "bot" })
-        .collect()
 }
 
 pub(crate) struct ChannelBot {
@@ -128,7 +123,13 @@ async fn page(State(st): State<AppState>, me: UiUser, Query(q): Query<PageQuery>
     args.set("not_helped", counts.not_helped);
     args.set("handed_off", counts.handed_off);
     let outcomes = st.ui.catalogue.get(me.tr.locale, "kb-admin-outcomes", Some(&args));
-    render(&BotPage { c: me.chrome("admin"), sections: sections(&me), channels, outcomes, saved: q.saved.is_some() })
+    render(&BotPage {
+        c: me.chrome("admin"),
+        sections: sections(&me, "bot"),
+        channels,
+        outcomes,
+        saved: q.saved.is_some(),
+    })
 }
 
 #[derive(Deserialize)]

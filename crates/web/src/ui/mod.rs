@@ -6,6 +6,8 @@
 
 mod admin;
 mod admin_docs;
+mod admin_kb;
+mod admin_surveys;
 mod admin_teams;
 mod assets;
 mod canned;
@@ -22,6 +24,7 @@ pub mod session;
 mod settings;
 mod survey;
 mod triage;
+mod wa_templates;
 
 use std::sync::Arc;
 
@@ -196,6 +199,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/assets/{file}", get(assets::asset))
         .merge(admin_teams::router())
         .merge(admin_docs::router())
+        .merge(admin_kb::router())
+        .merge(admin_surveys::router())
         .merge(reports::routes())
         .route("/survey/{id}", get(survey::show).post(survey::answer))
         .merge(help::router())

@@ -10,6 +10,7 @@ use switchboard_store::routing::CalendarRecord;
 
 use super::invalid;
 use crate::AppState;
+use crate::api::audit::{json, record};
 use crate::auth::Caller;
 use crate::error::{ApiResult, AppError};
 use crate::extract::{Json, RawBody};
@@ -45,7 +46,10 @@ pub(crate) async fn put(
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
     BusinessCalendar::new(&spec).map_err(|e| invalid(e.to_string()))?;
+    let before = st.engine.store().get_calendar(&name).await?;
     let rec = st.engine.store().put_calendar(&name, &spec).await?;
+    let action = if before.is_some() { "calendar.update" } else { "calendar.create" };
+    record(&st, &caller, action, &name, before.as_ref().and_then(json), json(&rec)).await;
     st.engine.routing().reload();
     Ok(axum::Json(rec))
 }
@@ -60,7 +64,9 @@ pub(crate) async fn delete(
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
+    let before = st.engine.store().get_calendar(&name).await?;
     st.engine.store().delete_calendar(&name).await?;
+    record(&st, &caller, "calendar.delete", &name, before.as_ref().and_then(json), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -99,7 +105,9 @@ pub(crate) async fn import_ics(
     }
     rec.spec.special_dates.sort_by_key(|d| d.date);
     BusinessCalendar::new(&rec.spec).map_err(|e| invalid(e.to_string()))?;
+    let before = store.get_calendar(&name).await?;
     let calendar = store.put_calendar(&name, &rec.spec).await?;
+    record(&st, &caller, "calendar.update", &name, before.as_ref().and_then(json), json(&calendar)).await;
     st.engine.routing().reload();
     tracing::info!(calendar = %name, added, "holidays imported");
     Ok(axum::Json(IcsImport { added, calendar }))

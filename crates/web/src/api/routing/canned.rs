@@ -10,6 +10,7 @@ use switchboard_store::routing::{CannedInput, CannedReply};
 
 use super::{invalid, uuid_param};
 use crate::AppState;
+use crate::api::audit::{json, record};
 use crate::auth::Caller;
 use crate::error::{ApiResult, AppError};
 use crate::extract::{Json, Query};
@@ -42,7 +43,9 @@ pub(crate) async fn create(
     Json(c): Json<CannedInput>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
-    Ok((StatusCode::CREATED, axum::Json(st.engine.store().create_canned(&c).await?)))
+    let rec = st.engine.store().create_canned(&c).await?;
+    record(&st, &caller, "canned.create", rec.id.to_string(), None, json(&rec)).await;
+    Ok((StatusCode::CREATED, axum::Json(rec)))
 }
 
 /// Replaces a canned reply. Admins only.
@@ -57,7 +60,11 @@ pub(crate) async fn update(
     Json(c): Json<CannedInput>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
-    Ok(axum::Json(st.engine.store().update_canned(uuid_param(&id, "canned reply")?, &c).await?))
+    let id = uuid_param(&id, "canned reply")?;
+    let before = st.engine.store().get_canned(id).await?;
+    let rec = st.engine.store().update_canned(id, &c).await?;
+    record(&st, &caller, "canned.update", id.to_string(), before.as_ref().and_then(json), json(&rec)).await;
+    Ok(axum::Json(rec))
 }
 
 /// Deletes a canned reply. Admins only.
@@ -69,7 +76,10 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
-    st.engine.store().delete_canned(uuid_param(&id, "canned reply")?).await?;
+    let id = uuid_param(&id, "canned reply")?;
+    let before = st.engine.store().get_canned(id).await?;
+    st.engine.store().delete_canned(id).await?;
+    record(&st, &caller, "canned.delete", id.to_string(), before.as_ref().and_then(json), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -10,6 +10,7 @@ use switchboard_store::routing::RuleRecord;
 
 use super::{invalid, uuid_param};
 use crate::AppState;
+use crate::api::audit::{json, record};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::extract::Json;
@@ -47,6 +48,7 @@ pub(crate) async fn create(
     caller.require(Role::Admin)?;
     check(&b.rule)?;
     let rec = st.engine.store().create_rule(b.position, &b.rule).await?;
+    record(&st, &caller, "automation_rule.create", rec.id.to_string(), None, json(&rec)).await;
     st.engine.routing().reload();
     tracing::info!(rule = %rec.rule.name, user = %caller.user_id, "automation rule created");
     Ok((StatusCode::CREATED, axum::Json(rec)))
@@ -66,7 +68,9 @@ pub(crate) async fn update(
     caller.require(Role::Admin)?;
     let id = uuid_param(&id, "rule")?;
     check(&b.rule)?;
+    let before = st.engine.store().list_rules().await?.into_iter().find(|r| r.id == id);
     let rec = st.engine.store().update_rule(id, b.position, &b.rule).await?;
+    record(&st, &caller, "automation_rule.update", id.to_string(), before.as_ref().and_then(json), json(&rec)).await;
     st.engine.routing().reload();
     Ok(axum::Json(rec))
 }
@@ -80,7 +84,10 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
-    st.engine.store().delete_rule(uuid_param(&id, "rule")?).await?;
+    let id = uuid_param(&id, "rule")?;
+    let before = st.engine.store().list_rules().await?.into_iter().find(|r| r.id == id);
+    st.engine.store().delete_rule(id).await?;
+    record(&st, &caller, "automation_rule.delete", id.to_string(), before.as_ref().and_then(json), None).await;
     st.engine.routing().reload();
     Ok(StatusCode::NO_CONTENT)
 }

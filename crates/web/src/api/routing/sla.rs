@@ -11,6 +11,7 @@ use switchboard_store::routing::SlaPolicyRecord;
 
 use super::{invalid, uuid_param};
 use crate::AppState;
+use crate::api::audit::{json, record};
 use crate::auth::Caller;
 use crate::error::{ApiResult, AppError};
 use crate::extract::Json;
@@ -45,6 +46,7 @@ pub(crate) async fn create(
     b.policy.validate().map_err(|e| invalid(e.to_string()))?;
     let rec = st.engine.store().create_sla_policy(b.position, &b.policy).await?;
     st.engine.routing().reload();
+    record(&st, &caller, "sla_policy.create", rec.id.to_string(), None, json(&rec)).await;
     Ok((StatusCode::CREATED, axum::Json(rec)))
 }
 
@@ -62,8 +64,10 @@ pub(crate) async fn update(
     caller.require(Role::Admin)?;
     let id = uuid_param(&id, "SLA policy")?;
     b.policy.validate().map_err(|e| invalid(e.to_string()))?;
+    let before = st.engine.store().list_sla_policies().await?.into_iter().find(|p| p.id == id);
     let rec = st.engine.store().update_sla_policy(id, b.position, &b.policy).await?;
     st.engine.routing().reload();
+    record(&st, &caller, "sla_policy.update", id.to_string(), before.as_ref().and_then(json), json(&rec)).await;
     Ok(axum::Json(rec))
 }
 
@@ -76,8 +80,11 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
-    st.engine.store().delete_sla_policy(uuid_param(&id, "SLA policy")?).await?;
+    let id = uuid_param(&id, "SLA policy")?;
+    let before = st.engine.store().list_sla_policies().await?.into_iter().find(|p| p.id == id);
+    st.engine.store().delete_sla_policy(id).await?;
     st.engine.routing().reload();
+    record(&st, &caller, "sla_policy.delete", id.to_string(), before.as_ref().and_then(json), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,6 +11,7 @@ use switchboard_store::routing::{MemberInput, Team, TeamInput, TeamMember};
 
 use super::uuid_param;
 use crate::AppState;
+use crate::api::audit::{json, record};
 use crate::auth::Caller;
 use crate::error::{ApiResult, AppError};
 use crate::extract::Json;
@@ -33,6 +34,7 @@ pub(crate) async fn create(
     caller.require(Role::Admin)?;
     let team = st.engine.store().create_team(&t).await?;
     tracing::info!(team = %team.name, user = %caller.user_id, "team created");
+    record(&st, &caller, "team.create", &team.name, None, json(&team)).await;
     Ok((StatusCode::CREATED, axum::Json(team)))
 }
 
@@ -59,8 +61,10 @@ pub(crate) async fn update(
     Json(t): Json<TeamInput>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
+    let before = st.engine.store().get_team(&name).await?;
     let team = st.engine.store().update_team(&name, &t).await?;
     st.engine.routing().reload();
+    record(&st, &caller, "team.update", &team.name, before.as_ref().and_then(json), json(&team)).await;
     Ok(axum::Json(team))
 }
 
@@ -73,7 +77,9 @@ pub(crate) async fn delete(
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
+    let before = st.engine.store().get_team(&name).await?;
     st.engine.store().delete_team(&name).await?;
+    record(&st, &caller, "team.delete", name, before.as_ref().and_then(json), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -101,7 +107,12 @@ pub(crate) async fn put_member(
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
     let user = UserId(uuid_param(&user, "user")?);
-    Ok(axum::Json(st.engine.store().put_team_member(&name, user, &m).await?))
+    let store = st.engine.store();
+    let before = store.list_team_members(&name).await?.into_iter().find(|x| x.user_id == user);
+    let member = store.put_team_member(&name, user, &m).await?;
+    record(&st, &caller, "team.member.put", format!("{name}/{user}"), before.as_ref().and_then(json), json(&member))
+        .await;
+    Ok(axum::Json(member))
 }
 
 /// Removes a user from a team. Admins only.
@@ -115,7 +126,10 @@ pub(crate) async fn remove_member(
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
     let user = UserId(uuid_param(&user, "user")?);
-    st.engine.store().remove_team_member(&name, user).await?;
+    let store = st.engine.store();
+    let before = store.list_team_members(&name).await?.into_iter().find(|x| x.user_id == user);
+    store.remove_team_member(&name, user).await?;
+    record(&st, &caller, "team.member.remove", format!("{name}/{user}"), before.as_ref().and_then(json), None).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
