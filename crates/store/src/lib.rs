@@ -7,9 +7,11 @@
 //!   with `FOR UPDATE SKIP LOCKED`; live events across nodes with `LISTEN/NOTIFY`.
 #![forbid(unsafe_code)]
 
+pub mod agent_files;
 pub mod audit;
 pub mod channel_state;
 pub mod contact_notes;
+pub mod edits;
 pub mod kb;
 mod migrations;
 pub mod postgres;
@@ -21,6 +23,7 @@ pub mod telegram;
 pub mod triage;
 pub mod ui;
 pub mod widget;
+pub mod widget_merge;
 pub mod x;
 
 use std::sync::Arc;
@@ -32,8 +35,10 @@ use switchboard_domain::{
     MessageId, OutboxId, UserId,
 };
 
+pub use agent_files::AgentFileStore;
 pub use audit::{AuditEntry, AuditFilter, AuditStore, NewAuditEntry};
 pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext};
+pub use edits::{MessageEditStore, MessageHistory, MessageVersion};
 pub use kb::KbStore;
 pub use quality::QualityStore;
 pub use records::*;
@@ -47,6 +52,7 @@ pub use ui::{
     UserUpdate,
 };
 pub use widget::{WidgetItem, WidgetStore, WidgetUpload, WidgetVisitor};
+pub use widget_merge::{WidgetMerge, WidgetMergeStore};
 pub use x::{ActivityRecord, SendSchedule, XStore};
 
 /// Errors from the store. `NotFound`, `Conflict` and `Invalid` are the caller's fault.
@@ -127,6 +133,9 @@ pub trait Store:
     + contact_notes::ContactNoteStore
     + QualityStore
     + KbStore
+    + MessageEditStore
+    + WidgetMergeStore
+    + AgentFileStore
     + Send
     + Sync
     + 'static

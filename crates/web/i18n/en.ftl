@@ -502,3 +502,14 @@ kb-admin-save = Save
 kb-admin-saved = Saved.
 kb-admin-outcomes = Last 30 days: { $answered } answered, { $helped } helped, { $not_helped } not helped, { $handed_off } handed off.
 kb-admin-articles = Articles
+
+## Edited customer messages; agents' files to widget visitors (issue 12)
+msg-edited = edited { $time } — show earlier versions
+msg-edited-original-missing = The original text did not reach us; this is the edited text.
+msg-edit-history = Earlier versions
+composer-file = Send a file to the visitor:
+composer-file-hint = The text above, if any, goes with the file as its caption.
+composer-file-sending = Sending the file…
+composer-file-sent = File sent.
+composer-file-too-big = The file is larger than this chat channel accepts.
+composer-file-type = This type of file is not accepted on this chat channel.

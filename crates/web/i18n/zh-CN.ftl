@@ -502,3 +502,14 @@ kb-admin-save = 保存
 kb-admin-saved = 已保存。
 kb-admin-outcomes = 最近30天：回答 { $answered } 次，有帮助 { $helped } 次，没有帮助 { $not_helped } 次，转人工 { $handed_off } 次。
 kb-admin-articles = 文章
+
+## Edited customer messages; agents' files to widget visitors (issue 12)
+msg-edited = 已编辑 { $time } — 查看之前的版本
+msg-edited-original-missing = 未收到原始文本；这是编辑后的文本。
+msg-edit-history = 之前的版本
+composer-file = 向访客发送文件：
+composer-file-hint = 上方输入的文字（如有）将作为文件说明一起发送。
+composer-file-sending = 正在发送文件…
+composer-file-sent = 文件已发送。
+composer-file-too-big = 文件超过了此聊天渠道允许的大小。
+composer-file-type = 此聊天渠道不接受这种类型的文件。

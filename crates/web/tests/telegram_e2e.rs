@@ -156,7 +156,10 @@ async fn update_to_reply_exactly_once_with_duplicates_edit_callback_and_flood() 
     assert_eq!(r.json::<Value>().await.unwrap()["url"], format!("{}/webhooks/tg", app.base));
     let hook = app.sim.webhook().unwrap();
     assert_eq!(hook.secret_token.as_deref(), Some(app.sim.config().secret_token.as_str()));
-    assert_eq!(hook.allowed_updates, ["message", "edited_message", "callback_query"]);
+    assert_eq!(
+        hook.allowed_updates,
+        ["message", "edited_message", "channel_post", "edited_channel_post", "callback_query"]
+    );
     let r = app
         .http
         .put(format!("{}/api/v1/channels/tg/telegram/webhook", app.base))
@@ -190,13 +193,22 @@ async fn update_to_reply_exactly_once_with_duplicates_edit_callback_and_flood() 
     let id = conv["conversation"]["id"].as_str().unwrap().to_owned();
     assert_eq!(conv["messages"].as_array().unwrap().len(), 1, "the redelivery added nothing");
 
-    // An edit: recorded next to the original, which is kept.
+    // An edit updates the message in place and keeps the earlier text; its redelivery changes
+    // nothing.
     let edit = traffic.edit(customer, mid, "你好，我的包裹还没到 📦 (订单 #4471)");
     assert_eq!(traffic.post(&edit).await, Some(200));
     assert_eq!(traffic.post(&edit).await, Some(200));
     let conv = app.conversation_where(|d| texts(d).iter().any(|t| t.contains("#4471"))).await;
     assert_eq!(conv["conversation"]["id"], id.as_str(), "the edit is in the same conversation");
-    assert_eq!(conv["messages"].as_array().unwrap().len(), 2, "original kept, edit once: {conv}");
+    let msgs = conv["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 1, "one message, edited in place: {conv}");
+    assert_eq!(msgs[0]["text"], "你好，我的包裹还没到 📦 (订单 #4471)");
+    let previous = msgs[0]["edited"]["previous"].as_array().unwrap();
+    assert_eq!(previous.len(), 1, "{conv}");
+    assert_eq!(previous[0]["text"], "你好，我的包裹还没到 📦");
+    assert!(previous[0]["written_at"].is_string() && msgs[0]["edited"]["at"].is_string(), "{conv}");
+    let one = app.get(&format!("/api/v1/messages/{}", msgs[0]["id"].as_str().unwrap())).await;
+    assert_eq!(one["edited"], msgs[0]["edited"]);
 
     // A button press: kept, and answered once.
     let cb = traffic.callback(customer, 5000, "csat:yes", "👍 Yes");
@@ -307,7 +319,9 @@ async fn long_polling_ingests_from_the_stored_offset() {
     assert_eq!(app.store.telegram_offset(&slug).await.unwrap(), Some(edit_id + 1));
     tokio::time::sleep(Duration::from_millis(700)).await;
     let detail = app.get(&format!("/api/v1/conversations/{}", conv["conversation"]["id"].as_str().unwrap())).await;
-    assert_eq!(detail["messages"].as_array().unwrap().len(), 2, "{detail}");
+    let msgs = detail["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 1, "edited in place: {detail}");
+    assert_eq!(msgs[0]["edited"]["previous"][0]["text"], "مرحبا، أين طلبي؟ 📦", "{detail}");
 }
 
 #[tokio::test]

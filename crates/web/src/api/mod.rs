@@ -3,7 +3,7 @@
 
 pub(crate) mod channels;
 mod contacts;
-mod conversations;
+pub(crate) mod conversations;
 mod delivery;
 mod events;
 mod inbound;
@@ -92,6 +92,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(telegram::router())
         .merge(quality::router())
         .merge(kb::router())
+        .merge(crate::widget::agent_files::api_router())
 }
 
 /// The whole OpenAPI document: the core API and each area's part.
@@ -102,5 +103,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(telegram::TelegramApi::openapi());
     doc.merge(quality::QualityApi::openapi());
     doc.merge(kb::KbApi::openapi());
+    doc.merge(crate::widget::agent_files::AgentFilesApi::openapi());
     doc
 }

@@ -176,6 +176,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/c/{case}/template", post(conversation::template))
         .route("/c/{case}/intent", post(triage::set_intent))
         .route("/c/{case}/notes", post(contact_notes::add))
+        .merge(crate::widget::agent_files::ui_router())
         .route("/c/{case}/notes/{id}", post(contact_notes::edit))
         .route("/settings", get(settings::page).post(settings::save))
         .route("/settings/availability", post(settings::save_availability))

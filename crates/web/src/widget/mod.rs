@@ -8,6 +8,7 @@
 //! SSE's `id:`/`Last-Event-ID` resume is made for. Plain HTTP also passes every proxy and needs no
 //! extra dependency; the cost, one request per visitor message, is small at chat rates.
 
+pub(crate) mod agent_files;
 mod api;
 mod assets;
 pub mod hub;
