@@ -283,6 +283,11 @@ async fn agents_send_files_that_only_the_visitors_token_opens() {
     let stranger = session(&app).await;
     assert_eq!(app.http.get(url(&stranger)).header("origin", ORIGIN).send().await.unwrap().status().as_u16(), 404);
     assert_eq!(app.http.get(url("forged")).header("origin", ORIGIN).send().await.unwrap().status().as_u16(), 401);
+    // Opened as a link (an <img>, a new tab): no Origin header, the token suffices; a foreign
+    // page's Origin is refused.
+    assert_eq!(app.http.get(url(&token)).send().await.unwrap().status().as_u16(), 200);
+    let r = app.http.get(url(&token)).header("origin", "https://evil.example").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
     assert_eq!(texts(&read_stream(&app, &token, 0, 2).await).len(), 2, "one item for the retried send");
 
     // The agent opens it like a customer's file.

@@ -674,7 +674,8 @@ pub(crate) struct AuthQuery {
     token: String,
 }
 
-/// `GET /widget/v1/uploads/{id}?key=…&token=…`: a visitor's own upload.
+/// `GET /widget/v1/uploads/{id}?key=…&token=…`: a file of the visitor's stream (their upload or
+/// an agent's file for them), opened by link: the token authorises it, not the page's origin.
 pub(crate) async fn download(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -682,7 +683,7 @@ pub(crate) async fn download(
     Path(id): Path<String>,
     Query(q): Query<AuthQuery>,
 ) -> Result<Response, AppError> {
-    let s = site(&st, &q.key, &headers).await?;
+    let s = super::site_for_link(&st, &q.key, &headers).await?;
     check_ip(&st, &s, &ip)?;
     let v = visitor(&st, &s, &q.token).await?;
     let id = id.parse::<Uuid>().map_err(|_| AppError::not_found("upload"))?;
