@@ -4,6 +4,8 @@
 //! blocked bot shown on the message.
 #![allow(clippy::unwrap_used)]
 
+mod ui_login;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -369,4 +371,58 @@ async fn photos_and_voice_notes_are_downloaded_into_the_media_store() {
         app.sim.calls_of("getFile").iter().map(|c| c.body["file_id"].as_str().unwrap_or("").to_owned()).collect();
     assert_eq!(asked.iter().filter(|f| *f == "AgADbig").count(), 1, "{asked:?}");
     assert!(!asked.contains(&"AgADsmall".to_owned()));
+}
+
+#[tokio::test]
+async fn the_admin_page_sets_and_removes_the_webhook() {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    let app = spawn().await;
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = argon2::Argon2::default().hash_password(b"admin pass 123", &salt).unwrap();
+    app.store
+        .create_user(&NewUser {
+            email: "ada@x.io".into(),
+            name: "Ada".into(),
+            role: Role::Admin,
+            password_hash: Some(hash.to_string()),
+        })
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let s = ui_login::sign_in(&http, &app.base, "ada@x.io", "admin pass 123").await;
+    let page = http.get(format!("{}/admin/channels/tg", app.base)).header("cookie", &s.cookie).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("id=\"telegram-webhook\""));
+    let press = |action: &'static str, csrf: String| {
+        http.post(format!("{}/admin/channels/tg/telegram-webhook", app.base))
+            .header("cookie", &s.cookie)
+            .header("origin", &app.base)
+            .form(&[("_csrf", csrf.as_str()), ("action", action)])
+            .send()
+    };
+    assert_eq!(press("set", "forged".into()).await.unwrap().status().as_u16(), 403);
+    assert!(app.sim.webhook().is_none(), "nothing called without the CSRF token");
+    let r = press("set", s.csrf.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    let hook = app.sim.webhook().unwrap();
+    assert_eq!(hook.url, format!("{}/webhooks/tg", app.base));
+    assert_eq!(hook.secret_token.as_deref(), Some(app.sim.config().secret_token.as_str()));
+    assert!(hook.allowed_updates.contains(&"edited_message".to_owned()));
+    assert!(html.contains(&format!("Telegram now delivers updates to {}/webhooks/tg", app.base)), "{html}");
+    let r = press("delete", s.csrf.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(app.sim.webhook().is_none());
+    let audit = app
+        .store
+        .list_audit(&switchboard_store::AuditFilter {
+            action_prefix: Some("telegram.".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    let mut actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    actions.sort_unstable();
+    assert_eq!(actions, ["telegram.webhook_deleted", "telegram.webhook_set"]);
 }

@@ -5,12 +5,11 @@
 //! edited with its history in the agent UI.
 #![allow(clippy::unwrap_used)]
 
+mod ui_login;
 mod widget_support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, SET_COOKIE};
 use serde_json::{Value, json};
 use switchboard_channels::widget::sign_identity;
 use switchboard_domain::{ChannelSlug, ContactRef, ConversationId, InboundEvent, Visibility};
@@ -210,38 +209,8 @@ async fn send_file(app: &App, conv: &str, mime: &str, bytes: Vec<u8>, key: &str)
 
 /// Signs the agent in; answers the session cookies and the CSRF token.
 async fn sign_in(app: &App) -> (String, String) {
-    fn cookies(h: &HeaderMap, jar: &mut HashMap<String, String>) {
-        for v in h.get_all(SET_COOKIE) {
-            let kv = v.to_str().unwrap().split(';').next().unwrap();
-            let (k, v) = kv.split_once('=').unwrap();
-            jar.insert(k.to_owned(), v.to_owned());
-        }
-    }
-    fn hidden(html: &str, name: &str) -> String {
-        let marker = format!("name=\"{name}\" value=\"");
-        let rest = &html[html.find(&marker).unwrap() + marker.len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }
-    let header =
-        |jar: &HashMap<String, String>| jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-    let mut jar = HashMap::new();
-    let r = app.http.get(format!("{}/login", app.base)).send().await.unwrap();
-    cookies(r.headers(), &mut jar);
-    let csrf = hidden(&r.text().await.unwrap(), "_csrf");
-    let r = app
-        .http
-        .post(format!("{}/login", app.base))
-        .header("cookie", header(&jar))
-        .header("origin", &app.base)
-        .form(&[("email", "lin@example.com"), ("password", PASSWORD), ("_csrf", &csrf), ("next", "/inbox")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    cookies(r.headers(), &mut jar);
-    let page = app.http.get(format!("{}/settings", app.base)).header("cookie", header(&jar)).send().await.unwrap();
-    let csrf = hidden(&page.text().await.unwrap(), "_csrf");
-    (header(&jar), csrf)
+    let s = ui_login::sign_in(&app.http, &app.base, "lin@example.com", PASSWORD).await;
+    (s.cookie, s.csrf)
 }
 
 #[tokio::test]

@@ -150,7 +150,15 @@ pub(super) async fn adopt_orphan_edits(tx: &mut Tx<'_>, threaded: &[&StoredEvent
     Ok(())
 }
 
-fn history_rows(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<MessageHistory>> {
+/// Histories of the edited messages that `filter` (on `m`, binding `$1`, with its order) picks.
+async fn read_histories(pool: &sqlx::PgPool, filter: &str, id: Uuid) -> Result<Vec<MessageHistory>> {
+    let rows = sqlx::query(&format!(
+        "SELECT m.id, m.edited_at, e.text, e.written_at FROM messages m \
+         LEFT JOIN message_edits e ON e.message_id = m.id WHERE m.edited_at IS NOT NULL AND {filter}"
+    ))
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
     let rows = rows
         .iter()
         .map(|r| {
@@ -163,27 +171,18 @@ fn history_rows(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<MessageHistory>> {
 #[async_trait]
 impl MessageEditStore for PgStore {
     async fn edit_histories(&self, conversation: ConversationId) -> Result<Vec<MessageHistory>> {
-        let rows = sqlx::query(
-            "SELECT m.id, m.edited_at, e.text, e.written_at FROM messages m \
-             LEFT JOIN message_edits e ON e.message_id = m.id \
-             WHERE m.conversation_id = $1 AND m.edited_at IS NOT NULL \
-             ORDER BY m.created_at, m.id, e.written_at, e.recorded_at",
+        read_histories(
+            &self.pool,
+            "m.conversation_id = $1 ORDER BY m.created_at, m.id, e.written_at, e.recorded_at",
+            conversation.0,
         )
-        .bind(conversation.0)
-        .fetch_all(&self.pool)
-        .await?;
-        history_rows(&rows)
+        .await
     }
 
     async fn edit_history(&self, message: MessageId) -> Result<Option<MessageHistory>> {
-        let rows = sqlx::query(
-            "SELECT m.id, m.edited_at, e.text, e.written_at FROM messages m \
-             LEFT JOIN message_edits e ON e.message_id = m.id \
-             WHERE m.id = $1 AND m.edited_at IS NOT NULL ORDER BY e.written_at, e.recorded_at",
-        )
-        .bind(message.0)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(history_rows(&rows)?.into_iter().next())
+        Ok(read_histories(&self.pool, "m.id = $1 ORDER BY e.written_at, e.recorded_at", message.0)
+            .await?
+            .into_iter()
+            .next())
     }
 }

@@ -88,21 +88,28 @@ fn history_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryRow> {
     Ok((MessageId(r.get(0)?), from_ts(r.get(1)?), r.get(2)?, r.get::<_, Option<i64>>(3)?.map(from_ts)))
 }
 
+/// Histories of the edited messages that `filter` (on `m`, binding `?1`, with its order) picks.
+fn read_histories(c: &Connection, filter: &str, id: Uuid) -> Result<Vec<MessageHistory>> {
+    let rows = c
+        .prepare_cached(&format!(
+            "SELECT m.id, m.edited_at, e.text, e.written_at FROM messages m \
+             LEFT JOIN message_edits e ON e.message_id = m.id WHERE m.edited_at IS NOT NULL AND {filter}"
+        ))?
+        .query_map([id], history_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(group_histories(rows))
+}
+
 #[async_trait]
 impl MessageEditStore for SqliteStore {
     async fn edit_histories(&self, conversation: ConversationId) -> Result<Vec<MessageHistory>> {
         self.conns
             .read(move |c| {
-                let rows = c
-                    .prepare_cached(
-                        "SELECT m.id, m.edited_at, e.text, e.written_at FROM messages m \
-                         LEFT JOIN message_edits e ON e.message_id = m.id \
-                         WHERE m.conversation_id = ?1 AND m.edited_at IS NOT NULL \
-                         ORDER BY m.created_at, m.id, e.written_at, e.recorded_at",
-                    )?
-                    .query_map([conversation.0], history_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(group_histories(rows))
+                read_histories(
+                    c,
+                    "m.conversation_id = ?1 ORDER BY m.created_at, m.id, e.written_at, e.recorded_at",
+                    conversation.0,
+                )
             })
             .await
     }
@@ -110,15 +117,7 @@ impl MessageEditStore for SqliteStore {
     async fn edit_history(&self, message: MessageId) -> Result<Option<MessageHistory>> {
         self.conns
             .read(move |c| {
-                let rows = c
-                    .prepare_cached(
-                        "SELECT m.id, m.edited_at, e.text, e.written_at FROM messages m \
-                         LEFT JOIN message_edits e ON e.message_id = m.id \
-                         WHERE m.id = ?1 AND m.edited_at IS NOT NULL ORDER BY e.written_at, e.recorded_at",
-                    )?
-                    .query_map([message.0], history_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(group_histories(rows).into_iter().next())
+                Ok(read_histories(c, "m.id = ?1 ORDER BY e.written_at, e.recorded_at", message.0)?.into_iter().next())
             })
             .await
     }

@@ -11,7 +11,7 @@ pub(crate) mod kb;
 pub(crate) mod messaging;
 mod quality;
 pub(crate) mod routing;
-mod telegram;
+pub(crate) mod telegram;
 pub(crate) mod triage;
 mod x_rules;
 

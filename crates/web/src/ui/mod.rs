@@ -7,6 +7,7 @@
 mod admin;
 mod admin_docs;
 mod admin_teams;
+mod admin_telegram;
 mod assets;
 mod canned;
 mod contact_notes;
@@ -186,6 +187,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/channels/save", post(admin::channel_save))
         .route("/admin/channels/{slug}", get(admin::channel_edit))
         .route("/admin/channels/{slug}/test", post(admin::channel_test))
+        .route("/admin/channels/{slug}/telegram-webhook", post(admin_telegram::webhook))
         .route("/admin/users", get(admin::users).post(admin::user_create))
         .route("/admin/users/{id}", post(admin::user_update))
         .route("/admin/audit", get(admin::audit_log))
