@@ -15,6 +15,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use switchboard_domain::ContactId;
+use uuid::Uuid;
 
 use crate::{Result, WidgetVisitor};
 
@@ -51,4 +52,44 @@ pub(crate) fn check(visitor: &WidgetVisitor, into_subject: &str) -> Result<()> {
         return Err(crate::StoreError::Invalid("visitors merge into a signed identity (u:…)".into()));
     }
     Ok(())
+}
+
+/// What happens to the contacts of a merge, from the contacts of the two subjects on the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ContactPlan {
+    /// Two contacts: the anonymous one merges into the signed-in one.
+    Merge { keep: Uuid, other: Uuid },
+    /// One contact already holds the history.
+    Keep(Uuid),
+    /// The visitor wrote, but nothing is threaded yet: a contact their message will find.
+    Create,
+    /// The visitor never wrote: no contact.
+    Nothing,
+}
+
+/// Decides the [`ContactPlan`] from the signed-in (`known`) and anonymous (`anon`) contacts and
+/// whether the anonymous stream has items.
+pub(crate) fn contact_plan(known: Option<Uuid>, anon: Option<Uuid>, anon_wrote: bool) -> ContactPlan {
+    match (known, anon) {
+        (Some(keep), Some(other)) if keep != other => ContactPlan::Merge { keep, other },
+        (Some(k), _) | (None, Some(k)) => ContactPlan::Keep(k),
+        (None, None) if anon_wrote => ContactPlan::Create,
+        (None, None) => ContactPlan::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contact_plan_follows_who_exists() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(contact_plan(Some(a), Some(b), true), ContactPlan::Merge { keep: a, other: b });
+        assert_eq!(contact_plan(Some(a), Some(a), true), ContactPlan::Keep(a), "merged before");
+        assert_eq!(contact_plan(Some(a), None, false), ContactPlan::Keep(a));
+        assert_eq!(contact_plan(None, Some(b), true), ContactPlan::Keep(b), "a first sign-in adopts it");
+        assert_eq!(contact_plan(None, None, true), ContactPlan::Create);
+        assert_eq!(contact_plan(None, None, false), ContactPlan::Nothing);
+    }
 }

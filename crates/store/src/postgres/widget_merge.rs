@@ -6,7 +6,7 @@ use switchboard_domain::ContactId;
 use uuid::Uuid;
 
 use super::{PgStore, Tx, merge_contacts_tx};
-use crate::widget_merge::{WidgetMerge, WidgetMergeStore, check};
+use crate::widget_merge::{ContactPlan, WidgetMerge, WidgetMergeStore, check, contact_plan};
 use crate::{Result, WidgetVisitor};
 
 async fn identity(tx: &mut Tx<'_>, channel: &str, subject: &str) -> Result<Option<Uuid>> {
@@ -39,16 +39,13 @@ async fn merge_tx(tx: &mut Tx<'_>, v: &WidgetVisitor, into: &str, at: DateTime<U
         .fetch_one(&mut **tx)
         .await?;
     let mut merged_contact = None;
-    let contact = match (known, anon) {
-        (Some(k), Some(a)) if k != a => {
-            let survivor = merge_contacts_tx(tx, ContactId(k), ContactId(a)).await?;
-            merged_contact = Some(ContactId(a));
-            Some(survivor.id.0)
+    let contact = match contact_plan(known, anon, anon_items > 0) {
+        ContactPlan::Merge { keep, other } => {
+            merged_contact = Some(ContactId(other));
+            Some(merge_contacts_tx(tx, ContactId(keep), ContactId(other)).await?.id.0)
         }
-        (Some(k), _) => Some(k),
-        (None, Some(a)) => Some(a),
-        // Written, but not threaded yet: the contact its message will find.
-        (None, None) if anon_items > 0 => {
+        ContactPlan::Keep(id) => Some(id),
+        ContactPlan::Create => {
             let id = Uuid::now_v7();
             sqlx::query("INSERT INTO contacts (id, name, email, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(id)
@@ -59,7 +56,7 @@ async fn merge_tx(tx: &mut Tx<'_>, v: &WidgetVisitor, into: &str, at: DateTime<U
                 .await?;
             Some(id)
         }
-        (None, None) => None,
+        ContactPlan::Nothing => None,
     };
     if let Some(ct) = contact {
         // The signed identity goes first on the channel: replies (sent to the first identity)

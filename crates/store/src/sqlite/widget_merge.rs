@@ -7,7 +7,7 @@ use switchboard_domain::ContactId;
 use uuid::Uuid;
 
 use super::{SqliteStore, merge_contacts_tx, ts};
-use crate::widget_merge::{WidgetMerge, WidgetMergeStore, check};
+use crate::widget_merge::{ContactPlan, WidgetMerge, WidgetMergeStore, check, contact_plan};
 use crate::{Result, WidgetVisitor};
 
 fn identity(c: &Connection, channel: &str, subject: &str) -> Result<Option<Uuid>> {
@@ -25,16 +25,13 @@ fn merge_tx(c: &Connection, v: &WidgetVisitor, into: &str, at: DateTime<Utc>) ->
         |r| r.get(0),
     )?;
     let mut merged_contact = None;
-    let contact = match (known, anon) {
-        (Some(k), Some(a)) if k != a => {
-            let survivor = merge_contacts_tx(c, ContactId(k), ContactId(a))?;
-            merged_contact = Some(ContactId(a));
-            Some(survivor.id.0)
+    let contact = match contact_plan(known, anon, anon_items > 0) {
+        ContactPlan::Merge { keep, other } => {
+            merged_contact = Some(ContactId(other));
+            Some(merge_contacts_tx(c, ContactId(keep), ContactId(other))?.id.0)
         }
-        (Some(k), _) => Some(k),
-        (None, Some(a)) => Some(a),
-        // Written, but not threaded yet: the contact its message will find.
-        (None, None) if anon_items > 0 => {
+        ContactPlan::Keep(id) => Some(id),
+        ContactPlan::Create => {
             let id = Uuid::now_v7();
             c.execute(
                 "INSERT INTO contacts (id, name, email, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -42,7 +39,7 @@ fn merge_tx(c: &Connection, v: &WidgetVisitor, into: &str, at: DateTime<Utc>) ->
             )?;
             Some(id)
         }
-        (None, None) => None,
+        ContactPlan::Nothing => None,
     };
     if let Some(ct) = contact {
         // The signed identity goes first on the channel: replies (sent to the first identity)
