@@ -13,6 +13,8 @@ use switchboard_domain::sla::{SlaClock, SlaMetric, SlaTarget, TimeBasis, Tracked
 use switchboard_domain::survey::SurveyKind;
 use switchboard_domain::{ContactId, ConversationId, Direction, Priority, Status, UserId};
 use switchboard_engine::report;
+use switchboard_engine::report_text::ReportLocale;
+use switchboard_store::kb::BotOutcomeKind;
 use switchboard_store::quality::{HistoryConversation, HistoryMessage};
 
 use crate::config::Config;
@@ -37,6 +39,103 @@ pub struct QualitySection {
     pub report_to: Vec<String>,
     /// This server's public base URL; survey questions then carry a signed web-survey link.
     pub public_url: Option<String>,
+    /// Targets shown next to each metric on the dashboards and in reports.
+    pub targets: TargetsSection,
+    /// Keep daily rollups (a job on this node) so long periods read a few rows per day.
+    pub rollups: bool,
+    /// Language of scheduled reports (mail, HTML, PDF): `en` or `zh-CN`.
+    pub report_locale: String,
+    /// A TrueType font file (`.ttf` or `.ttc`) to embed in PDF reports instead of the built-in
+    /// subset (Latin-1 and the 3,755 common Chinese characters), for full coverage.
+    pub pdf_font: Option<std::path::PathBuf>,
+}
+
+/// `[quality.targets]`: rates are shares (0.85 = 85 %), times are business time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsSection {
+    /// Share of conversations with an agent reply (at least).
+    pub response_rate: Option<f64>,
+    /// Mean first response in business minutes (at most).
+    pub first_response_minutes: Option<f64>,
+    /// Mean resolution time in business hours (at most).
+    pub resolution_hours: Option<f64>,
+    /// Share resolved (at least).
+    pub resolution_rate: Option<f64>,
+    /// First-contact resolution rate (at least).
+    pub fcr_rate: Option<f64>,
+    /// Repeat-contact rate (at most).
+    pub repeat_contact_rate: Option<f64>,
+    /// Escalation ratio (at most).
+    pub escalation_ratio: Option<f64>,
+    /// SLA attainment of every SLA metric (at least).
+    pub sla_attainment: Option<f64>,
+    /// CSAT: share of answers scoring 4 or 5 (at least).
+    pub csat_percent: Option<f64>,
+    /// CSAT average, 1–5 (at least).
+    pub csat_average: Option<f64>,
+    /// NPS, -100–100 (at least).
+    pub nps: Option<f64>,
+    /// Bot deflection rate (at least).
+    pub bot_deflection_rate: Option<f64>,
+    /// Bot handoff rate (at most).
+    pub bot_handoff_rate: Option<f64>,
+}
+
+impl Default for TargetsSection {
+    fn default() -> Self {
+        let t = report::Targets::default();
+        Self {
+            response_rate: t.response_rate,
+            first_response_minutes: t.first_response_business_secs.map(|s| s / 60.0),
+            resolution_hours: t.resolution_business_secs.map(|s| s / 3600.0),
+            resolution_rate: t.resolution_rate,
+            fcr_rate: t.fcr_rate,
+            repeat_contact_rate: t.repeat_contact_rate,
+            escalation_ratio: t.escalation_ratio,
+            sla_attainment: t.sla_attainment,
+            csat_percent: t.csat_percent,
+            csat_average: t.csat_average,
+            nps: t.nps,
+            bot_deflection_rate: t.bot_deflection_rate,
+            bot_handoff_rate: t.bot_handoff_rate,
+        }
+    }
+}
+
+impl TargetsSection {
+    /// The engine's targets, checked; the message names the key under `quality.targets`.
+    pub fn targets(&self) -> anyhow::Result<report::Targets> {
+        for (key, v, max) in [
+            ("first_response_minutes", self.first_response_minutes, 525_600.0),
+            ("resolution_hours", self.resolution_hours, 8760.0),
+        ] {
+            if let Some(x) = v
+                && !(x > 0.0 && x <= max)
+            {
+                bail!(
+                    "invalid configuration: quality.targets.{key} must be more than 0 and at most {max} (one year), got {x}"
+                );
+            }
+        }
+        let t = report::Targets {
+            response_rate: self.response_rate,
+            first_response_business_secs: self.first_response_minutes.map(|m| m * 60.0),
+            resolution_business_secs: self.resolution_hours.map(|h| h * 3600.0),
+            resolution_rate: self.resolution_rate,
+            fcr_rate: self.fcr_rate,
+            repeat_contact_rate: self.repeat_contact_rate,
+            escalation_ratio: self.escalation_ratio,
+            sla_attainment: self.sla_attainment,
+            csat_percent: self.csat_percent,
+            csat_average: self.csat_average,
+            nps: self.nps,
+            bot_deflection_rate: self.bot_deflection_rate,
+            bot_handoff_rate: self.bot_handoff_rate,
+        };
+        t.validate().map_err(|e| anyhow::anyhow!("invalid configuration: quality.{e}"))?;
+        Ok(t)
+    }
 }
 
 impl Default for QualitySection {
@@ -49,6 +148,10 @@ impl Default for QualitySection {
             report_from: "switchboard@localhost".into(),
             report_to: Vec::new(),
             public_url: None,
+            targets: TargetsSection::default(),
+            rollups: true,
+            report_locale: "en".into(),
+            pdf_font: None,
         }
     }
 }
@@ -66,6 +169,11 @@ impl QualitySection {
     /// Checks the section; the message names the key.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.tz()?;
+        self.targets.targets()?;
+        if ReportLocale::parse(&self.report_locale).is_none() {
+            bail!("invalid configuration: quality.report_locale {:?} must be en or zh-CN", self.report_locale);
+        }
+        self.pdf_font()?;
         if let Some(u) = &self.public_url
             && !(u.starts_with("https://") || u.starts_with("http://"))
         {
@@ -77,6 +185,16 @@ impl QualitySection {
             })?;
         }
         Ok(())
+    }
+
+    /// The configured PDF font, read and checked.
+    fn pdf_font(&self) -> anyhow::Result<Option<std::sync::Arc<[u8]>>> {
+        let Some(p) = &self.pdf_font else { return Ok(None) };
+        let bytes = std::fs::read(p)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: quality.pdf_font {}: {e}", p.display()))?;
+        switchboard_engine::pdf_font::Font::parse(&bytes)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: quality.pdf_font {}: {e}", p.display()))?;
+        Ok(Some(bytes.into()))
     }
 
     fn smtp(&self) -> Option<switchboard_engine::mail::SmtpConfig> {
@@ -93,6 +211,10 @@ impl QualitySection {
             time_zone: self.tz().unwrap_or(chrono_tz::UTC),
             reports: self.reports,
             smtp: self.smtp(),
+            targets: self.targets.targets().unwrap_or_default(),
+            rollups: self.rollups,
+            report_locale: ReportLocale::parse(&self.report_locale).unwrap_or_default(),
+            pdf_font: self.pdf_font().ok().flatten(),
             ..Default::default()
         };
         q.surveys.enabled = self.surveys;
@@ -110,6 +232,9 @@ pub struct ReportArgs {
     /// `html`, `csv`, `json` or `pdf` (binary, to stdout).
     #[arg(long, default_value = "html")]
     pub format: String,
+    /// Language of HTML and PDF: `en` or `zh-CN` (default: `quality.report_locale`).
+    #[arg(long)]
+    pub lang: Option<String>,
 }
 
 /// Prints a period's report, computed now from the database.
@@ -119,19 +244,23 @@ pub async fn run(cfg: &Config, args: ReportArgs) -> anyhow::Result<()> {
         bail!("--format must be html, csv, json or pdf (got {:?})", args.format);
     }
     let q = cfg.quality.engine();
+    let locale = match args.lang.as_deref() {
+        None => q.report_locale,
+        Some(l) => ReportLocale::parse(l).with_context(|| format!("--lang must be en or zh-CN (got {l:?})"))?,
+    };
     let store = serve::open_store(cfg).await?;
     let doc = report::build(&store, &period, q.time_zone, &q.targets, Utc::now()).await;
     store.close().await;
     let doc = doc.context("computing the report")?;
     if args.format == "pdf" {
         use std::io::Write;
-        std::io::stdout().write_all(&switchboard_engine::pdf::to_pdf(&doc))?;
+        std::io::stdout().write_all(&q.pdf(&doc, locale))?;
         return Ok(());
     }
     let out = match args.format.as_str() {
         "csv" => report::to_csv(&doc),
         "json" => serde_json::to_string_pretty(&doc)? + "\n",
-        _ => report::to_html(&doc),
+        _ => report::to_html(&doc, locale),
     };
     print!("{out}");
     Ok(())
@@ -211,6 +340,11 @@ fn generated(i: usize, month_start: chrono::DateTime<Utc>, agents: &[UserId]) ->
         } else {
             Vec::new()
         },
+        bot_outcomes: match (h >> 50) % 10 {
+            0 | 1 => vec![(BotOutcomeKind::Answered, created), (BotOutcomeKind::HandedOff, created)],
+            2 => vec![(BotOutcomeKind::HandedOff, created)],
+            _ => Vec::new(),
+        },
     }
 }
 
@@ -220,7 +354,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Generates a month of conversations on a scratch SQLite database, then times the month's
-/// metrics (read + compute) against `COUNT(*)` of the same conversations.
+/// metrics (read + compute) against `COUNT(*)` of the same conversations, and the month's and a
+/// week's full report computed from the raw rows against the same report from daily rollups.
 pub async fn bench(args: BenchMetricsArgs) -> anyhow::Result<()> {
     if args.conversations == 0 || args.runs == 0 {
         bail!("--conversations and --runs must be at least 1");
@@ -232,21 +367,33 @@ pub async fn bench(args: BenchMetricsArgs) -> anyhow::Result<()> {
         &switchboard_store::StoreOptions { sqlite_synchronous_full: false, ..Default::default() },
     )
     .await?;
-    let period = Period::parse("2026-11")?;
-    let (from, to) = period.bounds(chrono_tz::UTC);
+    // A month that is over, so every day of it can come from a rollup.
+    let period = Period::parse("2026-10")?;
+    let week = Period::parse("2026-W42")?;
+    let tz = chrono_tz::UTC;
+    let (from, to) = period.bounds(tz);
     let agents: Vec<UserId> = (0..20).map(|_| UserId(uuid::Uuid::now_v7())).collect();
     let t0 = Instant::now();
     let mut batch = Vec::with_capacity(2000);
+    let mut messages = 0;
     for i in 0..args.conversations {
-        batch.push(generated(i, from, &agents));
+        let c = generated(i, from, &agents);
+        messages += c.messages.len();
+        batch.push(c);
         if batch.len() == 2000 {
             store.import_history(std::mem::take(&mut batch)).await?;
         }
     }
     store.import_history(batch).await?;
-    eprintln!("generated {} conversations in {:.1} s", args.conversations, t0.elapsed().as_secs_f64());
+    eprintln!(
+        "generated {} conversations ({messages} messages) in {:.1} s",
+        args.conversations,
+        t0.elapsed().as_secs_f64()
+    );
     let cals = report::calendars(&store).await?;
-    let (mut metrics_t, mut count_t) = (Vec::new(), Vec::new());
+    let targets = report::Targets::default();
+    let now = Utc::now();
+    let (mut metrics_t, mut count_t, mut raw_month, mut raw_week) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut last = None;
     for _ in 0..args.runs {
         let t = Instant::now();
@@ -254,19 +401,53 @@ pub async fn bench(args: BenchMetricsArgs) -> anyhow::Result<()> {
         count_t.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
         let input = store.metrics_input(from, to).await?;
-        let m = quality::compute(&input, &cals, Utc::now());
+        let m = quality::compute(&input, &cals, now);
         metrics_t.push(t.elapsed().as_secs_f64());
         if m.conversations != n as u64 {
             bail!("metrics counted {} conversations, COUNT(*) {n}", m.conversations);
         }
         last = Some(m);
+        let t = Instant::now();
+        report::build(&store, &period, tz, &targets, now).await?;
+        raw_month.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        report::build(&store, &week, tz, &targets, now).await?;
+        raw_week.push(t.elapsed().as_secs_f64());
     }
+    let t = Instant::now();
+    let mut days = 0;
+    loop {
+        let n = switchboard_engine::rollup::refresh(&store, tz, now).await?;
+        days += n;
+        // The first rounds backfill; later ones only redo the recent days.
+        if n <= switchboard_engine::rollup::ALWAYS_DAYS as usize {
+            break;
+        }
+    }
+    let build_t = t.elapsed().as_secs_f64();
+    let (mut rolled_month, mut rolled_week) = (Vec::new(), Vec::new());
+    let mut doc = None;
+    for _ in 0..args.runs {
+        let t = Instant::now();
+        doc = Some(report::build(&store, &period, tz, &targets, now).await?);
+        rolled_month.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        report::build(&store, &week, tz, &targets, now).await?;
+        rolled_week.push(t.elapsed().as_secs_f64());
+    }
+    let t = Instant::now();
+    switchboard_engine::rollup::refresh(&store, tz, now).await?;
+    let round_t = t.elapsed().as_secs_f64();
     store.close().await;
     let (m, c) = (median(metrics_t), median(count_t));
     let last = last.context("no run")?;
+    let doc = doc.context("no run")?;
+    if doc.current.conversations != last.conversations || doc.current.csat != last.csat {
+        bail!("the report from rollups disagrees with the raw metrics");
+    }
     println!(
-        "bench metrics (SQLite, {} conversations, month {}): metrics {:.3} s, count(*) {:.4} s, ratio {:.0}x; \
-         CSAT {:.3}, response rate {:.3}",
+        "bench metrics (SQLite, {} conversations, {messages} messages, month {}): metrics {:.3} s, count(*) {:.4} s, \
+         ratio {:.0}x; CSAT {:.3}, response rate {:.3}",
         args.conversations,
         period.label(),
         m,
@@ -275,5 +456,59 @@ pub async fn bench(args: BenchMetricsArgs) -> anyhow::Result<()> {
         last.csat.percent.unwrap_or(0.0),
         last.response_rate.unwrap_or(0.0),
     );
+    let (rm, rw, om, ow) = (median(raw_month), median(raw_week), median(rolled_month), median(rolled_week));
+    println!(
+        "full report, month {}: raw {rm:.3} s, from rollups {om:.3} s ({:.1}x faster); week {}: raw {rw:.3} s, \
+         from rollups {ow:.3} s ({:.1}x faster); rollups of {days} days built in {build_t:.2} s, a later round {round_t:.2} s",
+        period.label(),
+        rm / om.max(1e-9),
+        week.label(),
+        rw / ow.max(1e-9),
+    );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(toml: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let p = dir.path().join("switchboard.toml");
+        std::fs::write(&p, toml)?;
+        Config::load(Some(&p))
+    }
+
+    #[test]
+    fn targets_come_from_the_file_in_minutes_hours_and_shares() -> anyhow::Result<()> {
+        let c = load_str(
+            "[quality.targets]\nfirst_response_minutes = 30\nresolution_hours = 8\ncsat_percent = 0.9\nnps = -10\nbot_deflection_rate = 0.4\n",
+        )?;
+        let t = c.quality.engine().targets;
+        assert_eq!(t.first_response_business_secs, Some(1800.0));
+        assert_eq!(t.resolution_business_secs, Some(28_800.0));
+        assert_eq!((t.csat_percent, t.nps, t.bot_deflection_rate), (Some(0.9), Some(-10.0), Some(0.4)));
+        assert_eq!(t.response_rate, report::Targets::default().response_rate, "unset keys keep the defaults");
+        Ok(())
+    }
+
+    #[test]
+    fn bad_targets_name_the_key_and_the_range() {
+        for (toml, needle) in [
+            ("[quality.targets]\ncsat_percent = 85", "quality.targets.csat_percent must be a share between 0 and 1"),
+            ("[quality.targets]\nresponse_rate = -0.1", "quality.targets.response_rate"),
+            ("[quality.targets]\nnps = 130", "quality.targets.nps must be between -100 and 100"),
+            ("[quality.targets]\ncsat_average = 0.5", "quality.targets.csat_average must be between 1 and 5"),
+            (
+                "[quality.targets]\nfirst_response_minutes = 0",
+                "quality.targets.first_response_minutes must be more than 0",
+            ),
+            ("[quality.targets]\nresolution_hours = 100000", "quality.targets.resolution_hours"),
+            ("[quality.targets]\ncsat = 0.9", "csat"),
+            ("[quality.targets]\nnps = \"high\"", "nps"),
+        ] {
+            let err = load_str(toml).expect_err(toml).to_string();
+            assert!(err.contains(needle), "{toml:?} -> {err}");
+        }
+    }
 }

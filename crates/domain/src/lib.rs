@@ -13,6 +13,7 @@ pub mod inbound;
 pub mod message;
 pub mod patch;
 pub mod quality;
+pub mod rollup;
 pub mod routing;
 pub mod sla;
 pub mod survey;

@@ -171,7 +171,7 @@ pub struct Attrs {
 }
 
 /// A slicing dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     /// Channel slug.
@@ -275,6 +275,28 @@ pub struct ConvRecord {
     pub clocks: Vec<SlaClock>,
     /// The contact's first other conversation created at or after `resolved_at`.
     pub next_contact_at: Option<DateTime<Utc>>,
+    /// What the FAQ bot did in it (`bot_outcomes`).
+    pub bot: BotTrace,
+}
+
+/// The FAQ bot's outcomes in one conversation (counts of `bot_outcomes` rows).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct BotTrace {
+    /// Articles the bot sent.
+    pub answers: u32,
+    /// "Yes, that helped" presses.
+    pub helped: u32,
+    /// "No" presses.
+    pub not_helped: u32,
+    /// The bot handed the conversation to people.
+    pub handed_off: bool,
+}
+
+impl BotTrace {
+    /// Whether the bot took part at all.
+    pub fn engaged(&self) -> bool {
+        self.answers > 0 || self.handed_off || self.helped > 0 || self.not_helped > 0
+    }
 }
 
 /// One survey answer received in the period.
@@ -299,6 +321,8 @@ pub struct AnswerRecord {
 pub struct SentimentRecord {
     /// Its conversation.
     pub conversation_id: ConversationId,
+    /// The conversation's case number.
+    pub case_number: i64,
     /// Conversation attributes.
     pub attrs: Attrs,
     /// `negative`, `neutral` or `positive`.
@@ -407,7 +431,7 @@ pub struct DurationStats {
 }
 
 impl DurationStats {
-    fn from_pairs(pairs: &[(i64, i64)]) -> Self {
+    pub(crate) fn from_pairs(pairs: &[(i64, i64)]) -> Self {
         let cal: Vec<i64> = pairs.iter().map(|p| p.0).collect();
         let bus: Vec<i64> = pairs.iter().map(|p| p.1).collect();
         Self {
@@ -437,10 +461,6 @@ fn median(mut v: Vec<i64>) -> Option<f64> {
     let n = v.len();
     let m = if n % 2 == 1 { v[n / 2] as f64 } else { (v[n / 2 - 1] as f64 + v[n / 2] as f64) / 2.0 };
     Some(m / 1e6)
-}
-
-fn ratio(num: u64, den: u64) -> Option<f64> {
-    (den > 0).then(|| num as f64 / den as f64)
 }
 
 /// SLA attainment of one metric (first response, next response, resolution).
@@ -499,20 +519,28 @@ pub struct SentimentCounts {
     pub positive: u64,
 }
 
-/// Bot deflection and handoff. Filled from issue 9's `bot_outcomes` table once it is merged; until
-/// then reports say "not available" rather than show a number.
+/// Bot deflection and handoff, from the FAQ bot's `bot_outcomes` (docs/metrics.md).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct BotMetrics {
-    /// Conversations the bot answered.
+    /// Conversations of the cohort the bot took part in.
+    pub conversations: u64,
+    /// … in which it sent at least one article.
     pub answered: u64,
-    /// … that never reached an agent.
+    /// … answered, never handed off, and no person replied in public: the bot dealt with it.
     pub deflected: u64,
-    /// … that the bot handed to an agent.
+    /// … that the bot handed to people.
     pub handed_off: u64,
-    /// deflected / answered.
+    /// deflected / conversations.
     pub deflection_rate: Option<f64>,
-    /// handed_off / answered.
+    /// handed_off / conversations.
     pub handoff_rate: Option<f64>,
+    /// "Yes, that helped" presses.
+    pub helped: u64,
+    /// "No" presses.
+    pub not_helped: u64,
+    /// helped / (helped + not_helped).
+    pub helpful_rate: Option<f64>,
 }
 
 /// Every metric of one period (or slice of it). Definitions: docs/metrics.md.
@@ -556,7 +584,7 @@ pub struct Metrics {
     pub sentiment: SentimentCounts,
     /// Conversations waiting at the end of the period.
     pub backlog: u64,
-    /// Bot deflection and handoff (`None`: not available in this build).
+    /// Bot deflection and handoff (`None` only in reports stored before the bot was counted).
     pub bot: Option<BotMetrics>,
 }
 
@@ -588,11 +616,15 @@ pub enum Measure {
     Negative,
     /// Waiting at the end.
     Backlog,
+    /// Dealt with by the bot alone.
+    BotDeflected,
+    /// Handed to people by the bot.
+    BotHandedOff,
 }
 
 impl Measure {
     /// Every measure.
-    pub const ALL: [Measure; 12] = [
+    pub const ALL: [Measure; 14] = [
         Measure::Conversations,
         Measure::Responded,
         Measure::Unanswered,
@@ -605,6 +637,8 @@ impl Measure {
         Measure::Detractors,
         Measure::Negative,
         Measure::Backlog,
+        Measure::BotDeflected,
+        Measure::BotHandedOff,
     ];
 
     /// Stable name.
@@ -622,6 +656,8 @@ impl Measure {
             Measure::Detractors => "detractors",
             Measure::Negative => "negative",
             Measure::Backlog => "backlog",
+            Measure::BotDeflected => "bot_deflected",
+            Measure::BotHandedOff => "bot_handed_off",
         }
     }
 
@@ -630,7 +666,7 @@ impl Measure {
         Measure::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| ParseError {
             what: "measure",
             value: s.chars().take(40).collect(),
-            expected: "conversations responded unanswered resolved fcr repeat_contacts escalated sla_breached low_csat detractors negative backlog",
+            expected: "conversations responded unanswered resolved fcr repeat_contacts escalated sla_breached low_csat detractors negative backlog bot_deflected bot_handed_off",
         })
     }
 }
@@ -646,6 +682,11 @@ fn is_resolved(c: &ConvRecord) -> bool {
 fn is_fcr(c: &ConvRecord) -> bool {
     let Some(resolved_at) = c.resolved_at.filter(|_| is_resolved(c)) else { return false };
     c.reopen_count == 0 && c.next_contact_at.is_none_or(|n| n - resolved_at > Duration::days(FCR_WINDOW_DAYS))
+}
+
+/// The bot dealt with it: it answered, never handed off, and no person replied in public.
+fn is_bot_deflected(c: &ConvRecord) -> bool {
+    c.bot.answers > 0 && !c.bot.handed_off && first_agent_reply(c).is_none()
 }
 
 fn clock_breached(k: &SlaClock, cal: &BusinessCalendar, now: DateTime<Utc>) -> bool {
@@ -678,111 +719,63 @@ fn micros(d: Duration) -> i64 {
     d.num_microseconds().unwrap_or(i64::MAX)
 }
 
-/// Computes every metric of `input` at `now` (for SLA clocks still running).
+/// What one conversation contributes to the metrics.
+pub(crate) struct ConvFacts {
+    /// Calendar and business microseconds to the first public agent reply.
+    pub first_response: Option<(i64, i64)>,
+    /// Every customer wait, calendar and business microseconds.
+    pub waits: Vec<(i64, i64)>,
+    /// Resolved or closed.
+    pub resolved: bool,
+    /// Creation → resolution, calendar and business microseconds.
+    pub resolution: Option<(i64, i64)>,
+    /// First-contact resolution.
+    pub fcr: bool,
+    /// Each SLA clock's state.
+    pub sla: Vec<(SlaMetric, ClockState)>,
+    /// Dealt with by the bot alone.
+    pub bot_deflected: bool,
+}
+
+/// An SLA clock at report time (the index is the column in `Aggregate::sla`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClockState {
+    Met = 0,
+    Breached = 1,
+    Running = 2,
+}
+
+pub(crate) fn conversation_facts(c: &ConvRecord, cals: &Calendars, now: DateTime<Utc>) -> ConvFacts {
+    let cal = cals.of(c.attrs.team.as_deref());
+    let span = |a: DateTime<Utc>, b: DateTime<Utc>| (micros(b - a), micros(cal.business_between(a, b)));
+    let resolved = is_resolved(c);
+    ConvFacts {
+        first_response: first_agent_reply(c).map(|r| span(c.created_at, r)),
+        waits: waits(c).into_iter().map(|(a, b)| span(a, b)).collect(),
+        resolved,
+        resolution: c.resolved_at.filter(|_| resolved).map(|r| span(c.created_at, r.max(c.created_at))),
+        fcr: is_fcr(c),
+        sla: c
+            .clocks
+            .iter()
+            .map(|k| {
+                let state = if clock_breached(k, cal, now) {
+                    ClockState::Breached
+                } else if k.stopped_at.is_some() {
+                    ClockState::Met
+                } else {
+                    ClockState::Running
+                };
+                (k.metric, state)
+            })
+            .collect(),
+        bot_deflected: is_bot_deflected(c),
+    }
+}
+
+/// Computes every metric of `input` at `now` (for SLA clocks still running), exactly.
 pub fn compute(input: &MetricsInput, cals: &Calendars, now: DateTime<Utc>) -> Metrics {
-    let convs = &input.conversations;
-    let n = convs.len() as u64;
-    let mut m = Metrics { conversations: n, ..Metrics::default() };
-
-    let mut frt = Vec::new();
-    let mut waits_all = Vec::new();
-    let mut res = Vec::new();
-    let mut sla: BTreeMap<&'static str, (SlaMetric, u64, u64, u64)> = BTreeMap::new();
-    for c in convs {
-        let cal = cals.of(c.attrs.team.as_deref());
-        if let Some(r) = first_agent_reply(c) {
-            m.responded += 1;
-            frt.push((micros(r - c.created_at), micros(cal.business_between(c.created_at, r))));
-        }
-        for (a, b) in waits(c) {
-            waits_all.push((micros(b - a), micros(cal.business_between(a, b))));
-        }
-        if is_resolved(c) {
-            m.resolved += 1;
-            if let Some(r) = c.resolved_at {
-                let r = r.max(c.created_at);
-                res.push((micros(r - c.created_at), micros(cal.business_between(c.created_at, r))));
-            }
-            if is_fcr(c) {
-                m.fcr += 1;
-            }
-        }
-        if c.repeat_contact {
-            m.repeat_contacts += 1;
-        }
-        if c.escalated {
-            m.escalated += 1;
-        }
-        for k in &c.clocks {
-            let e = sla.entry(k.metric.as_str()).or_insert((k.metric, 0, 0, 0));
-            if clock_breached(k, cal, now) {
-                e.2 += 1;
-            } else if k.stopped_at.is_some() {
-                e.1 += 1;
-            } else {
-                e.3 += 1;
-            }
-        }
-    }
-    m.response_rate = ratio(m.responded, n);
-    m.first_response = DurationStats::from_pairs(&frt);
-    m.response_time = DurationStats::from_pairs(&waits_all);
-    m.resolution_rate = ratio(m.resolved, n);
-    m.resolution_time = DurationStats::from_pairs(&res);
-    m.fcr_rate = ratio(m.fcr, m.resolved);
-    m.repeat_contact_rate = ratio(m.repeat_contacts, n);
-    m.escalation_ratio = ratio(m.escalated, n);
-    m.sla = [SlaMetric::FirstResponse, SlaMetric::NextResponse, SlaMetric::Resolution]
-        .into_iter()
-        .filter_map(|metric| sla.get(metric.as_str()))
-        .map(|&(metric, met, breached, running)| SlaAttainment {
-            metric,
-            met,
-            breached,
-            running,
-            attainment: ratio(met, met + breached),
-        })
-        .collect();
-
-    let mut csat_sum = 0i64;
-    let mut nps_sum = (0u64, 0u64, 0u64);
-    for a in &input.answers {
-        match a.kind {
-            SurveyKind::Csat if (1..=5).contains(&a.score) => {
-                m.csat.answers += 1;
-                csat_sum += i64::from(a.score);
-                m.csat.distribution[(a.score - 1) as usize] += 1;
-                if a.score >= 4 {
-                    m.csat.satisfied += 1;
-                }
-            }
-            SurveyKind::Nps if (0..=10).contains(&a.score) => match a.score {
-                9..=10 => nps_sum.0 += 1,
-                7..=8 => nps_sum.1 += 1,
-                _ => nps_sum.2 += 1,
-            },
-            _ => {}
-        }
-    }
-    m.csat.percent = ratio(m.csat.satisfied, m.csat.answers);
-    m.csat.average = (m.csat.answers > 0).then(|| csat_sum as f64 / m.csat.answers as f64);
-    let nps_n = nps_sum.0 + nps_sum.1 + nps_sum.2;
-    m.nps = Nps {
-        answers: nps_n,
-        promoters: nps_sum.0,
-        passives: nps_sum.1,
-        detractors: nps_sum.2,
-        score: (nps_n > 0).then(|| 100.0 * (nps_sum.0 as f64 - nps_sum.2 as f64) / nps_n as f64),
-    };
-    for s in &input.sentiments {
-        match s.sentiment.as_str() {
-            "negative" => m.sentiment.negative += 1,
-            "positive" => m.sentiment.positive += 1,
-            _ => m.sentiment.neutral += 1,
-        }
-    }
-    m.backlog = input.backlog.len() as u64;
-    m
+    crate::rollup::Aggregate::collect(input, cals, now, true).metrics(input.backlog.len() as u64)
 }
 
 /// The conversations behind a measure's number, by case number.
@@ -822,21 +815,15 @@ pub fn drill(
             .filter(|a| a.kind == SurveyKind::Nps && a.score <= 6)
             .map(|a| (a.conversation_id, a.case_number))
             .collect(),
-        Measure::Negative => {
-            let cases: HashMap<ConversationId, i64> = input
-                .conversations
-                .iter()
-                .map(|c| (c.id, c.case_number))
-                .chain(input.backlog.iter().map(|b| (b.id, b.case_number)))
-                .collect();
-            input
-                .sentiments
-                .iter()
-                .filter(|s| s.sentiment == "negative")
-                .map(|s| (s.conversation_id, cases.get(&s.conversation_id).copied().unwrap_or(0)))
-                .collect()
-        }
+        Measure::Negative => input
+            .sentiments
+            .iter()
+            .filter(|s| s.sentiment == "negative")
+            .map(|s| (s.conversation_id, s.case_number))
+            .collect(),
         Measure::Backlog => input.backlog.iter().map(|b| (b.id, b.case_number)).collect(),
+        Measure::BotDeflected => convs.filter(|c| is_bot_deflected(c)).map(|c| (c.id, c.case_number)).collect(),
+        Measure::BotHandedOff => convs.filter(|c| c.bot.handed_off).map(|c| (c.id, c.case_number)).collect(),
     };
     out.sort_by_key(|x| (x.1, x.0.0));
     out.dedup_by_key(|x| x.0);

@@ -13,10 +13,13 @@ pub mod media;
 pub mod metrics;
 pub mod outbox;
 pub mod pdf;
+pub mod pdf_font;
 pub mod pipeline;
 pub mod realtime;
 pub mod report;
 pub mod report_job;
+pub mod report_text;
+pub mod rollup;
 pub mod routing;
 pub mod surveys;
 mod telegram_poll;
@@ -236,6 +239,10 @@ fn quality_jobs(
     }
     if q.reports {
         v.push(tokio::spawn(report_job::run(store.clone(), q.clone(), cancel.clone())));
+    }
+    if q.rollups {
+        let (first, tick) = (q.rollup_first, q.rollup_tick);
+        v.push(tokio::spawn(rollup::run(store.clone(), q.time_zone, first, tick, cancel.clone())));
     }
     v
 }

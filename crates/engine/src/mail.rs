@@ -57,10 +57,15 @@ fn build(cfg: &SmtpConfig, subject: &str, html: String, csv: Vec<u8>, pdf: Vec<u
     .map_err(|e| MailError::Config(e.to_string()))
 }
 
-/// Sends `doc` to the configured recipients.
-pub async fn send_report(cfg: &SmtpConfig, doc: &ReportDoc) -> Result<(), MailError> {
+/// Sends `doc` to the configured recipients, in the configured language.
+pub async fn send_report(
+    cfg: &SmtpConfig,
+    doc: &ReportDoc,
+    q: &crate::report_job::QualityConfig,
+) -> Result<(), MailError> {
     let subject = format!("switchboard-report-{}", doc.period);
-    let msg = build(cfg, &subject, to_html(doc), to_csv(doc).into_bytes(), crate::pdf::to_pdf(doc))?;
+    let (html, pdf) = (to_html(doc, q.report_locale), q.pdf(doc, q.report_locale));
+    let msg = build(cfg, &subject, html, to_csv(doc).into_bytes(), pdf)?;
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&cfg.url)
         .map_err(|e| MailError::Config(format!("smtp_url: {e}")))?
         .build();

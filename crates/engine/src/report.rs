@@ -12,37 +12,104 @@ use switchboard_domain::quality::{self, Calendars, Dimension, Measure, Metrics, 
 use switchboard_store::{DynStore, StoreError};
 
 use crate::charts::{self, PALETTE, Series};
+use crate::report_text::{ReportLocale, Words};
+use crate::rollup;
 
-/// What the service promises itself; reports show each metric against its target.
+/// What the service promises itself; reports and dashboards show each metric against its target.
+/// Every target is optional (`None`: no target shown). Rates are shares (0.85 = 85 %).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Targets {
-    /// Share of conversations with an agent reply.
-    pub response_rate: f64,
-    /// Mean first response, business seconds.
-    pub first_response_business_secs: f64,
-    /// Share resolved.
-    pub resolution_rate: f64,
-    /// First-contact resolution rate.
-    pub fcr_rate: f64,
-    /// SLA attainment (every metric).
-    pub sla_attainment: f64,
-    /// CSAT % (4–5 of all answers).
-    pub csat_percent: f64,
-    /// NPS.
-    pub nps: f64,
+    /// Share of conversations with an agent reply (at least).
+    pub response_rate: Option<f64>,
+    /// Mean first response, business seconds (at most).
+    pub first_response_business_secs: Option<f64>,
+    /// Mean resolution time, business seconds (at most).
+    pub resolution_business_secs: Option<f64>,
+    /// Share resolved (at least).
+    pub resolution_rate: Option<f64>,
+    /// First-contact resolution rate (at least).
+    pub fcr_rate: Option<f64>,
+    /// Repeat-contact rate (at most).
+    pub repeat_contact_rate: Option<f64>,
+    /// Escalation ratio (at most).
+    pub escalation_ratio: Option<f64>,
+    /// SLA attainment, every metric (at least).
+    pub sla_attainment: Option<f64>,
+    /// CSAT %, 4–5 of all answers (at least).
+    pub csat_percent: Option<f64>,
+    /// CSAT average, 1–5 (at least).
+    pub csat_average: Option<f64>,
+    /// NPS, −100–100 (at least).
+    pub nps: Option<f64>,
+    /// Bot deflection rate (at least).
+    pub bot_deflection_rate: Option<f64>,
+    /// Bot handoff rate (at most).
+    pub bot_handoff_rate: Option<f64>,
 }
 
 impl Default for Targets {
     fn default() -> Self {
         Self {
-            response_rate: 0.95,
-            first_response_business_secs: 3600.0,
-            resolution_rate: 0.8,
-            fcr_rate: 0.7,
-            sla_attainment: 0.9,
-            csat_percent: 0.85,
-            nps: 30.0,
+            response_rate: Some(0.95),
+            first_response_business_secs: Some(3600.0),
+            resolution_business_secs: None,
+            resolution_rate: Some(0.8),
+            fcr_rate: Some(0.7),
+            repeat_contact_rate: None,
+            escalation_ratio: None,
+            sla_attainment: Some(0.9),
+            csat_percent: Some(0.85),
+            csat_average: None,
+            nps: Some(30.0),
+            bot_deflection_rate: None,
+            bot_handoff_rate: None,
         }
+    }
+}
+
+impl Targets {
+    /// Checks every target's range; the message names the key (`targets.<key>`) and the range.
+    pub fn validate(&self) -> Result<(), String> {
+        let shares = [
+            ("response_rate", self.response_rate),
+            ("resolution_rate", self.resolution_rate),
+            ("fcr_rate", self.fcr_rate),
+            ("repeat_contact_rate", self.repeat_contact_rate),
+            ("escalation_ratio", self.escalation_ratio),
+            ("sla_attainment", self.sla_attainment),
+            ("csat_percent", self.csat_percent),
+            ("bot_deflection_rate", self.bot_deflection_rate),
+            ("bot_handoff_rate", self.bot_handoff_rate),
+        ];
+        for (key, v) in shares {
+            if let Some(x) = v
+                && !(0.0..=1.0).contains(&x)
+            {
+                return Err(format!("targets.{key} must be a share between 0 and 1 (0.85 = 85 %), got {x}"));
+            }
+        }
+        for (key, v) in [
+            ("first_response_business_secs", self.first_response_business_secs),
+            ("resolution_business_secs", self.resolution_business_secs),
+        ] {
+            if let Some(x) = v
+                && !(x > 0.0 && x <= 365.0 * 86_400.0)
+            {
+                return Err(format!("targets.{key} must be more than 0 and at most one year, got {x}"));
+            }
+        }
+        if let Some(x) = self.csat_average
+            && !(1.0..=5.0).contains(&x)
+        {
+            return Err(format!("targets.csat_average must be between 1 and 5, got {x}"));
+        }
+        if let Some(x) = self.nps
+            && !(-100.0..=100.0).contains(&x)
+        {
+            return Err(format!("targets.nps must be between -100 and 100, got {x}"));
+        }
+        Ok(())
     }
 }
 
@@ -117,7 +184,8 @@ pub async fn input(store: &DynStore, period: &Period, tz: Tz) -> Result<MetricsI
     store.metrics_input(from, to).await
 }
 
-/// Builds the report of `period` at `now`.
+/// Builds the report of `period` at `now`: from the stored daily rollups where there are some
+/// (crate::rollup), the raw rows for the rest.
 pub async fn build(
     store: &DynStore,
     period: &Period,
@@ -126,19 +194,27 @@ pub async fn build(
     now: DateTime<Utc>,
 ) -> Result<ReportDoc, StoreError> {
     let cals = calendars(store).await?;
-    let cur = input(store, period, tz).await?;
     let prev_period = period.previous();
-    let prev = input(store, &prev_period, tz).await?;
+    let cur = rollup::period_days(store, period, tz, &cals, now).await?;
+    let prev = rollup::period_days(store, &prev_period, tz, &cals, now).await?;
+    let (from, to) = period.bounds(tz);
+    let backlog = store.backlog_at(to).await?;
+    let prev_backlog = store.backlog_at(prev_period.bounds(tz).1).await?.len() as u64;
     let step = match period.kind {
         PeriodKind::Month => PeriodKind::Week,
         _ => PeriodKind::Day,
     };
-    let (from, to) = period.bounds(tz);
-    let trend = quality::trend(&cur, period, step, tz, &cals, now)
+    let trend = period
+        .split(step)
         .into_iter()
-        .map(|(p, m)| (if step == PeriodKind::Day { p.start.format("%a %m-%d").to_string() } else { p.label() }, m))
+        .map(|p| {
+            let label = if step == PeriodKind::Day { p.start.format("%a %m-%d").to_string() } else { p.label() };
+            // A week of a month counts only the month's days (its first and last may straddle).
+            (label, cur.total(p.start.max(period.start), p.end.min(period.end)).metrics(0))
+        })
         .collect();
     let agent_names = store.list_users().await?.into_iter().map(|u| (u.id.0.to_string(), u.name)).collect();
+    tracing::debug!(period = %period, from_rollups = cur.from_rollups, "report built");
     Ok(ReportDoc {
         period: period.label(),
         kind: period.kind,
@@ -147,27 +223,28 @@ pub async fn build(
         from,
         to,
         generated_at: now,
-        current: quality::compute(&cur, &cals, now),
-        previous: quality::compute(&prev, &cals, now),
+        current: cur.total(period.start, period.end).metrics(backlog.len() as u64),
+        previous: prev.total(prev_period.start, prev_period.end).metrics(prev_backlog),
         targets: targets.clone(),
         trend,
-        by_channel: quality::compute_by(&cur, Dimension::Channel, &cals, now),
-        by_team: quality::compute_by(&cur, Dimension::Team, &cals, now),
-        by_agent: quality::compute_by(&cur, Dimension::Agent, &cals, now),
+        by_channel: rollup::with_backlog(cur.by(Dimension::Channel), Dimension::Channel, &backlog),
+        by_team: rollup::with_backlog(cur.by(Dimension::Team), Dimension::Team, &backlog),
+        by_agent: rollup::with_backlog(cur.by(Dimension::Agent), Dimension::Agent, &backlog),
         agent_names,
-        review: review(&cur, &cals, now),
+        review: cur.review(),
     })
 }
+
+/// The reasons a case is in the review, in the order they are listed.
+pub const REVIEW_REASONS: [&str; 4] = ["sla_breached", "low_csat", "repeat_contact", "negative"];
 
 /// The case review: breaches, low CSAT, repeat contacts, negative sentiment; most reasons first.
 pub fn review(input: &MetricsInput, cals: &Calendars, now: DateTime<Utc>) -> Vec<ReviewCase> {
     let mut by_case: BTreeMap<i64, ReviewCase> = BTreeMap::new();
-    for (measure, reason) in [
-        (Measure::SlaBreached, "sla_breached"),
-        (Measure::LowCsat, "low_csat"),
-        (Measure::RepeatContacts, "repeat_contact"),
-        (Measure::Negative, "negative"),
-    ] {
+    for (measure, reason) in [Measure::SlaBreached, Measure::LowCsat, Measure::RepeatContacts, Measure::Negative]
+        .into_iter()
+        .zip(REVIEW_REASONS)
+    {
         for (id, case) in quality::drill(input, measure, cals, now) {
             if case == 0 {
                 continue;
@@ -226,14 +303,14 @@ pub fn summary(doc: &ReportDoc) -> Vec<SummaryRow> {
     let t = &doc.targets;
     let rows: Vec<RowSpec> = vec![
         ("conversations", "Conversations", |m| count(m.conversations), None, true),
-        ("response_rate", "Response rate", |m| m.response_rate, Some(t.response_rate), true),
+        ("response_rate", "Response rate", |m| m.response_rate, t.response_rate, true),
         ("first_response_mean_secs", "First response, mean (s)", |m| m.first_response.mean_secs, None, false),
         ("first_response_median_secs", "First response, median (s)", |m| m.first_response.median_secs, None, false),
         (
             "first_response_business_mean_secs",
             "First response, mean, business hours (s)",
             |m| m.first_response.business_mean_secs,
-            Some(t.first_response_business_secs),
+            t.first_response_business_secs,
             false,
         ),
         ("response_time_mean_secs", "Response time, mean (s)", |m| m.response_time.mean_secs, None, false),
@@ -244,50 +321,64 @@ pub fn summary(doc: &ReportDoc) -> Vec<SummaryRow> {
             None,
             false,
         ),
-        ("resolution_rate", "Resolution rate", |m| m.resolution_rate, Some(t.resolution_rate), true),
+        ("resolution_rate", "Resolution rate", |m| m.resolution_rate, t.resolution_rate, true),
         ("resolution_mean_secs", "Resolution time, mean (s)", |m| m.resolution_time.mean_secs, None, false),
         (
             "resolution_business_mean_secs",
             "Resolution time, mean, business hours (s)",
             |m| m.resolution_time.business_mean_secs,
-            None,
+            t.resolution_business_secs,
             false,
         ),
-        ("fcr_rate", "First-contact resolution", |m| m.fcr_rate, Some(t.fcr_rate), true),
-        ("repeat_contact_rate", "Repeat-contact rate", |m| m.repeat_contact_rate, None, false),
-        ("escalation_ratio", "Escalation ratio", |m| m.escalation_ratio, None, false),
+        ("fcr_rate", "First-contact resolution", |m| m.fcr_rate, t.fcr_rate, true),
+        ("repeat_contact_rate", "Repeat-contact rate", |m| m.repeat_contact_rate, t.repeat_contact_rate, false),
+        ("escalation_ratio", "Escalation ratio", |m| m.escalation_ratio, t.escalation_ratio, false),
         (
             "sla_first_response",
             "SLA attainment, first response",
             |m| sla_of(m, SlaMetric::FirstResponse),
-            Some(t.sla_attainment),
+            t.sla_attainment,
             true,
         ),
         (
             "sla_next_response",
             "SLA attainment, next response",
             |m| sla_of(m, SlaMetric::NextResponse),
-            Some(t.sla_attainment),
+            t.sla_attainment,
             true,
         ),
-        (
-            "sla_resolution",
-            "SLA attainment, resolution",
-            |m| sla_of(m, SlaMetric::Resolution),
-            Some(t.sla_attainment),
-            true,
-        ),
-        ("csat_percent", "CSAT (4-5 of all answers)", |m| m.csat.percent, Some(t.csat_percent), true),
-        ("csat_average", "CSAT average", |m| m.csat.average, None, true),
+        ("sla_resolution", "SLA attainment, resolution", |m| sla_of(m, SlaMetric::Resolution), t.sla_attainment, true),
+        ("csat_percent", "CSAT (4-5 of all answers)", |m| m.csat.percent, t.csat_percent, true),
+        ("csat_average", "CSAT average", |m| m.csat.average, t.csat_average, true),
         ("csat_answers", "CSAT answers", |m| count(m.csat.answers), None, true),
-        ("nps", "NPS", |m| m.nps.score, Some(t.nps), true),
+        ("nps", "NPS", |m| m.nps.score, t.nps, true),
         ("nps_answers", "NPS answers", |m| count(m.nps.answers), None, true),
         ("sentiment_negative", "Negative customer messages", |m| count(m.sentiment.negative), None, false),
         ("sentiment_neutral", "Neutral customer messages", |m| count(m.sentiment.neutral), None, true),
         ("sentiment_positive", "Positive customer messages", |m| count(m.sentiment.positive), None, true),
         ("backlog", "Backlog at the end", |m| count(m.backlog), None, false),
-        ("bot_deflection_rate", "Bot deflection rate", |m| m.bot.as_ref().and_then(|b| b.deflection_rate), None, true),
-        ("bot_handoff_rate", "Bot handoff rate", |m| m.bot.as_ref().and_then(|b| b.handoff_rate), None, false),
+        (
+            "bot_conversations",
+            "Conversations with the bot",
+            |m| m.bot.as_ref().map(|b| b.conversations as f64),
+            None,
+            true,
+        ),
+        (
+            "bot_deflection_rate",
+            "Bot deflection rate",
+            |m| m.bot.as_ref().and_then(|b| b.deflection_rate),
+            t.bot_deflection_rate,
+            true,
+        ),
+        (
+            "bot_handoff_rate",
+            "Bot handoff rate",
+            |m| m.bot.as_ref().and_then(|b| b.handoff_rate),
+            t.bot_handoff_rate,
+            false,
+        ),
+        ("bot_helpful_rate", "Bot answers that helped", |m| m.bot.as_ref().and_then(|b| b.helpful_rate), None, true),
     ];
     rows.into_iter()
         .map(|(key, label, f, target, higher_is_better)| SummaryRow {
@@ -352,8 +443,10 @@ pub fn esc(s: &str) -> String {
     o
 }
 
-/// The report's charts (SVG): volume, first response, CSAT/NPS and sentiment over the trend.
+/// The report's charts (SVG): volume, first response, SLA attainment, NPS, CSAT and sentiment
+/// over the trend.
 pub fn charts(doc: &ReportDoc) -> Vec<String> {
+    use switchboard_domain::sla::SlaMetric;
     let labels: Vec<String> = doc.trend.iter().map(|(l, _)| l.clone()).collect();
     let col = |f: &dyn Fn(&Metrics) -> f64| doc.trend.iter().map(|(_, m)| f(m)).collect::<Vec<f64>>();
     vec![
@@ -381,6 +474,37 @@ pub fn charts(doc: &ReportDoc) -> Vec<String> {
                     color: PALETTE[3],
                 },
             ],
+        ),
+        charts::lines(
+            "SLA attainment, %",
+            &labels,
+            &[
+                Series {
+                    name: "first response",
+                    values: col(&|m| 100.0 * sla_of(m, SlaMetric::FirstResponse).unwrap_or(0.0)),
+                    color: PALETTE[0],
+                },
+                Series {
+                    name: "next response",
+                    values: col(&|m| 100.0 * sla_of(m, SlaMetric::NextResponse).unwrap_or(0.0)),
+                    color: PALETTE[3],
+                },
+                Series {
+                    name: "resolution",
+                    values: col(&|m| 100.0 * sla_of(m, SlaMetric::Resolution).unwrap_or(0.0)),
+                    color: PALETTE[2],
+                },
+            ],
+        ),
+        charts::bars(
+            "NPS answers",
+            &labels,
+            &[
+                Series { name: "detractors", values: col(&|m| m.nps.detractors as f64), color: PALETTE[1] },
+                Series { name: "passives", values: col(&|m| m.nps.passives as f64), color: RGBGray::GRAY },
+                Series { name: "promoters", values: col(&|m| m.nps.promoters as f64), color: PALETTE[2] },
+            ],
+            true,
         ),
         charts::bars(
             "CSAT answers by score",
@@ -410,34 +534,53 @@ impl RGBGray {
     const GRAY: plotters::style::RGBColor = plotters::style::RGBColor(148, 163, 184);
 }
 
-/// A self-contained HTML page (inline SVG charts, no scripts).
-pub fn to_html(doc: &ReportDoc) -> String {
+/// A summary row's value as the documents print it: "not available" for bot figures of reports
+/// stored before the bot was counted.
+pub fn shown(doc: &ReportDoc, r: &SummaryRow, w: &Words, num: fn(Option<f64>) -> String) -> String {
+    if r.key.starts_with("bot_") && doc.current.bot.is_none() { w.get("reports-not-available") } else { num(r.current) }
+}
+
+/// "<from> to <to> (<zone>); compared with <previous>. Generated <at>." in `w`'s language.
+pub fn range_line(doc: &ReportDoc, w: &Words) -> String {
+    w.fill(
+        "reports-doc-range",
+        &[
+            ("from", &doc.from.to_rfc3339()),
+            ("to", &doc.to.to_rfc3339()),
+            ("tz", &doc.time_zone),
+            ("previous", &doc.previous_period),
+            ("at", &doc.generated_at.to_rfc3339()),
+        ],
+    )
+}
+
+/// A self-contained HTML page (inline SVG charts, no scripts) in `locale`.
+pub fn to_html(doc: &ReportDoc, locale: ReportLocale) -> String {
+    let w = Words(locale);
+    let title = w.fill("reports-doc-title", &[("period", &doc.period)]);
     let mut h = String::new();
-    h.push_str("<!doctype html><html><head><meta charset=\"utf-8\"><title>");
-    h.push_str(&esc(&format!("Service quality report {}", doc.period)));
+    h.push_str(&format!("<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>", locale.tag()));
+    h.push_str(&esc(&title));
     h.push_str("</title><style>body{font-family:sans-serif;max-width:960px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.miss{color:#b91c1c}.ok{color:#15803d}</style></head><body>");
+    let range = range_line(doc, &w);
+    h.push_str(&format!("<h1>{}</h1><p>{}</p>", esc(&title), esc(&range)));
     h.push_str(&format!(
-        "<h1>Service quality report {}</h1><p>{} – {} ({}); compared with {}. Generated {}.</p>",
-        esc(&doc.period),
-        esc(&doc.from.to_rfc3339()),
-        esc(&doc.to.to_rfc3339()),
-        esc(&doc.time_zone),
-        esc(&doc.previous_period),
-        esc(&doc.generated_at.to_rfc3339())
+        "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        esc(&w.get("reports-metric")),
+        esc(&w.get("reports-current")),
+        esc(&w.get("reports-previous")),
+        esc(&w.get("reports-target"))
     ));
-    h.push_str("<table><tr><th>Metric</th><th>This period</th><th>Previous</th><th>Target</th></tr>");
     for r in summary(doc) {
         let class = match r.meets_target() {
             Some(true) => " class=\"ok\"",
             Some(false) => " class=\"miss\"",
             None => "",
         };
-        let cur =
-            if r.key.starts_with("bot_") && r.current.is_none() { "not available".to_owned() } else { num(r.current) };
         h.push_str(&format!(
             "<tr><td>{}</td><td{class}>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(r.label),
-            esc(&cur),
+            esc(&w.metric(r.key)),
+            esc(&shown(doc, &r, &w, num)),
             esc(&num(r.previous)),
             esc(&num(r.target))
         ));
@@ -448,7 +591,15 @@ pub fn to_html(doc: &ReportDoc) -> String {
         h.push_str(&svg);
         h.push_str("</figure>");
     }
-    h.push_str("<h2>Agents</h2><table><tr><th>Agent</th><th>Conversations</th><th>Resolved</th><th>First response, mean (s)</th><th>CSAT</th></tr>");
+    h.push_str(&format!(
+        "<h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        esc(&w.get("reports-leaderboard")),
+        esc(&w.get("reports-dim-agent")),
+        esc(&w.metric("conversations")),
+        esc(&w.get("reports-doc-resolved")),
+        esc(&w.metric("first_response_mean_secs")),
+        esc(&w.metric("csat_percent"))
+    ));
     for (id, m) in &doc.by_agent {
         let name = doc.agent_names.get(id).cloned().unwrap_or_else(|| id.clone());
         h.push_str(&format!(
@@ -460,7 +611,11 @@ pub fn to_html(doc: &ReportDoc) -> String {
             esc(&num(m.csat.percent))
         ));
     }
-    h.push_str("</table><h2>Case review</h2><table><tr><th>Case</th><th>Why</th></tr>");
+    h.push_str(&format!(
+        "</table><h2>{}</h2><table><tr><th>#</th><th>{}</th></tr>",
+        esc(&w.get("reports-review")),
+        esc(&w.get("reports-doc-reasons"))
+    ));
     for c in &doc.review {
         h.push_str(&format!("<tr><td>SB-{:06}</td><td>{}</td></tr>", c.case_number, esc(&c.reasons.join(", "))));
     }

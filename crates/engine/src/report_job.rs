@@ -28,6 +28,29 @@ pub struct QualityConfig {
     pub report_tick: Duration,
     /// Mail each generated report here (none: keep it in the UI only).
     pub smtp: Option<crate::mail::SmtpConfig>,
+    /// Run the daily-rollup job on this node (crate::rollup).
+    pub rollups: bool,
+    /// Delay before its first round (start-up is not slowed by a backfill).
+    pub rollup_first: Duration,
+    /// Time between its rounds.
+    pub rollup_tick: Duration,
+    /// The language of generated reports (`en` or `zh-CN`).
+    pub report_locale: crate::report_text::ReportLocale,
+    /// A TrueType font (or collection) to embed in PDFs instead of the built-in subset.
+    pub pdf_font: Option<std::sync::Arc<[u8]>>,
+}
+
+impl QualityConfig {
+    /// A report as PDF in `locale`, with the configured font (the built-in one when it fails).
+    pub fn pdf(&self, doc: &crate::report::ReportDoc, locale: crate::report_text::ReportLocale) -> Vec<u8> {
+        if let Some(font) = &self.pdf_font {
+            match crate::pdf::to_pdf_with_font(doc, locale, font) {
+                Ok(p) => return p,
+                Err(e) => tracing::warn!(error = %e, "quality.pdf_font unusable; using the built-in font"),
+            }
+        }
+        crate::pdf::to_pdf(doc, locale)
+    }
 }
 
 impl Default for QualityConfig {
@@ -39,6 +62,11 @@ impl Default for QualityConfig {
             reports: true,
             report_tick: Duration::from_secs(600),
             smtp: None,
+            rollups: true,
+            rollup_first: Duration::from_secs(30),
+            rollup_tick: Duration::from_secs(300),
+            report_locale: crate::report_text::ReportLocale::En,
+            pdf_font: None,
         }
     }
 }
@@ -58,7 +86,7 @@ pub async fn round(store: &DynStore, cfg: &QualityConfig) -> Result<Vec<String>,
             done.push(label.clone());
         }
         if let Some(smtp) = &cfg.smtp {
-            mail_if_needed(store, smtp, &label).await?;
+            mail_if_needed(store, smtp, cfg, &label).await?;
         }
     }
     Ok(done)
@@ -66,13 +94,18 @@ pub async fn round(store: &DynStore, cfg: &QualityConfig) -> Result<Vec<String>,
 
 /// Mails the stored report of `period` unless it was mailed. A failure is logged and retried next
 /// round; two nodes may both send in the moment between sending and recording (at least once).
-async fn mail_if_needed(store: &DynStore, smtp: &crate::mail::SmtpConfig, period: &str) -> Result<(), StoreError> {
+async fn mail_if_needed(
+    store: &DynStore,
+    smtp: &crate::mail::SmtpConfig,
+    cfg: &QualityConfig,
+    period: &str,
+) -> Result<(), StoreError> {
     let Some(r) = store.get_report(period).await? else { return Ok(()) };
     if r.state != "done" || r.emailed_at.is_some() {
         return Ok(());
     }
     let Some(doc) = r.document.and_then(|d| serde_json::from_value::<report::ReportDoc>(d).ok()) else { return Ok(()) };
-    match crate::mail::send_report(smtp, &doc).await {
+    match crate::mail::send_report(smtp, &doc, cfg).await {
         Ok(()) => {
             store.mark_report_emailed(period, Utc::now()).await?;
             tracing::info!(period, recipients = smtp.to.len(), "quality report mailed");

@@ -237,12 +237,19 @@ pub(crate) async fn run(
     }
 }
 
+/// An answer found in an inbound event.
+struct Found {
+    survey: Survey,
+    score: i32,
+    comment: String,
+    via: &'static str,
+    /// The message also asks for something: thread it after recording the score.
+    follow_up: bool,
+}
+
 /// What an inbound event answers, if anything: a survey button press, or a typed score on a
 /// thread whose contact has an open survey.
-async fn answer_of(
-    store: &DynStore,
-    ev: &StoredEvent,
-) -> Result<Option<(Survey, i32, String, &'static str)>, StoreError> {
+async fn answer_of(store: &DynStore, ev: &StoredEvent) -> Result<Option<Found>, StoreError> {
     let e = &ev.event;
     if let Some(data) = e.extra.get("button_data").and_then(|v| v.as_str()) {
         let Some((kind, id, score)) = parse_button_data(data) else { return Ok(None) };
@@ -251,7 +258,7 @@ async fn answer_of(
         if s.kind != kind || s.channel != e.channel.as_str() {
             return Ok(None);
         }
-        return Ok(Some((s, score, String::new(), "button")));
+        return Ok(Some(Found { survey: s, score, comment: String::new(), via: "button", follow_up: false }));
     }
     // Cheap check first: only text that opens with a score can be an answer.
     if parse_answer(SurveyKind::Csat, &e.text).is_none() && parse_answer(SurveyKind::Nps, &e.text).is_none() {
@@ -262,20 +269,32 @@ async fn answer_of(
     else {
         return Ok(None);
     };
-    Ok(parse_answer(s.kind, &e.text).map(|a| (s, a.score, a.comment, "text")))
+    Ok(parse_answer(s.kind, &e.text).map(|a| Found {
+        survey: s,
+        score: a.score,
+        comment: a.comment,
+        via: "text",
+        follow_up: a.follow_up,
+    }))
 }
 
 /// Takes the survey answers out of a batch of events (recording each on its survey and marking
-/// the event processed) and returns the rest, in order, for threading.
+/// the event processed) and returns the rest, in order, for threading. An answer that still asks
+/// for something ("5 stars but still no refund") is recorded and threaded too, so it reaches a
+/// person (and reopens the conversation).
 pub async fn take_answers(store: &DynStore, bus: &Bus, events: Vec<StoredEvent>) -> Vec<StoredEvent> {
     let mut rest = Vec::with_capacity(events.len());
     for ev in events {
         match answer_of(store, &ev).await {
-            Ok(Some((s, score, comment, via))) => {
-                match store.answer_survey(s.id, score, &comment, via, Some(&ev), Utc::now()).await {
+            Ok(Some(Found { survey: s, score, comment, via, follow_up })) => {
+                let event = (!follow_up).then_some(&ev);
+                match store.answer_survey(s.id, score, &comment, via, event, Utc::now()).await {
                     Ok(done) => {
-                        tracing::info!(survey_id = %s.id, score, via, "survey answered");
+                        tracing::info!(survey_id = %s.id, score, via, follow_up, "survey answered");
                         bus.publish(RealtimeEvent::new("conversation.updated", done.conversation_id, None, None)).await;
+                        if follow_up {
+                            rest.push(ev);
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(survey_id = %s.id, error = %e, "survey answer not recorded; threading it");

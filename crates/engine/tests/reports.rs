@@ -11,6 +11,7 @@ use switchboard_domain::{ContactId, ConversationId, Direction, Priority, Status,
 use switchboard_engine::mail::SmtpConfig;
 use switchboard_engine::report::{self, to_csv, to_html};
 use switchboard_engine::report_job::{self, QualityConfig};
+use switchboard_engine::report_text::ReportLocale;
 use switchboard_store::quality::{HistoryConversation, HistoryMessage};
 use switchboard_store::{DynStore, StoreOptions};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -99,6 +100,7 @@ fn conversation(n: i64, created: chrono::DateTime<Utc>, agent: UserId) -> Histor
         escalations: vec![],
         clocks: vec![],
         answers: vec![(SurveyKind::Csat, if n == 1 { 5 } else { 1 }, created + Duration::hours(3))],
+        bot_outcomes: Vec::new(),
     }
 }
 
@@ -161,13 +163,28 @@ async fn last_week_is_reported_and_mailed_once() {
     assert!(csv.contains("\nsummary,csat_percent,0.5000,,0.8500,false\n"), "{csv}");
     assert!(csv.contains("\nsummary,first_response_mean_secs,1800,,,\n"), "{csv}");
     assert!(csv.contains("\nreview,2,\"low_csat\",,,\n"), "{csv}");
-    let html = to_html(&doc);
+    let html = to_html(&doc, ReportLocale::En);
     assert!(html.contains("<svg") && !html.contains("<script"));
     assert!(html.contains(&format!("Service quality report {}", week.label())));
-    let pdf = switchboard_engine::pdf::to_pdf(&doc);
+    let pdf = switchboard_engine::pdf::to_pdf(&doc, ReportLocale::En);
     assert!(pdf.starts_with(b"%PDF-"));
     let text = String::from_utf8_lossy(&pdf);
     assert!(text.contains("Service quality report") && text.contains("SB-000002"), "PDF text is uncompressed");
+    assert!(!text.contains("FontFile2"), "Latin text embeds no font");
+
+    // In Chinese: the labels come from the zh-CN catalogue and the PDF embeds a font subset
+    // whose ToUnicode map lets the text be copied.
+    let html = to_html(&doc, ReportLocale::ZhCn);
+    assert!(html.contains(&format!("服务质量报告 {}", week.label())) && html.contains("回复率"), "{html}");
+    let pdf = switchboard_engine::pdf::to_pdf(&doc, ReportLocale::ZhCn);
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(text.contains("/FontFile2") && text.contains("/Identity-H") && text.contains("/ToUnicode"));
+    assert!(text.contains("+WenQuanYiMicroHei"));
+    let cmap = text.to_ascii_uppercase();
+    for c in "服务质量报告回复率".chars() {
+        assert!(cmap.contains(&format!("<{:04X}>", c as u32)), "{c} is in the ToUnicode map");
+    }
+    assert!(pdf.len() < 60_000, "a subset, not the whole font: {} bytes", pdf.len());
     store.close().await;
 }
 

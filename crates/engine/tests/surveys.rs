@@ -51,7 +51,10 @@ async fn conv(store: &DynStore) -> Conversation {
     store.list_conversations(&Default::default()).await.unwrap().items[0].conversation.clone()
 }
 
-async fn scenario(store: DynStore) {
+/// An API channel with CSAT on, one conversation answered by an agent, resolved and asked.
+async fn asked(
+    store: &DynStore,
+) -> (Engine, Conversation, switchboard_store::quality::Survey, switchboard_domain::UserId) {
     store
         .upsert_channel(&ChannelRecord {
             slug: ChannelSlug::parse("api").unwrap(),
@@ -85,8 +88,8 @@ async fn scenario(store: DynStore) {
     };
     let engine = Engine::start(store.clone(), config).await;
     store.append_inbound(vec![event("e1", "My parcel never arrived", None)]).await.unwrap();
-    drain(&engine, &store).await;
-    let c = conv(&store).await;
+    drain(&engine, store).await;
+    let c = conv(store).await;
     let agent = store
         .create_user(&NewUser { email: "li@x.test".into(), name: "Li".into(), role: Role::Agent, password_hash: None })
         .await
@@ -107,11 +110,15 @@ async fn scenario(store: DynStore) {
     store.update_conversation(c.id, &patch, Some(agent.id)).await.unwrap();
 
     let wake = tokio::sync::Notify::new();
-    assert_eq!(surveys::round(&store, engine.bus(), &wake, None).await.unwrap(), 1);
-    assert_eq!(surveys::round(&store, engine.bus(), &wake, None).await.unwrap(), 0, "asked once");
+    assert_eq!(surveys::round(store, engine.bus(), &wake, None).await.unwrap(), 1);
+    assert_eq!(surveys::round(store, engine.bus(), &wake, None).await.unwrap(), 0, "asked once");
     let history = store.contact_surveys(c.contact_id, 10).await.unwrap();
     assert_eq!(history.len(), 1);
-    let survey = history[0].clone();
+    (engine, c, history[0].clone(), agent.id)
+}
+
+async fn scenario(store: DynStore) {
+    let (engine, c, survey, agent) = asked(&store).await;
     assert_eq!(survey.state, SurveyState::Sent);
     let question = store.get_message(survey.message_id.unwrap()).await.unwrap().unwrap();
     assert_eq!((question.direction, question.author_id), (Direction::Outbound, Some(AUTOMATION_USER)));
@@ -126,7 +133,7 @@ async fn scenario(store: DynStore) {
     let s = store.get_survey(survey.id).await.unwrap().unwrap();
     assert_eq!((s.state, s.score, s.comment.as_deref()), (SurveyState::Answered, Some(4), Some("thanks, quick help")));
     assert_eq!(s.answered_via.as_deref(), Some("text"));
-    assert_eq!((s.agent_id, s.conversation_id), (Some(agent.id), c.id));
+    assert_eq!((s.agent_id, s.conversation_id), (Some(agent), c.id));
     let now = conv(&store).await;
     assert_eq!((now.status, now.reopen_count), (Status::Resolved, 0));
     assert_eq!(store.list_messages(c.id).await.unwrap().len(), messages_before);
@@ -145,6 +152,45 @@ async fn scenario(store: DynStore) {
     assert_eq!((now.status, now.reopen_count), (Status::Open, 1), "a real message reopens");
     assert_eq!(store.list_messages(c.id).await.unwrap().len(), messages_before + 1);
     engine.shutdown(StdDuration::from_secs(5)).await;
+}
+
+/// "2 items are missing" is a message, not a score; "5 stars but still no refund" is both.
+async fn ambiguous(store: DynStore) {
+    let (engine, c, survey, agent) = asked(&store).await;
+    let messages_before = store.list_messages(c.id).await.unwrap().len();
+    store.append_inbound(vec![event("a1", "2 items are missing from my order", None)]).await.unwrap();
+    drain(&engine, &store).await;
+    assert_eq!(store.get_survey(survey.id).await.unwrap().unwrap().state, SurveyState::Sent, "not an answer");
+    let now = conv(&store).await;
+    assert_eq!((now.status, now.reopen_count), (Status::Open, 1), "threaded: it reopens");
+    assert_eq!(store.list_messages(c.id).await.unwrap().len(), messages_before + 1);
+
+    let patch = ConversationPatch { status: Some(Status::Resolved), ..Default::default() };
+    store.update_conversation(c.id, &patch, Some(agent)).await.unwrap();
+    store.append_inbound(vec![event("a2", "5 stars but still no refund", None)]).await.unwrap();
+    drain(&engine, &store).await;
+    let s = store.get_survey(survey.id).await.unwrap().unwrap();
+    assert_eq!((s.state, s.score, s.comment.as_deref()), (SurveyState::Answered, Some(5), Some("but still no refund")));
+    let now = conv(&store).await;
+    assert_eq!((now.status, now.reopen_count), (Status::Open, 2), "the complaint reaches a person");
+    let messages = store.list_messages(c.id).await.unwrap();
+    assert_eq!(messages.len(), messages_before + 2);
+    assert_eq!(messages.last().unwrap().text, "5 stars but still no refund");
+    engine.shutdown(StdDuration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn ambiguous_answers_are_threaded_when_they_ask_for_something() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let store = switchboard_store::open(path.to_str().unwrap(), &StoreOptions::default()).await.unwrap();
+    ambiguous(store).await;
+    if let Ok(admin) = std::env::var("TEST_DATABASE_URL") {
+        let (url, db) = switchboard_store::postgres::create_scratch_database(&admin, "sb_surveys_amb").await.unwrap();
+        let store = switchboard_store::open(&url, &StoreOptions::default()).await.unwrap();
+        ambiguous(store).await;
+        switchboard_store::postgres::drop_scratch_database(&admin, &db).await.ok();
+    }
 }
 
 #[tokio::test]

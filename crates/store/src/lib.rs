@@ -17,6 +17,7 @@ mod migrations;
 pub mod postgres;
 pub mod quality;
 mod records;
+pub mod rollup;
 pub mod routing;
 pub mod sqlite;
 pub mod telegram;
@@ -132,6 +133,7 @@ pub trait Store:
     + WidgetStore
     + contact_notes::ContactNoteStore
     + QualityStore
+    + rollup::RollupStore
     + KbStore
     + MessageEditStore
     + WidgetMergeStore

@@ -24,6 +24,11 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 10, name: "quality", sql: include_str!("../migrations/sqlite/0010_quality.sql") },
     Migration { version: 11, name: "ui_admin", sql: include_str!("../migrations/sqlite/0011_ui_admin.sql") },
     Migration { version: 12, name: "tg", sql: include_str!("../migrations/sqlite/0012_tg.sql") },
+    Migration {
+        version: 13,
+        name: "quality_rollups",
+        sql: include_str!("../migrations/sqlite/0013_quality_rollups.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -43,4 +48,9 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 10, name: "quality", sql: include_str!("../migrations/postgres/0010_quality.sql") },
     Migration { version: 11, name: "ui_admin", sql: include_str!("../migrations/postgres/0011_ui_admin.sql") },
     Migration { version: 12, name: "tg", sql: include_str!("../migrations/postgres/0012_tg.sql") },
+    Migration {
+        version: 13,
+        name: "quality_rollups",
+        sql: include_str!("../migrations/postgres/0013_quality_rollups.sql"),
+    },
 ];

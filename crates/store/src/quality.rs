@@ -197,6 +197,8 @@ pub struct HistoryConversation {
     pub clocks: Vec<TrackedClock>,
     /// Answered surveys: (kind, score, answered_at).
     pub answers: Vec<(SurveyKind, i32, DateTime<Utc>)>,
+    /// The FAQ bot's outcomes: (outcome, when).
+    pub bot_outcomes: Vec<(crate::kb::BotOutcomeKind, DateTime<Utc>)>,
 }
 
 /// Surveys, metric rows and reports.
@@ -275,4 +277,22 @@ pub trait QualityStore: Send + Sync {
     async fn list_reports(&self) -> Result<Vec<ReportRecord>>;
     /// One report with its document.
     async fn get_report(&self, period: &str) -> Result<Option<ReportRecord>>;
+}
+
+/// Whether a message author is a person: automatic messages (acknowledgements, rules, surveys)
+/// and the FAQ bot's never count as an agent's reply (docs/metrics.md).
+pub fn is_person(author: Uuid) -> bool {
+    author != crate::routing::AUTOMATION_USER.0 && author != crate::kb::BOT_USER.0
+}
+
+/// Adds `n` outcomes of `kind` to a conversation's bot trace.
+pub(crate) fn add_bot(t: &mut switchboard_domain::quality::BotTrace, kind: crate::kb::BotOutcomeKind, n: i64) {
+    use crate::kb::BotOutcomeKind as K;
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    match kind {
+        K::Answered => t.answers = t.answers.saturating_add(n),
+        K::Helped => t.helped = t.helped.saturating_add(n),
+        K::NotHelped => t.not_helped = t.not_helped.saturating_add(n),
+        K::HandedOff => t.handed_off = t.handed_off || n > 0,
+    }
 }

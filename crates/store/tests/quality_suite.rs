@@ -14,6 +14,7 @@ use switchboard_domain::sla::{SlaClock, SlaMetric, SlaTarget, TimeBasis, Tracked
 use switchboard_domain::survey::SurveyKind;
 use switchboard_domain::{ContactId, ConversationId, Direction, Priority, Status, UserId};
 use switchboard_store::DynStore;
+use switchboard_store::kb::BotOutcomeKind;
 use switchboard_store::quality::{HistoryConversation, HistoryMessage, SurveyCandidate, SurveySettings, SurveyState};
 use uuid::Uuid;
 
@@ -118,6 +119,7 @@ fn base(
         escalations: Vec::new(),
         clocks: Vec::new(),
         answers: Vec::new(),
+        bot_outcomes: Vec::new(),
     }
 }
 
@@ -157,6 +159,23 @@ fn history() -> Vec<HistoryConversation> {
         Some("2026-11-16T09:00:00Z"),
     )];
     a.answers = vec![(SurveyKind::Csat, 5, utc("2026-11-17T10:00:00Z"))];
+    // The FAQ bot answered at once (its message is no agent reply: the first response stays
+    // 09:00), the customer said it did not help, and it handed over.
+    a.messages.insert(
+        1,
+        HistoryMessage {
+            direction: Direction::Outbound,
+            author_id: Some(switchboard_store::kb::BOT_USER),
+            text: "🤖 Automated answer".into(),
+            at: utc("2026-11-16T08:00:02Z"),
+            triage: None,
+        },
+    );
+    a.bot_outcomes = vec![
+        (BotOutcomeKind::Answered, utc("2026-11-16T08:00:02Z")),
+        (BotOutcomeKind::NotHelped, utc("2026-11-16T08:05:00Z")),
+        (BotOutcomeKind::HandedOff, utc("2026-11-16T08:05:00Z")),
+    ];
 
     // #2 B: Fri 15:00Z (16:00 Berlin), first reply Mon 23rd 08:30Z: 235800 s around the clock,
     // 5400 s of business hours (Fri 16–17, Mon 09–09:30). Open; escalated; first-response SLA breached.
@@ -193,6 +212,11 @@ fn history() -> Vec<HistoryConversation> {
     c.repeat_of = Some(conv_id(1));
     c.messages = vec![customer("2026-11-18T12:00:00Z", Some(("en", "refund", "negative")))];
     c.answers = vec![(SurveyKind::Nps, 3, utc("2026-11-19T09:00:00Z"))];
+    // The bot answered, the customer said it helped, and no person ever replied: deflected.
+    c.bot_outcomes = vec![
+        (BotOutcomeKind::Answered, utc("2026-11-18T12:00:05Z")),
+        (BotOutcomeKind::Helped, utc("2026-11-18T12:10:00Z")),
+    ];
 
     // #4 D: Thu 07:00Z (before opening), reply 07:30Z (1800 s, business 0), closed at 09:00Z
     // (7200 s; business 08:00–09:00Z = 3600). First-contact resolution. CSAT 2, NPS 10.
@@ -221,6 +245,8 @@ fn history() -> Vec<HistoryConversation> {
     )];
     d.answers =
         vec![(SurveyKind::Csat, 2, utc("2026-11-19T10:00:00Z")), (SurveyKind::Nps, 10, utc("2026-11-19T10:05:00Z"))];
+    // The bot handed over at once (an angry customer).
+    d.bot_outcomes = vec![(BotOutcomeKind::HandedOff, utc("2026-11-19T07:00:05Z"))];
 
     // #5 E: from the week before, still open (backlog); its CSAT 4 arrives in this week.
     let mut e =
@@ -237,7 +263,20 @@ fn history() -> Vec<HistoryConversation> {
     let mut g = base(7, "wa", None, None, Priority::Urgent, 5, "2026-11-22T22:30:00Z", Status::Open, None);
     g.messages = vec![customer("2026-11-22T22:30:00Z", None)];
     g.clocks = vec![clock(SlaMetric::FirstResponse, 525_600, TimeBasis::Calendar, "2026-11-22T22:30:00Z", 0, None)];
+    // The bot answered and then handed over: not deflected, though no person replied yet.
+    g.bot_outcomes = vec![
+        (BotOutcomeKind::Answered, utc("2026-11-22T22:30:05Z")),
+        (BotOutcomeKind::HandedOff, utc("2026-11-22T22:31:00Z")),
+    ];
     vec![a, b, c, d, e, f, g]
+}
+
+/// (handed over on wa, deflected on tg).
+fn by_bot_channel(input: &MetricsInput, cals: &Calendars, now: DateTime<Utc>) -> (u64, u64) {
+    let by = quality::compute_by(input, Dimension::Channel, cals, now);
+    let (wa, tg) = (by["wa"].bot.clone().unwrap(), by["tg"].bot.clone().unwrap());
+    assert_eq!((wa.conversations, tg.conversations), (2, 2));
+    (wa.handed_off + tg.handed_off, tg.deflected + wa.deflected)
 }
 
 fn calendars() -> Calendars {
@@ -319,7 +358,14 @@ async fn metrics_match_the_hand_computed_week() {
         // Sentiment: A negative + positive, B neutral, C negative, D positive (E, F outside).
         assert_eq!((m.sentiment.negative, m.sentiment.neutral, m.sentiment.positive), (2, 1, 2));
         assert_eq!(m.backlog, 3, "B, E and G wait at the end of the week");
-        assert_eq!(m.bot, None, "bot outcomes are not wired yet");
+        // Bot: A, C, D, G took part; A, C, G got an article; only C was dealt with by the bot
+        // alone (A, D, G were handed over); one "helped" (C) and one "did not help" (A).
+        let bot = m.bot.clone().unwrap();
+        assert_eq!((bot.conversations, bot.answered, bot.deflected, bot.handed_off), (4, 3, 1, 3));
+        close(bot.deflection_rate, 0.25);
+        close(bot.handoff_rate, 0.75);
+        assert_eq!((bot.helped, bot.not_helped), (1, 1));
+        close(bot.helpful_rate, 0.5);
 
         let cals = calendars();
         let cases = |measure| quality::drill(&input, measure, &cals, now).into_iter().map(|x| x.1).collect::<Vec<_>>();
@@ -330,6 +376,9 @@ async fn metrics_match_the_hand_computed_week() {
         assert_eq!(cases(Measure::Backlog), vec![2, 5, 7]);
         assert_eq!(cases(Measure::Unanswered), vec![3, 7]);
         assert_eq!(cases(Measure::Negative), vec![1, 3]);
+        assert_eq!(cases(Measure::BotDeflected), vec![3]);
+        assert_eq!(cases(Measure::BotHandedOff), vec![1, 4, 7]);
+        assert_eq!(by_bot_channel(&input, &cals, now), (3, 1), "wa: A and G handed over; tg: C deflected");
 
         let by_channel = quality::compute_by(&input, Dimension::Channel, &cals, now);
         assert_eq!(by_channel.keys().collect::<Vec<_>>(), vec!["tg", "wa"]);
@@ -456,6 +505,51 @@ async fn reports_are_claimed_once_and_kept() {
         assert_eq!(r.document, Some(doc));
         assert!(r.emailed_at.is_some());
         assert!(store.get_report("2026-W01").await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rollup_rows_cursor_changes_and_backlog() {
+    use switchboard_store::rollup::RollupRow;
+    for_each_backend(|store| async move {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 16).unwrap();
+        let row =
+            |dim: &str, key: &str, data: &str| RollupRow { day, dim: dim.into(), key: key.into(), data: data.into() };
+        let at = utc("2026-11-20T00:00:00Z");
+        store
+            .put_rollup_day("Europe/Berlin", day, vec![row("", "", "{}"), row("channel", "wa", "{\"a\":1}")], at)
+            .await
+            .unwrap();
+        store.put_rollup_day("Europe/Berlin", day, vec![row("", "", "{\"b\":2}")], at).await.unwrap();
+        let rows = store.rollup_rows("Europe/Berlin", day, day).await.unwrap();
+        assert_eq!(rows, vec![row("", "", "{\"b\":2}")], "a day's rows are replaced as a whole");
+        assert!(store.rollup_rows("UTC", day, day).await.unwrap().is_empty(), "per time zone");
+        assert_eq!(store.rollup_days("Europe/Berlin", day - Duration::days(3), day).await.unwrap(), vec![day]);
+
+        assert_eq!(store.rollup_cursor("UTC").await.unwrap(), None);
+        store.set_rollup_cursor("UTC", at).await.unwrap();
+        store.set_rollup_cursor("UTC", at + Duration::hours(1)).await.unwrap();
+        assert_eq!(store.rollup_cursor("UTC").await.unwrap(), Some(at + Duration::hours(1)));
+
+        assert_eq!(store.first_conversation_at().await.unwrap(), None);
+        store.import_history(history()).await.unwrap();
+        assert_eq!(store.first_conversation_at().await.unwrap(), Some(utc("2026-11-13T10:00:00Z")));
+        // Everything imported counts as changed since before the history; C's NPS answer too.
+        let changed = store.changed_since(utc("2026-11-19T08:00:00Z")).await.unwrap();
+        assert!(changed.contains(&utc("2026-11-19T09:00:00Z")), "C's NPS answer");
+        assert!(changed.contains(&utc("2026-11-20T15:00:00Z")), "B, updated on the 23rd");
+        assert!(!changed.contains(&utc("2026-11-16T08:00:00Z")), "A: nothing since the 17th");
+
+        let cases = |v: Vec<switchboard_domain::quality::BacklogRecord>| {
+            v.into_iter().map(|b| b.case_number).collect::<Vec<_>>()
+        };
+        assert_eq!(cases(store.backlog_at(utc("2026-11-22T23:00:00Z")).await.unwrap()), vec![2, 5, 7]);
+        assert_eq!(cases(store.backlog_at(utc("2026-11-16T12:00:00Z")).await.unwrap()), vec![1, 5], "A until 13:00");
+        let (from, to) = Period::parse("2026-W47").unwrap().bounds(BERLIN);
+        let cohort = store.cohort_input(from, to).await.unwrap();
+        assert!(cohort.backlog.is_empty());
+        assert_eq!(cohort.conversations.len(), 5);
     })
     .await;
 }

@@ -151,6 +151,7 @@ async fn supervisors_see_dashboards_drill_down_and_export() {
             escalations: vec![],
             clocks: vec![],
             answers: vec![(SurveyKind::Csat, 2, created + Duration::minutes(55))],
+            bot_outcomes: vec![(switchboard_store::kb::BotOutcomeKind::HandedOff, created)],
         }])
         .await
         .unwrap();
@@ -166,10 +167,14 @@ async fn supervisors_see_dashboards_drill_down_and_export() {
     let (status, _, page) = boss.get("/reports").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(&format!("Service quality {}", week.label())));
-    assert!(page.matches("<svg").count() >= 4, "charts are inline SVG");
+    assert!(page.matches("<svg").count() >= 6, "charts are inline SVG");
+    assert!(page.contains("SLA attainment, %") && page.contains("NPS answers"), "SLA and NPS charts");
     assert!(page.contains("Lin"), "the leaderboard names the agent");
     assert!(page.contains("SB-000042"), "the case review lists the low CSAT case");
-    assert!(page.contains("not available"), "bot rates are not invented");
+    assert!(page.contains("Bot handoff rate") && page.contains("Conversations with the bot"));
+    assert!(page.contains("measure=bot_handed_off"), "the bot's numbers drill down");
+    let (_, _, handed) = boss.get(&format!("/reports/drill?period={}&measure=bot_handed_off", week.label())).await;
+    assert!(handed.contains("href=\"/c/SB-000042\""), "{handed}");
 
     let (status, _, drill) = boss.get(&format!("/reports/drill?period={}&measure=low_csat", week.label())).await;
     assert_eq!(status, StatusCode::OK);
@@ -184,9 +189,14 @@ async fn supervisors_see_dashboards_drill_down_and_export() {
     assert_eq!((status, ctype.as_str()), (StatusCode::OK, "text/csv; charset=utf-8"));
     assert!(csv.contains("\nsummary,conversations,1,0,,\n"), "{csv}");
     assert!(csv.contains("\nsummary,csat_percent,0,,0.8500,false\n"), "{csv}");
+    assert!(csv.contains("\nsummary,bot_handoff_rate,1,,,\n"), "{csv}");
     let (_, ctype, pdf) = boss.get(&format!("/reports/export/{}/pdf", week.label())).await;
     assert_eq!(ctype, "application/pdf");
-    assert!(pdf.starts_with("%PDF-"));
+    assert!(pdf.starts_with("%PDF-") && !pdf.contains("FontFile2"), "English: Helvetica, nothing embedded");
+    let (_, _, pdf) = boss.get(&format!("/reports/export/{}/pdf?lang=zh-CN", week.label())).await;
+    assert!(pdf.contains("/FontFile2") && pdf.contains("WenQuanYiMicroHei"), "Chinese: a font subset");
+    let (_, _, html) = boss.get(&format!("/reports/export/{}/html?lang=zh-CN", week.label())).await;
+    assert!(html.contains("服务质量报告") && html.contains("机器人转人工率"), "{html}");
     let (_, _, json) = boss.get(&format!("/reports/export/{}/json", week.label())).await;
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["current"]["first_response"]["mean_secs"], 1200.0);
@@ -244,6 +254,7 @@ async fn the_signed_web_survey_link_records_one_answer() {
             escalations: vec![],
             clocks: vec![],
             answers: vec![],
+            bot_outcomes: Vec::new(),
         }])
         .await
         .unwrap();

@@ -7,6 +7,7 @@ mod contact_notes;
 mod edits;
 mod kb;
 mod quality;
+mod rollup;
 mod routing;
 mod search;
 mod telegram;

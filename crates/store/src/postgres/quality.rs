@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use switchboard_domain::quality::{
-    AnswerRecord, Attrs, BacklogRecord, ConvRecord, MetricsInput, SentimentRecord, Turn,
+    AnswerRecord, Attrs, BacklogRecord, BotTrace, ConvRecord, MetricsInput, SentimentRecord, Turn,
 };
 use switchboard_domain::sla::TrackedClock;
 use switchboard_domain::survey::SurveyKind;
@@ -16,9 +16,11 @@ use switchboard_domain::{ContactId, ConversationId, Direction, FactKind, Message
 use uuid::Uuid;
 
 use super::{PgStore, Tx, add_fact};
+use crate::kb::BotOutcomeKind;
 use crate::quality::{
     HistoryConversation, QualityStore, ReportRecord, Survey, SurveyCandidate, SurveySettings, SurveyState,
 };
+use crate::quality::{add_bot, is_person};
 use crate::routing::AUTOMATION_USER;
 use crate::{Result, StoreError, StoredEvent};
 
@@ -103,7 +105,7 @@ async fn import_one(tx: &mut Tx<'_>, h: &HistoryConversation) -> Result<()> {
     let first_response = h
         .messages
         .iter()
-        .find(|m| m.direction == Direction::Outbound && m.author_id.is_some_and(|a| a != AUTOMATION_USER))
+        .find(|m| m.direction == Direction::Outbound && m.author_id.is_some_and(|a| is_person(a.0)))
         .map(|m| m.at);
     sqlx::query(
         "INSERT INTO conversations (id, case_number, channel, thread_key, contact_id, status, priority, team, assignee_id, \
@@ -181,6 +183,20 @@ async fn import_one(tx: &mut Tx<'_>, h: &HistoryConversation) -> Result<()> {
         .execute(&mut **tx)
         .await?;
     }
+    for (kind, at) in &h.bot_outcomes {
+        sqlx::query(
+            "INSERT INTO bot_outcomes (id, conversation_id, message_id, channel_slug, outcome, reason, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'import', $6)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(h.id.0)
+        .bind(Uuid::now_v7())
+        .bind(&h.channel)
+        .bind(kind.as_str())
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    }
     for (kind, score, at) in &h.answers {
         sqlx::query(
             "INSERT INTO surveys (id, conversation_id, contact_id, channel, kind, state, agent_id, team, score, \
@@ -201,134 +217,168 @@ async fn import_one(tx: &mut Tx<'_>, h: &HistoryConversation) -> Result<()> {
     Ok(())
 }
 
+pub(super) async fn metrics_input(
+    pool: &sqlx::PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    with_backlog: bool,
+) -> Result<MetricsInput> {
+    // One snapshot for every query.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT c.id, c.case_number, c.contact_id, c.status, c.created_at, c.resolved_at, c.reopen_count, \
+         c.repeat_of IS NOT NULL, \
+         EXISTS (SELECT 1 FROM conversation_facts f WHERE f.conversation_id = c.id AND f.kind = '{esc}'), \
+         (SELECT rs.clocks FROM routing_state rs WHERE rs.conversation_id = c.id), \
+         CASE WHEN c.resolved_at IS NULL THEN NULL ELSE (SELECT MIN(o.created_at) FROM conversations o \
+            WHERE o.contact_id = c.contact_id AND o.id <> c.id AND o.created_at >= c.resolved_at) END, \
+         {ATTR_COLS} \
+         FROM conversations c WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY c.created_at, c.id",
+        esc = FactKind::SlaEscalated.as_str()
+    ))
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut convs = Vec::with_capacity(rows.len());
+    let mut index: HashMap<Uuid, usize> = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let clocks: Option<String> = r.try_get(9)?;
+        let clocks: Vec<TrackedClock> = match clocks {
+            Some(s) => serde_json::from_str(&s)?,
+            None => Vec::new(),
+        };
+        let id: Uuid = r.try_get(0)?;
+        index.insert(id, convs.len());
+        convs.push(ConvRecord {
+            id: ConversationId(id),
+            case_number: r.try_get(1)?,
+            contact_id: ContactId(r.try_get(2)?),
+            status: parse_at::<Status>(r, 3)?,
+            created_at: r.try_get(4)?,
+            resolved_at: r.try_get(5)?,
+            reopen_count: r.try_get(6)?,
+            repeat_contact: r.try_get(7)?,
+            escalated: r.try_get(8)?,
+            clocks: clocks.into_iter().map(|t| t.clock).collect(),
+            next_contact_at: r.try_get(10)?,
+            attrs: attrs_at(r, 11)?,
+            turns: Vec::new(),
+            bot: BotTrace::default(),
+        });
+    }
+    let rows = sqlx::query(
+        "SELECT m.conversation_id, m.created_at, m.direction, m.author_id FROM messages m \
+         JOIN conversations c ON c.id = m.conversation_id \
+         WHERE c.created_at >= $1 AND c.created_at < $2 AND m.direction IN ('inbound', 'outbound') \
+         ORDER BY m.conversation_id, m.created_at, m.id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in &rows {
+        let conv: Uuid = r.try_get(0)?;
+        let dir: Direction = parse_at(r, 2)?;
+        let author: Option<Uuid> = r.try_get(3)?;
+        let turn = match dir {
+            Direction::Inbound => Turn::Customer,
+            Direction::Outbound if author.is_some_and(is_person) => Turn::Agent,
+            _ => continue,
+        };
+        if let Some(&i) = index.get(&conv) {
+            convs[i].turns.push((r.try_get(1)?, turn));
+        }
+    }
+    let rows = sqlx::query(
+        "SELECT o.conversation_id, o.outcome, COUNT(*) FROM bot_outcomes o \
+         JOIN conversations c ON c.id = o.conversation_id \
+         WHERE c.created_at >= $1 AND c.created_at < $2 GROUP BY o.conversation_id, o.outcome",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in &rows {
+        let conv: Uuid = r.try_get(0)?;
+        let outcome: String = r.try_get(1)?;
+        let n: i64 = r.try_get(2)?;
+        if let (Some(&i), Some(kind)) = (index.get(&conv), BotOutcomeKind::parse(&outcome)) {
+            add_bot(&mut convs[i].bot, kind, n);
+        }
+    }
+    let answers = sqlx::query(&format!(
+        "SELECT s.conversation_id, c.case_number, s.kind, s.score, s.answered_at, s.agent_id, s.team, {ATTR_COLS} \
+         FROM surveys s JOIN conversations c ON c.id = s.conversation_id \
+         WHERE s.answered_at >= $1 AND s.answered_at < $2 AND s.score IS NOT NULL ORDER BY s.answered_at, s.id"
+    ))
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| {
+        let mut attrs = attrs_at(r, 7)?;
+        attrs.agent = r.try_get::<Option<Uuid>, _>(5)?.map(UserId);
+        attrs.team = r.try_get(6)?;
+        Ok(AnswerRecord {
+            conversation_id: ConversationId(r.try_get(0)?),
+            case_number: r.try_get(1)?,
+            kind: parse_at::<SurveyKind>(r, 2)?,
+            score: r.try_get(3)?,
+            answered_at: r.try_get(4)?,
+            attrs,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let sentiments = sqlx::query(&format!(
+        "SELECT m.conversation_id, m.sentiment, m.created_at, c.case_number, {ATTR_COLS} \
+         FROM message_triage m JOIN conversations c ON c.id = m.conversation_id \
+         WHERE m.created_at >= $1 AND m.created_at < $2 ORDER BY m.created_at, m.message_id"
+    ))
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(SentimentRecord {
+            conversation_id: ConversationId(r.try_get(0)?),
+            sentiment: r.try_get(1)?,
+            at: r.try_get(2)?,
+            case_number: r.try_get(3)?,
+            attrs: attrs_at(r, 4)?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let backlog = if with_backlog { backlog_at(&mut tx, to).await? } else { Vec::new() };
+    tx.commit().await?;
+    Ok(MetricsInput { conversations: convs, answers, sentiments, backlog })
+}
+
+/// Conversations waiting at `at`: the open ones and those resolved later.
+pub(super) async fn backlog_at(tx: &mut Tx<'_>, at: DateTime<Utc>) -> Result<Vec<BacklogRecord>> {
+    sqlx::query(&format!(
+        "SELECT c.id, c.case_number, {ATTR_COLS} FROM conversations c \
+         WHERE c.resolved_at IS NULL AND c.status <> 'closed' AND c.created_at < $1 \
+         UNION ALL SELECT c.id, c.case_number, {ATTR_COLS} FROM conversations c \
+         WHERE c.resolved_at >= $1 AND c.created_at < $1 ORDER BY 2"
+    ))
+    .bind(at)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(BacklogRecord { id: ConversationId(r.try_get(0)?), case_number: r.try_get(1)?, attrs: attrs_at(r, 2)? })
+    })
+    .collect()
+}
+
 #[async_trait]
 impl QualityStore for PgStore {
     async fn metrics_input(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<MetricsInput> {
-        // One snapshot for every query.
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-        let rows = sqlx::query(&format!(
-            "SELECT c.id, c.case_number, c.contact_id, c.status, c.created_at, c.resolved_at, c.reopen_count, \
-             c.repeat_of IS NOT NULL, \
-             EXISTS (SELECT 1 FROM conversation_facts f WHERE f.conversation_id = c.id AND f.kind = '{esc}'), \
-             (SELECT rs.clocks FROM routing_state rs WHERE rs.conversation_id = c.id), \
-             CASE WHEN c.resolved_at IS NULL THEN NULL ELSE (SELECT MIN(o.created_at) FROM conversations o \
-                WHERE o.contact_id = c.contact_id AND o.id <> c.id AND o.created_at >= c.resolved_at) END, \
-             {ATTR_COLS} \
-             FROM conversations c WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY c.created_at, c.id",
-            esc = FactKind::SlaEscalated.as_str()
-        ))
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut convs = Vec::with_capacity(rows.len());
-        let mut index: HashMap<Uuid, usize> = HashMap::with_capacity(rows.len());
-        for r in &rows {
-            let clocks: Option<String> = r.try_get(9)?;
-            let clocks: Vec<TrackedClock> = match clocks {
-                Some(s) => serde_json::from_str(&s)?,
-                None => Vec::new(),
-            };
-            let id: Uuid = r.try_get(0)?;
-            index.insert(id, convs.len());
-            convs.push(ConvRecord {
-                id: ConversationId(id),
-                case_number: r.try_get(1)?,
-                contact_id: ContactId(r.try_get(2)?),
-                status: parse_at::<Status>(r, 3)?,
-                created_at: r.try_get(4)?,
-                resolved_at: r.try_get(5)?,
-                reopen_count: r.try_get(6)?,
-                repeat_contact: r.try_get(7)?,
-                escalated: r.try_get(8)?,
-                clocks: clocks.into_iter().map(|t| t.clock).collect(),
-                next_contact_at: r.try_get(10)?,
-                attrs: attrs_at(r, 11)?,
-                turns: Vec::new(),
-            });
-        }
-        let rows = sqlx::query(
-            "SELECT m.conversation_id, m.created_at, m.direction, m.author_id FROM messages m \
-             JOIN conversations c ON c.id = m.conversation_id \
-             WHERE c.created_at >= $1 AND c.created_at < $2 AND m.direction IN ('inbound', 'outbound') \
-             ORDER BY m.conversation_id, m.created_at, m.id",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *tx)
-        .await?;
-        for r in &rows {
-            let conv: Uuid = r.try_get(0)?;
-            let dir: Direction = parse_at(r, 2)?;
-            let author: Option<Uuid> = r.try_get(3)?;
-            let turn = match dir {
-                Direction::Inbound => Turn::Customer,
-                Direction::Outbound if author.is_some_and(|a| a != AUTOMATION_USER.0) => Turn::Agent,
-                _ => continue,
-            };
-            if let Some(&i) = index.get(&conv) {
-                convs[i].turns.push((r.try_get(1)?, turn));
-            }
-        }
-        let answers = sqlx::query(&format!(
-            "SELECT s.conversation_id, c.case_number, s.kind, s.score, s.answered_at, s.agent_id, s.team, {ATTR_COLS} \
-             FROM surveys s JOIN conversations c ON c.id = s.conversation_id \
-             WHERE s.answered_at >= $1 AND s.answered_at < $2 AND s.score IS NOT NULL ORDER BY s.answered_at, s.id"
-        ))
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| {
-            let mut attrs = attrs_at(r, 7)?;
-            attrs.agent = r.try_get::<Option<Uuid>, _>(5)?.map(UserId);
-            attrs.team = r.try_get(6)?;
-            Ok(AnswerRecord {
-                conversation_id: ConversationId(r.try_get(0)?),
-                case_number: r.try_get(1)?,
-                kind: parse_at::<SurveyKind>(r, 2)?,
-                score: r.try_get(3)?,
-                answered_at: r.try_get(4)?,
-                attrs,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-        let sentiments = sqlx::query(&format!(
-            "SELECT m.conversation_id, m.sentiment, m.created_at, {ATTR_COLS} \
-             FROM message_triage m JOIN conversations c ON c.id = m.conversation_id \
-             WHERE m.created_at >= $1 AND m.created_at < $2 ORDER BY m.created_at, m.message_id"
-        ))
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(SentimentRecord {
-                conversation_id: ConversationId(r.try_get(0)?),
-                sentiment: r.try_get(1)?,
-                at: r.try_get(2)?,
-                attrs: attrs_at(r, 3)?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-        let backlog = sqlx::query(&format!(
-            "SELECT c.id, c.case_number, {ATTR_COLS} FROM conversations c \
-             WHERE c.created_at < $1 AND (c.resolved_at IS NULL OR c.resolved_at >= $1) \
-             AND NOT (c.status = 'closed' AND c.resolved_at IS NULL) ORDER BY c.case_number"
-        ))
-        .bind(to)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(BacklogRecord { id: ConversationId(r.try_get(0)?), case_number: r.try_get(1)?, attrs: attrs_at(r, 2)? })
-        })
-        .collect::<Result<Vec<_>>>()?;
-        tx.commit().await?;
-        Ok(MetricsInput { conversations: convs, answers, sentiments, backlog })
+        metrics_input(&self.pool, from, to, true).await
     }
 
     async fn count_conversations(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<i64> {
@@ -411,9 +461,10 @@ impl QualityStore for PgStore {
         let conv =
             sqlx::query("SELECT contact_id, channel, COALESCE(assignee_id, (SELECT m.author_id FROM messages m \
                  WHERE m.conversation_id = c.id AND m.direction = 'outbound' AND m.author_id IS NOT NULL \
-                 AND m.author_id <> $2 ORDER BY m.created_at DESC LIMIT 1)), team FROM conversations c WHERE id = $1 FOR UPDATE")
+                 AND m.author_id NOT IN ($2, $3) ORDER BY m.created_at DESC LIMIT 1)), team FROM conversations c WHERE id = $1 FOR UPDATE")
                 .bind(cand.conversation_id.0)
                 .bind(AUTOMATION_USER.0)
+                .bind(crate::kb::BOT_USER.0)
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(StoreError::NotFound("conversation"))?;

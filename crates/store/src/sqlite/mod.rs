@@ -9,6 +9,7 @@ mod conn;
 mod contact_notes;
 mod edits;
 mod quality;
+mod rollup;
 mod routing;
 mod search;
 mod telegram;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use switchboard_domain::quality::{
-    AnswerRecord, Attrs, BacklogRecord, ConvRecord, MetricsInput, SentimentRecord, Turn,
+    AnswerRecord, Attrs, BacklogRecord, BotTrace, ConvRecord, MetricsInput, SentimentRecord, Turn,
 };
 use switchboard_domain::sla::TrackedClock;
 use switchboard_domain::survey::SurveyKind;
@@ -14,9 +14,11 @@ use switchboard_domain::{ContactId, ConversationId, Direction, FactKind, Message
 use uuid::Uuid;
 
 use super::{SqliteStore, add_fact, from_ts, parse_col, ts};
+use crate::kb::BotOutcomeKind;
 use crate::quality::{
     HistoryConversation, QualityStore, ReportRecord, Survey, SurveyCandidate, SurveySettings, SurveyState,
 };
+use crate::quality::{add_bot, is_person};
 use crate::routing::AUTOMATION_USER;
 use crate::{Result, StoreError, StoredEvent};
 
@@ -69,7 +71,7 @@ fn get_survey(c: &Connection, id: Uuid) -> Result<Option<Survey>> {
         .optional()?)
 }
 
-fn metrics_input(c: &Connection, from: i64, to: i64) -> Result<MetricsInput> {
+pub(super) fn metrics_input(c: &Connection, from: i64, to: i64, with_backlog: bool) -> Result<MetricsInput> {
     let mut convs: Vec<ConvRecord> = Vec::new();
     let mut index: HashMap<Uuid, usize> = HashMap::new();
     {
@@ -107,6 +109,7 @@ fn metrics_input(c: &Connection, from: i64, to: i64) -> Result<MetricsInput> {
                 next_contact_at: r.get::<_, Option<i64>>(10)?.map(from_ts),
                 attrs: attrs_at(r, 11)?,
                 turns: Vec::new(),
+                bot: BotTrace::default(),
             });
         }
     }
@@ -124,11 +127,27 @@ fn metrics_input(c: &Connection, from: i64, to: i64) -> Result<MetricsInput> {
             let author: Option<Uuid> = r.get(3)?;
             let turn = match dir {
                 Direction::Inbound => Turn::Customer,
-                Direction::Outbound if author.is_some_and(|a| a != AUTOMATION_USER.0) => Turn::Agent,
+                Direction::Outbound if author.is_some_and(is_person) => Turn::Agent,
                 _ => continue,
             };
             if let Some(&i) = index.get(&conv) {
                 convs[i].turns.push((from_ts(r.get(1)?), turn));
+            }
+        }
+    }
+    {
+        let mut st = c.prepare_cached(
+            "SELECT o.conversation_id, o.outcome, COUNT(*) FROM bot_outcomes o \
+             JOIN conversations c ON c.id = o.conversation_id \
+             WHERE c.created_at >= ?1 AND c.created_at < ?2 GROUP BY o.conversation_id, o.outcome",
+        )?;
+        let mut rows = st.query(params![from, to])?;
+        while let Some(r) = rows.next()? {
+            let conv: Uuid = r.get(0)?;
+            let outcome: String = r.get(1)?;
+            let n: i64 = r.get(2)?;
+            if let (Some(&i), Some(kind)) = (index.get(&conv), BotOutcomeKind::parse(&outcome)) {
+                add_bot(&mut convs[i].bot, kind, n);
             }
         }
     }
@@ -154,7 +173,7 @@ fn metrics_input(c: &Connection, from: i64, to: i64) -> Result<MetricsInput> {
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let sentiments = c
         .prepare(&format!(
-            "SELECT m.conversation_id, m.sentiment, m.created_at, {ATTR_COLS} \
+            "SELECT m.conversation_id, m.sentiment, m.created_at, c.case_number, {ATTR_COLS} \
              FROM message_triage m JOIN conversations c ON c.id = m.conversation_id \
              WHERE m.created_at >= ?1 AND m.created_at < ?2 ORDER BY m.created_at, m.message_id"
         ))?
@@ -163,21 +182,28 @@ fn metrics_input(c: &Connection, from: i64, to: i64) -> Result<MetricsInput> {
                 conversation_id: ConversationId(r.get(0)?),
                 sentiment: r.get(1)?,
                 at: from_ts(r.get(2)?),
-                attrs: attrs_at(r, 3)?,
+                case_number: r.get(3)?,
+                attrs: attrs_at(r, 4)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let backlog = c
-        .prepare(&format!(
-            "SELECT c.id, c.case_number, {ATTR_COLS} FROM conversations c \
-             WHERE c.created_at < ?1 AND (c.resolved_at IS NULL OR c.resolved_at >= ?1) \
-             AND NOT (c.status = 'closed' AND c.resolved_at IS NULL) ORDER BY c.case_number"
-        ))?
-        .query_map(params![to], |r| {
-            Ok(BacklogRecord { id: ConversationId(r.get(0)?), case_number: r.get(1)?, attrs: attrs_at(r, 2)? })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let backlog = if with_backlog { backlog_at(c, to)? } else { Vec::new() };
     Ok(MetricsInput { conversations: convs, answers, sentiments, backlog })
+}
+
+/// Conversations waiting at `at` (see [`crate::rollup::RollupStore::backlog_at`]): the open ones
+/// and those resolved later, each read through `conversations_resolved_at`.
+pub(super) fn backlog_at(c: &Connection, at: i64) -> Result<Vec<BacklogRecord>> {
+    Ok(c.prepare_cached(&format!(
+        "SELECT c.id, c.case_number, {ATTR_COLS} FROM conversations c \
+         WHERE c.resolved_at IS NULL AND c.status <> 'closed' AND c.created_at < ?1 \
+         UNION ALL SELECT c.id, c.case_number, {ATTR_COLS} FROM conversations c \
+         WHERE c.resolved_at >= ?1 AND c.created_at < ?1 ORDER BY 2"
+    ))?
+    .query_map(params![at], |r| {
+        Ok(BacklogRecord { id: ConversationId(r.get(0)?), case_number: r.get(1)?, attrs: attrs_at(r, 2)? })
+    })?
+    .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 fn import_one(c: &Connection, h: &HistoryConversation) -> Result<()> {
@@ -187,7 +213,7 @@ fn import_one(c: &Connection, h: &HistoryConversation) -> Result<()> {
     let first_response = h
         .messages
         .iter()
-        .find(|m| m.direction == Direction::Outbound && m.author_id.is_some_and(|a| a != AUTOMATION_USER))
+        .find(|m| m.direction == Direction::Outbound && m.author_id.is_some_and(|a| is_person(a.0)))
         .map(|m| ts(m.at));
     c.prepare_cached(
         "INSERT INTO conversations (id, case_number, channel, thread_key, contact_id, status, priority, team, assignee_id, \
@@ -245,6 +271,13 @@ fn import_one(c: &Connection, h: &HistoryConversation) -> Result<()> {
         )?
         .execute(params![h.id.0, ts(last), serde_json::to_string(&h.clocks)?])?;
     }
+    for (kind, at) in &h.bot_outcomes {
+        c.prepare_cached(
+            "INSERT INTO bot_outcomes (id, conversation_id, message_id, channel_slug, outcome, reason, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 'import', ?6)",
+        )?
+        .execute(params![Uuid::now_v7(), h.id.0, Uuid::now_v7(), h.channel, kind.as_str(), ts(*at)])?;
+    }
     for (kind, score, at) in &h.answers {
         c.prepare_cached(
             "INSERT INTO surveys (id, conversation_id, contact_id, channel, kind, state, agent_id, team, score, \
@@ -268,7 +301,7 @@ fn import_one(c: &Connection, h: &HistoryConversation) -> Result<()> {
 #[async_trait]
 impl QualityStore for SqliteStore {
     async fn metrics_input(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<MetricsInput> {
-        self.conns.read(move |c| metrics_input(c, ts(from), ts(to))).await
+        self.conns.read(move |c| metrics_input(c, ts(from), ts(to), true)).await
     }
 
     async fn count_conversations(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<i64> {
@@ -376,8 +409,8 @@ impl QualityStore for SqliteStore {
                 let (contact, channel, assignee, team): (Uuid, String, Option<Uuid>, Option<String>) = c.query_row(
                     "SELECT contact_id, channel, COALESCE(assignee_id, (SELECT m.author_id FROM messages m \
                      WHERE m.conversation_id = c.id AND m.direction = 'outbound' AND m.author_id IS NOT NULL \
-                     AND m.author_id <> ?2 ORDER BY m.created_at DESC LIMIT 1)), team FROM conversations c WHERE id = ?1",
-                    params![cand.conversation_id.0, AUTOMATION_USER.0],
+                     AND m.author_id NOT IN (?2, ?3) ORDER BY m.created_at DESC LIMIT 1)), team FROM conversations c WHERE id = ?1",
+                    params![cand.conversation_id.0, AUTOMATION_USER.0, crate::kb::BOT_USER.0],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )?;
                 let cap = now - Duration::days(i64::from(cand.min_days_between));

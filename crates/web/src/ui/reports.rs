@@ -12,6 +12,7 @@ use serde::Deserialize;
 use switchboard_domain::Role;
 use switchboard_domain::quality::{self, Dimension, Measure, Metrics, Period, PeriodKind};
 use switchboard_engine::report::{self, ReportDoc};
+use switchboard_engine::report_text::ReportLocale;
 
 use super::session::UiUser;
 use super::{Chrome, page_error, page_error_text, render, store_error};
@@ -98,6 +99,8 @@ fn drill_measure(key: &str) -> Option<Measure> {
         "nps" | "nps_answers" => Measure::Detractors,
         "sentiment_negative" => Measure::Negative,
         "backlog" => Measure::Backlog,
+        "bot_conversations" | "bot_deflection_rate" => Measure::BotDeflected,
+        "bot_handoff_rate" => Measure::BotHandedOff,
         _ => return None,
     })
 }
@@ -212,7 +215,7 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Query(q): Query
         .into_iter()
         .map(|r| Row {
             label: me.tr.t(&format!("reports-m-{}", r.key.replace('_', "-"))),
-            current: if r.key.starts_with("bot_") && r.current.is_none() {
+            current: if r.key.starts_with("bot_") && doc.current.bot.is_none() {
                 me.tr.t("reports-not-available")
             } else {
                 fmt(r.current, r.key)
@@ -289,10 +292,14 @@ async fn slices(
     dim: Dimension,
 ) -> Result<Vec<(String, Metrics)>, switchboard_store::StoreError> {
     let qc = &st.engine.config().quality;
-    let store = st.engine.store();
-    let cals = report::calendars(store).await?;
-    let input = report::input(store, period, qc.time_zone).await?;
-    Ok(quality::compute_by(&input, dim, &cals, Utc::now()).into_iter().collect())
+    let by =
+        switchboard_engine::rollup::slice_metrics(st.engine.store(), period, qc.time_zone, dim, Utc::now()).await?;
+    Ok(by.into_iter().collect())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LangQuery {
+    lang: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -376,6 +383,7 @@ pub(crate) async fn export(
     State(st): State<AppState>,
     me: UiUser,
     Path((p, format)): Path<(String, String)>,
+    Query(lang): Query<LangQuery>,
 ) -> Response {
     if let Err(r) = me.require(Role::Supervisor) {
         return r;
@@ -400,11 +408,18 @@ pub(crate) async fn export(
             Err(e) => return store_error(&me.tr, e),
         },
     };
+    // Exports speak the reader's language; `?lang=en|zh-CN` picks another.
+    let locale = lang
+        .lang
+        .as_deref()
+        .and_then(ReportLocale::parse)
+        .or_else(|| ReportLocale::parse(me.tr.locale.tag()))
+        .unwrap_or_default();
     let (body, ctype): (Vec<u8>, &str) = match format.as_str() {
         "csv" => (report::to_csv(&doc).into_bytes(), "text/csv; charset=utf-8"),
         "json" => (serde_json::to_vec_pretty(&doc).unwrap_or_default(), "application/json"),
-        "pdf" => (switchboard_engine::pdf::to_pdf(&doc), "application/pdf"),
-        _ => (report::to_html(&doc).into_bytes(), "text/html; charset=utf-8"),
+        "pdf" => (qc.pdf(&doc, locale), "application/pdf"),
+        _ => (report::to_html(&doc, locale).into_bytes(), "text/html; charset=utf-8"),
     };
     let name = format!("attachment; filename=\"switchboard-{}.{format}\"", period.label());
     (

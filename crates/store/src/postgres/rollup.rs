@@ -1,0 +1,116 @@
+//! [`RollupStore`] on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Row;
+use switchboard_domain::quality::{BacklogRecord, FCR_WINDOW_DAYS, MetricsInput};
+
+use super::PgStore;
+use super::quality::{backlog_at, metrics_input};
+use crate::Result;
+use crate::rollup::{RollupRow, RollupStore};
+
+#[async_trait]
+impl RollupStore for PgStore {
+    async fn cohort_input(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<MetricsInput> {
+        metrics_input(&self.pool, from, to, false).await
+    }
+
+    async fn backlog_at(&self, at: DateTime<Utc>) -> Result<Vec<BacklogRecord>> {
+        let mut tx = self.pool.begin().await?;
+        let v = backlog_at(&mut tx, at).await?;
+        tx.commit().await?;
+        Ok(v)
+    }
+
+    async fn put_rollup_day(&self, tz: &str, day: NaiveDate, rows: Vec<RollupRow>, at: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM quality_rollups WHERE tz = $1 AND day = $2")
+            .bind(tz)
+            .bind(day)
+            .execute(&mut *tx)
+            .await?;
+        for r in &rows {
+            sqlx::query(
+                "INSERT INTO quality_rollups (tz, day, dim, key, data, computed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(tz)
+            .bind(day)
+            .bind(&r.dim)
+            .bind(&r.key)
+            .bind(&r.data)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rollup_rows(&self, tz: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<RollupRow>> {
+        sqlx::query(
+            "SELECT day, dim, key, data FROM quality_rollups WHERE tz = $1 AND day >= $2 AND day <= $3 \
+             ORDER BY day, dim, key",
+        )
+        .bind(tz)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(RollupRow { day: r.try_get(0)?, dim: r.try_get(1)?, key: r.try_get(2)?, data: r.try_get(3)? }))
+        .collect()
+    }
+
+    async fn rollup_days(&self, tz: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>> {
+        Ok(sqlx::query_scalar(
+            "SELECT day FROM quality_rollups WHERE tz = $1 AND day >= $2 AND day <= $3 AND dim = '' ORDER BY day",
+        )
+        .bind(tz)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn rollup_cursor(&self, tz: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(sqlx::query_scalar("SELECT changed_since FROM quality_rollup_cursor WHERE tz = $1")
+            .bind(tz)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn set_rollup_cursor(&self, tz: &str, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO quality_rollup_cursor (tz, changed_since) VALUES ($1, $2) \
+             ON CONFLICT (tz) DO UPDATE SET changed_since = excluded.changed_since",
+        )
+        .bind(tz)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn changed_since(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
+        Ok(sqlx::query_scalar(
+            "SELECT created_at FROM conversations WHERE updated_at >= $1 \
+             UNION SELECT c.created_at FROM bot_outcomes o JOIN conversations c ON c.id = o.conversation_id \
+               WHERE o.created_at >= $1 \
+             UNION SELECT answered_at FROM surveys WHERE answered_at >= $1 \
+             UNION SELECT created_at FROM message_triage WHERE created_at >= $1 \
+             UNION SELECT o.created_at FROM conversations n JOIN conversations o \
+               ON o.contact_id = n.contact_id AND o.id <> n.id \
+               WHERE n.created_at >= $1 AND o.resolved_at <= n.created_at \
+               AND o.resolved_at >= n.created_at - make_interval(days => $2)",
+        )
+        .bind(since)
+        .bind(FCR_WINDOW_DAYS as i32)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn first_conversation_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(sqlx::query_scalar("SELECT MIN(created_at) FROM conversations").fetch_one(&self.pool).await?)
+    }
+}
