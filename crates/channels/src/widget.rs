@@ -44,6 +44,8 @@ pub struct WidgetConfig {
     pub visitor_per_minute: Option<u32>,
     /// Requests (sessions, messages, uploads, typing) one IP address may make per minute.
     pub ip_per_minute: Option<u32>,
+    /// New visitors (sessions that store a visitor) one IP address may start per minute.
+    pub new_visitors_per_ip_per_minute: Option<u32>,
     /// Only visitors with a signed identity may chat.
     pub require_identity: bool,
     /// Unknown keys, kept.
@@ -104,6 +106,11 @@ impl WidgetConfig {
         self.ip_per_minute.unwrap_or(300).max(1)
     }
 
+    /// New visitors per IP address per minute (default: a fifth of the request allowance).
+    pub fn new_visitors_per_ip_per_minute(&self) -> u32 {
+        self.new_visitors_per_ip_per_minute.unwrap_or(self.ip_per_minute() / 5).max(1)
+    }
+
     /// Whether a page at `origin` may use the widget. Without an `Origin` header (a same-origin
     /// GET, a server-side client) the answer is yes only when the list is empty.
     pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
@@ -155,8 +162,13 @@ pub fn validate_config(config: &serde_json::Value) -> Result<(), String> {
     {
         return Err(format!("config.upload_types: {bad:?} is not a MIME type"));
     }
-    if cfg.visitor_per_minute == Some(0) || cfg.ip_per_minute == Some(0) {
-        return Err("config.visitor_per_minute and config.ip_per_minute must be at least 1".into());
+    if cfg.visitor_per_minute == Some(0)
+        || cfg.ip_per_minute == Some(0)
+        || cfg.new_visitors_per_ip_per_minute == Some(0)
+    {
+        return Err("config.visitor_per_minute, config.ip_per_minute and config.new_visitors_per_ip_per_minute \
+                    must be at least 1"
+            .into());
     }
     Ok(())
 }

@@ -124,12 +124,28 @@ fn a_mention_after_emoji_uses_utf16_offsets() {
 }
 
 #[test]
-fn an_edit_is_a_new_event_linked_to_the_original() {
+fn an_edit_names_the_original_it_updates() {
     let ev = &parse("update_edited_message.json").messages[0];
     assert_eq!(ev.provider_event_id, "edit:1111111:1365:1441646600");
     assert_eq!(ev.extra["edit_of"], "msg:1111111:1365");
     assert_eq!(ev.text, "Edited text");
     assert_eq!(ev.sent_at.timestamp(), 1441646600);
+}
+
+#[test]
+fn channel_posts_that_address_the_bot_and_their_edits_are_taken_like_messages() {
+    let chat = json!({"id": -1001234567890i64, "type": "channel", "title": "Acme news"});
+    let post = json!({"update_id": 7, "channel_post": {"message_id": 44, "sender_chat": chat, "chat": chat,
+        "date": 1441645532, "text": "/help@AcmeSupportBot", "entities": [{"offset": 0, "length": 20, "type": "bot_command"}]}});
+    let ev = &parse_webhook(&channel(), post.to_string().as_bytes()).unwrap().messages[0];
+    assert_eq!(ev.provider_event_id, "msg:-1001234567890:44");
+    assert_eq!(ev.thread_key, "chat:-1001234567890");
+    let edit = json!({"update_id": 8, "edited_channel_post": {"message_id": 44, "sender_chat": chat, "chat": chat,
+        "date": 1441645532, "edit_date": 1441645600, "text": "/help@AcmeSupportBot please",
+        "entities": [{"offset": 0, "length": 20, "type": "bot_command"}]}});
+    let ev = &parse_webhook(&channel(), edit.to_string().as_bytes()).unwrap().messages[0];
+    assert_eq!(ev.provider_event_id, "edit:-1001234567890:44:1441645600");
+    assert_eq!(ev.extra["edit_of"], "msg:-1001234567890:44");
 }
 
 #[test]

@@ -7,6 +7,7 @@ pub mod canned;
 pub mod channel;
 pub mod contact;
 pub mod conversation;
+pub mod edits;
 pub mod ids;
 pub mod inbound;
 pub mod message;

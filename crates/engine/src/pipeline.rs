@@ -107,6 +107,16 @@ async fn publish(bus: &Bus, metrics: &Metrics, outcomes: &[ThreadOutcome]) {
     metrics.pipeline_events.inc_by(outcomes.len() as u64);
     let mut events = Vec::with_capacity(2 * outcomes.len());
     for o in outcomes {
+        if o.edited {
+            // An edit changes a stored message in place: no new message, nothing for the bot.
+            events.push(RealtimeEvent::new(
+                "message.updated",
+                o.conversation_id,
+                Some(o.case_number),
+                Some(o.message_id),
+            ));
+            continue;
+        }
         let kind = if o.created { "conversation.created" } else { "conversation.updated" };
         events.push(RealtimeEvent::new(kind, o.conversation_id, Some(o.case_number), None));
         events.push(RealtimeEvent::new("message.created", o.conversation_id, Some(o.case_number), Some(o.message_id)));

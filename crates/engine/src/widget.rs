@@ -32,6 +32,12 @@ async fn reply_body(store: &DynStore, item: &OutboxItem) -> Result<Value, Delive
         "case_number": item.case_number.to_string(),
         "sent_at": item.created_at.to_rfc3339(),
     });
+    // An agent's file (stored for this visitor's stream): the widget links it with the token.
+    if let Some(m) = payload.as_ref().and_then(|p| p.get("media")).filter(|m| m.get("upload_id").is_some()) {
+        body["attachments"] = json!([{
+            "id": m["upload_id"], "name": m["filename"], "mime_type": m["mime_type"], "size": m["size"],
+        }]);
+    }
     // Only well-formed buttons reach the visitor: text to show, data to post back.
     if let Some(buttons) = payload.as_ref().and_then(|p| p.get("buttons")).and_then(Value::as_array) {
         let clean: Vec<Value> = buttons

@@ -7,9 +7,11 @@
 //!   with `FOR UPDATE SKIP LOCKED`; live events across nodes with `LISTEN/NOTIFY`.
 #![forbid(unsafe_code)]
 
+pub mod agent_files;
 pub mod audit;
 pub mod channel_state;
 pub mod contact_notes;
+pub mod edits;
 pub mod kb;
 pub mod kb_translations;
 mod migrations;
@@ -23,6 +25,7 @@ pub mod telegram;
 pub mod triage;
 pub mod ui;
 pub mod widget;
+pub mod widget_merge;
 pub mod x;
 
 use std::sync::Arc;
@@ -34,8 +37,10 @@ use switchboard_domain::{
     MessageId, OutboxId, UserId,
 };
 
+pub use agent_files::AgentFileStore;
 pub use audit::{AuditEntry, AuditFilter, AuditStore, NewAuditEntry};
 pub use channel_state::{ChannelStateStore, EchoOutcome, EchoRecord, MediaFile, MediaJob, ReplyContext};
+pub use edits::{MessageEditStore, MessageHistory, MessageVersion};
 pub use kb::KbStore;
 pub use quality::QualityStore;
 pub use records::*;
@@ -49,6 +54,7 @@ pub use ui::{
     UserUpdate,
 };
 pub use widget::{WidgetItem, WidgetStore, WidgetUpload, WidgetVisitor};
+pub use widget_merge::{WidgetMerge, WidgetMergeStore};
 pub use x::{ActivityRecord, SendSchedule, XStore};
 
 /// Errors from the store. `NotFound`, `Conflict` and `Invalid` are the caller's fault.
@@ -131,6 +137,9 @@ pub trait Store:
     + rollup::RollupStore
     + KbStore
     + kb_translations::KbTranslationStore
+    + MessageEditStore
+    + WidgetMergeStore
+    + AgentFileStore
     + Send
     + Sync
     + 'static

@@ -23,6 +23,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 9, name: "kb", sql: include_str!("../migrations/sqlite/0009_kb.sql") },
     Migration { version: 10, name: "quality", sql: include_str!("../migrations/sqlite/0010_quality.sql") },
     Migration { version: 11, name: "ui_admin", sql: include_str!("../migrations/sqlite/0011_ui_admin.sql") },
+    Migration { version: 12, name: "tg", sql: include_str!("../migrations/sqlite/0012_tg.sql") },
     Migration {
         version: 13,
         name: "quality_rollups",
@@ -46,6 +47,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 9, name: "kb", sql: include_str!("../migrations/postgres/0009_kb.sql") },
     Migration { version: 10, name: "quality", sql: include_str!("../migrations/postgres/0010_quality.sql") },
     Migration { version: 11, name: "ui_admin", sql: include_str!("../migrations/postgres/0011_ui_admin.sql") },
+    Migration { version: 12, name: "tg", sql: include_str!("../migrations/postgres/0012_tg.sql") },
     Migration {
         version: 13,
         name: "quality_rollups",

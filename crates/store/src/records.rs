@@ -135,6 +135,9 @@ pub struct ThreadOutcome {
     pub created: bool,
     /// A resolved conversation was reopened.
     pub reopened: bool,
+    /// The event was a new version of a stored message (an edit): `message_id` is that message,
+    /// updated in place; no message was added.
+    pub edited: bool,
 }
 
 /// Filters for listing conversations. `None` means "any".

@@ -170,7 +170,11 @@
     if (m.text) li.appendChild(el("div", "text", m.text));
     (m.attachments || []).forEach(function (a) {
       var link = el("a", "file", a.name || "file");
-      if (S.token && a.id) { link.href = fileUrl(a.id); link.target = "_blank"; link.rel = "noopener"; }
+      if (S.token && a.id) {
+        link.href = fileUrl(a.id); link.target = "_blank"; link.rel = "noopener";
+        // An agent's image shows inline; any file opens with this visitor's token only.
+        if (/^image\//.test(a.mime_type || "")) { var img = el("img", "thumb"); img.src = fileUrl(a.id); img.alt = a.name || ""; link.insertBefore(img, link.firstChild); }
+      }
       li.appendChild(link);
     });
     if (m.buttons && m.buttons.length) {
@@ -333,7 +337,8 @@
       .catch(function () { setTimeout(boot, Math.min(backoff *= 2, 30000)); });
   }
   window.SwitchboardWidget = {
-    identify: function (o) { ident = o || {}; },
+    // Signing in later (a single-page site): the anonymous chat so far joins the signed-in one.
+    identify: function (o) { ident = o || {}; if (S.token && cfg) { if (es) { es.close(); es = null; } resume(); } },
     open: function () { S.open = true; save(); view(); }
   };
   boot();

@@ -597,3 +597,21 @@ surveys-admin-nps = Ask NPS (0–10)
 surveys-admin-delay = Minutes after resolution (0–10,080)
 surveys-admin-min-days = Ask one contact at most once every (days, 0–365)
 surveys-admin-saved = Saved.
+kb-admin-articles = Articles
+
+## Edited customer messages; agents' files to widget visitors (issue 12)
+msg-edited = edited { $time } — show earlier versions
+msg-edited-original-missing = The original text did not reach us; this is the edited text.
+msg-edit-history = Earlier versions
+composer-file = Send a file to the visitor:
+composer-file-hint = The text above, if any, goes with the file as its caption.
+composer-file-sending = Sending the file…
+composer-file-sent = File sent.
+composer-file-too-big = The file is larger than this chat channel accepts.
+composer-file-type = This type of file is not accepted on this chat channel.
+tg-webhook-hint = Telegram delivers this bot's updates to the webhook address above once it is set (with the channel secret as its secret token). Remove it to read updates by long polling (config "polling": true).
+tg-webhook-set = Set the webhook
+tg-webhook-delete = Remove the webhook
+tg-webhook-set-ok = Telegram now delivers updates to { $url }.
+tg-webhook-deleted = The webhook is removed; updates wait for long polling.
+tg-webhook-failed = Telegram refused: { $reason }

@@ -591,3 +591,21 @@ surveys-admin-nps = 发送 NPS（0–10 分）
 surveys-admin-delay = 解决后多少分钟发送（0–10,080）
 surveys-admin-min-days = 同一客户至少间隔多少天才再次询问（0–365）
 surveys-admin-saved = 已保存。
+kb-admin-articles = 文章
+
+## Edited customer messages; agents' files to widget visitors (issue 12)
+msg-edited = 已编辑 { $time } — 查看之前的版本
+msg-edited-original-missing = 未收到原始文本；这是编辑后的文本。
+msg-edit-history = 之前的版本
+composer-file = 向访客发送文件：
+composer-file-hint = 上方输入的文字（如有）将作为文件说明一起发送。
+composer-file-sending = 正在发送文件…
+composer-file-sent = 文件已发送。
+composer-file-too-big = 文件超过了此聊天渠道允许的大小。
+composer-file-type = 此聊天渠道不接受这种类型的文件。
+tg-webhook-hint = 设置后，Telegram 会把此机器人的更新发送到上面的 Webhook 地址（以渠道密钥作为 secret token）。删除后可改用长轮询读取更新（配置 "polling": true）。
+tg-webhook-set = 设置 Webhook
+tg-webhook-delete = 删除 Webhook
+tg-webhook-set-ok = Telegram 现在将更新发送到 { $url }。
+tg-webhook-deleted = Webhook 已删除；更新将等待长轮询读取。
+tg-webhook-failed = Telegram 拒绝了请求：{ $reason }

@@ -15,6 +15,8 @@ pub struct AppError {
     pub code: &'static str,
     /// Human-readable reason.
     pub message: String,
+    /// Seconds to wait before retrying (429): sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -33,7 +35,13 @@ pub(crate) struct ErrorDetail {
 impl AppError {
     /// A new error.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), retry_after: None }
+    }
+
+    /// Adds a `Retry-After` (seconds) to the response.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// 400 with a reason.
@@ -65,7 +73,11 @@ impl IntoResponse for AppError {
             tracing::debug!(code = self.code, message = %self.message, "request rejected");
         }
         let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
-        (self.status, axum::Json(body)).into_response()
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        resp
     }
 }
 

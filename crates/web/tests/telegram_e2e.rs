@@ -4,6 +4,8 @@
 //! blocked bot shown on the message.
 #![allow(clippy::unwrap_used)]
 
+mod ui_login;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -156,7 +158,10 @@ async fn update_to_reply_exactly_once_with_duplicates_edit_callback_and_flood() 
     assert_eq!(r.json::<Value>().await.unwrap()["url"], format!("{}/webhooks/tg", app.base));
     let hook = app.sim.webhook().unwrap();
     assert_eq!(hook.secret_token.as_deref(), Some(app.sim.config().secret_token.as_str()));
-    assert_eq!(hook.allowed_updates, ["message", "edited_message", "callback_query"]);
+    assert_eq!(
+        hook.allowed_updates,
+        ["message", "edited_message", "channel_post", "edited_channel_post", "callback_query"]
+    );
     let r = app
         .http
         .put(format!("{}/api/v1/channels/tg/telegram/webhook", app.base))
@@ -190,13 +195,22 @@ async fn update_to_reply_exactly_once_with_duplicates_edit_callback_and_flood() 
     let id = conv["conversation"]["id"].as_str().unwrap().to_owned();
     assert_eq!(conv["messages"].as_array().unwrap().len(), 1, "the redelivery added nothing");
 
-    // An edit: recorded next to the original, which is kept.
+    // An edit updates the message in place and keeps the earlier text; its redelivery changes
+    // nothing.
     let edit = traffic.edit(customer, mid, "你好，我的包裹还没到 📦 (订单 #4471)");
     assert_eq!(traffic.post(&edit).await, Some(200));
     assert_eq!(traffic.post(&edit).await, Some(200));
     let conv = app.conversation_where(|d| texts(d).iter().any(|t| t.contains("#4471"))).await;
     assert_eq!(conv["conversation"]["id"], id.as_str(), "the edit is in the same conversation");
-    assert_eq!(conv["messages"].as_array().unwrap().len(), 2, "original kept, edit once: {conv}");
+    let msgs = conv["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 1, "one message, edited in place: {conv}");
+    assert_eq!(msgs[0]["text"], "你好，我的包裹还没到 📦 (订单 #4471)");
+    let previous = msgs[0]["edited"]["previous"].as_array().unwrap();
+    assert_eq!(previous.len(), 1, "{conv}");
+    assert_eq!(previous[0]["text"], "你好，我的包裹还没到 📦");
+    assert!(previous[0]["written_at"].is_string() && msgs[0]["edited"]["at"].is_string(), "{conv}");
+    let one = app.get(&format!("/api/v1/messages/{}", msgs[0]["id"].as_str().unwrap())).await;
+    assert_eq!(one["edited"], msgs[0]["edited"]);
 
     // A button press: kept, and answered once.
     let cb = traffic.callback(customer, 5000, "csat:yes", "👍 Yes");
@@ -307,7 +321,9 @@ async fn long_polling_ingests_from_the_stored_offset() {
     assert_eq!(app.store.telegram_offset(&slug).await.unwrap(), Some(edit_id + 1));
     tokio::time::sleep(Duration::from_millis(700)).await;
     let detail = app.get(&format!("/api/v1/conversations/{}", conv["conversation"]["id"].as_str().unwrap())).await;
-    assert_eq!(detail["messages"].as_array().unwrap().len(), 2, "{detail}");
+    let msgs = detail["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 1, "edited in place: {detail}");
+    assert_eq!(msgs[0]["edited"]["previous"][0]["text"], "مرحبا، أين طلبي؟ 📦", "{detail}");
 }
 
 #[tokio::test]
@@ -355,4 +371,58 @@ async fn photos_and_voice_notes_are_downloaded_into_the_media_store() {
         app.sim.calls_of("getFile").iter().map(|c| c.body["file_id"].as_str().unwrap_or("").to_owned()).collect();
     assert_eq!(asked.iter().filter(|f| *f == "AgADbig").count(), 1, "{asked:?}");
     assert!(!asked.contains(&"AgADsmall".to_owned()));
+}
+
+#[tokio::test]
+async fn the_admin_page_sets_and_removes_the_webhook() {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    let app = spawn().await;
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = argon2::Argon2::default().hash_password(b"admin pass 123", &salt).unwrap();
+    app.store
+        .create_user(&NewUser {
+            email: "ada@x.io".into(),
+            name: "Ada".into(),
+            role: Role::Admin,
+            password_hash: Some(hash.to_string()),
+        })
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let s = ui_login::sign_in(&http, &app.base, "ada@x.io", "admin pass 123").await;
+    let page = http.get(format!("{}/admin/channels/tg", app.base)).header("cookie", &s.cookie).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("id=\"telegram-webhook\""));
+    let press = |action: &'static str, csrf: String| {
+        http.post(format!("{}/admin/channels/tg/telegram-webhook", app.base))
+            .header("cookie", &s.cookie)
+            .header("origin", &app.base)
+            .form(&[("_csrf", csrf.as_str()), ("action", action)])
+            .send()
+    };
+    assert_eq!(press("set", "forged".into()).await.unwrap().status().as_u16(), 403);
+    assert!(app.sim.webhook().is_none(), "nothing called without the CSRF token");
+    let r = press("set", s.csrf.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    let hook = app.sim.webhook().unwrap();
+    assert_eq!(hook.url, format!("{}/webhooks/tg", app.base));
+    assert_eq!(hook.secret_token.as_deref(), Some(app.sim.config().secret_token.as_str()));
+    assert!(hook.allowed_updates.contains(&"edited_message".to_owned()));
+    assert!(html.contains(&format!("Telegram now delivers updates to {}/webhooks/tg", app.base)), "{html}");
+    let r = press("delete", s.csrf.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(app.sim.webhook().is_none());
+    let audit = app
+        .store
+        .list_audit(&switchboard_store::AuditFilter {
+            action_prefix: Some("telegram.".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    let mut actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    actions.sort_unstable();
+    assert_eq!(actions, ["telegram.webhook_deleted", "telegram.webhook_set"]);
 }

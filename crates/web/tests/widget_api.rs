@@ -3,139 +3,14 @@
 //! buttons, signed identities, uploads.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
+mod widget_support;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
-use switchboard_engine::media::MediaConfig;
-use switchboard_engine::{Engine, EngineConfig};
-use switchboard_store::{ChannelRecord, DynStore, MessageKind, NewMessage, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig};
-use tokio::net::TcpListener;
-
-const ORIGIN: &str = "https://shop.example";
-const SECRET: &str = "widget-secret";
-
-struct App {
-    base: String,
-    store: DynStore,
-    http: reqwest::Client,
-    agent: switchboard_domain::UserId,
-    _dir: tempfile::TempDir,
-}
-
-async fn spawn_app(config: Value) -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-    store
-        .upsert_channel(&ChannelRecord {
-            slug: ChannelSlug::parse("site").unwrap(),
-            kind: ChannelKind::Web,
-            name: "Shop chat".into(),
-            callback_url: None,
-            secret: Some(SECRET.into()),
-            config,
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
-    let agent = store
-        .create_user(&NewUser {
-            email: "lin@example.com".into(),
-            name: "Lin Agent".into(),
-            role: Role::Agent,
-            password_hash: None,
-        })
-        .await
-        .unwrap();
-    let mut cfg = EngineConfig::default();
-    cfg.outbox.poll = Duration::from_millis(50);
-    let mut media = MediaConfig::new(dir.path().join("media"));
-    media.poll = Duration::from_millis(50);
-    cfg.media = Some(media);
-    let engine = Engine::start(store.clone(), cfg).await;
-    let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
-    App { base: format!("http://{addr}"), store, http: reqwest::Client::new(), agent: agent.id, _dir: dir }
-}
-
-fn default_config() -> Value {
-    json!({"public_key": "pk_shop", "allowed_origins": [ORIGIN], "visitor_per_minute": 5, "max_text": 100,
-           "max_upload_bytes": 2048})
-}
-
-async fn post(app: &App, path: &str, body: Value) -> (u16, Value) {
-    let r = app.http.post(format!("{}{path}", app.base)).header("origin", ORIGIN).json(&body).send().await.unwrap();
-    let status = r.status().as_u16();
-    if status != 403 && status != 404 {
-        // The page can read every answer, refusals included (the widget shows the reason).
-        assert_eq!(r.headers().get("access-control-allow-origin").map(|v| v.as_bytes()), Some(ORIGIN.as_bytes()));
-    }
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn session(app: &App) -> String {
-    let (s, v) = post(app, "/widget/v1/session", json!({"key": "pk_shop", "name": "Mia Chen"})).await;
-    assert_eq!(s, 200, "{v}");
-    v["token"].as_str().unwrap().to_owned()
-}
-
-async fn items(app: &App) -> usize {
-    let ch = ChannelSlug::parse("site").unwrap();
-    let mut n = 0;
-    // Every stream of the channel: the visitors of these tests write to few subjects.
-    for subject in subjects(app).await {
-        n += app.store.widget_items_after(&ch, &subject, 0, 1000).await.unwrap().len();
-    }
-    n
-}
-
-async fn subjects(app: &App) -> Vec<String> {
-    let page = app.store.list_contacts(None, None, 100).await.unwrap();
-    let mut out = Vec::new();
-    for c in page.items {
-        for i in c.identities {
-            out.push(i.provider_user_id);
-        }
-    }
-    out
-}
-
-/// Reads server-sent events until `want` `message` events arrived (or 10 s passed).
-async fn read_stream(app: &App, token: &str, after: i64, want: usize) -> Vec<(String, Value)> {
-    let url = format!("{}/widget/v1/stream?key=pk_shop&token={token}&after={after}", app.base);
-    let mut resp = app.http.get(url).header("origin", ORIGIN).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    assert_eq!(resp.headers()["access-control-allow-origin"], ORIGIN);
-    let mut buf = String::new();
-    let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while out.iter().filter(|(k, _)| k == "message").count() < want {
-        let chunk = tokio::time::timeout_at(deadline, resp.chunk()).await.expect("stream events in time").unwrap();
-        let Some(chunk) = chunk else { break };
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buf.find("\n\n") {
-            let block: String = buf.drain(..end + 2).collect();
-            let mut kind = "message".to_owned();
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(k) = line.strip_prefix("event:") {
-                    kind = k.trim().to_owned();
-                } else if let Some(d) = line.strip_prefix("data:") {
-                    data.push_str(d.trim_start());
-                }
-            }
-            if !data.is_empty() {
-                out.push((kind, serde_json::from_str(&data).unwrap()));
-            }
-        }
-    }
-    out
-}
+use switchboard_domain::ChannelSlug;
+use switchboard_store::{MessageKind, NewMessage};
+use widget_support::*;
 
 #[tokio::test]
 async fn bad_keys_origins_and_sizes_are_refused_and_store_nothing() {

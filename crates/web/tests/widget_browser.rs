@@ -2,8 +2,9 @@
 //! page on another origin embeds the widget; a visitor writes, the message appears live in the
 //! agent's inbox, the agent replies and the visitor sees it (with typing both ways); a reload
 //! keeps the thread; the server stops and starts again on the same port and database while the
-//! visitor writes, and the thread recovers with nothing lost or doubled. Screenshots go to
-//! `target/screenshots/`.
+//! visitor writes, and the thread recovers with nothing lost or doubled. An agent's image from
+//! the composer's file button shows in the widget; the site signing the visitor in keeps the
+//! chat. Screenshots go to `target/screenshots/`.
 //!
 //! Needs `chromium` and `chromium-driver` (scripts/test.sh installs them).
 #![allow(clippy::unwrap_used)]
@@ -11,7 +12,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
@@ -81,11 +82,21 @@ async fn type_and_send(c: &Client, text: &str) {
     c.execute(&js, vec![]).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_visitor_chats_with_an_agent_through_the_widget_and_survives_reloads_and_outages() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("t.db");
-    let media = dir.path().join("media");
+/// The shop: its page on its own origin embedding the widget, and Switchboard with a web channel
+/// (identity secret `s3cret`) and an agent (Lin Wei, with an API token).
+struct Shop {
+    base: String,
+    addr: SocketAddr,
+    page_origin: String,
+    db: PathBuf,
+    media: PathBuf,
+    token: String,
+    server: Server,
+}
+
+async fn open_shop(dir: &Path) -> Shop {
+    let db = dir.join("t.db");
+    let media = dir.join("media");
 
     // The shop's own page, on another origin, embedding the widget with one script tag.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -129,26 +140,24 @@ async fn a_visitor_chats_with_an_agent_through_the_widget_and_survives_reloads_a
     store.create_api_token(lin.id, "t", &token_hash).await.unwrap();
     store.close().await;
     let server = start_server(&db, &media, listener).await;
+    Shop { base, addr, page_origin, db, media, token, server }
+}
 
-    let driver = start_driver().await;
-    let visitor_profile = tempfile::tempdir().unwrap();
-    let agent_profile = tempfile::tempdir().unwrap();
-    let v = open(&driver, visitor_profile.path(), "en-US", (1100, 800)).await;
-    let a = open(&driver, agent_profile.path(), "en-US", (1100, 800)).await;
-
-    // The agent watches the inbox.
+async fn agent_signs_in(a: &Client, base: &str) {
     a.goto(&format!("{base}/inbox?view=all")).await.unwrap();
     a.find(Locator::Css("#email")).await.unwrap().send_keys("lin@demo.switchboard").await.unwrap();
     a.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     a.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    wait_until(&a, "the agent's live inbox", "return document.body.dataset.live || '';", |s| s == "1").await;
+    wait_until(a, "the agent's live inbox", "return document.body.dataset.live || '';", |s| s == "1").await;
+}
 
-    // The visitor opens the widget on the shop page and starts a chat.
-    v.goto(&page_origin).await.unwrap();
-    wait_until(&v, "the widget", &widget("return w.querySelector('.launcher') ? 'y' : '';"), |s| s == "y").await;
+/// Opens the widget on the shop page and starts a chat as Mia Chen; waits for the live stream.
+async fn visitor_starts_chat(v: &Client, page_origin: &str) {
+    v.goto(page_origin).await.unwrap();
+    wait_until(v, "the widget", &widget("return w.querySelector('.launcher') ? 'y' : '';"), |s| s == "y").await;
     v.execute(&widget("w.querySelector('.launcher').click(); return '';"), vec![]).await.unwrap();
     let intro =
-        wait_until(&v, "the pre-chat form", &widget("return w.querySelector('.prechat .intro').textContent;"), |s| {
+        wait_until(v, "the pre-chat form", &widget("return w.querySelector('.prechat .intro').textContent;"), |s| {
             !s.is_empty()
         })
         .await;
@@ -163,27 +172,50 @@ async fn a_visitor_chats_with_an_agent_through_the_widget_and_survives_reloads_a
     .await
     .unwrap();
     wait_until(
-        &v,
+        v,
         "the live stream",
         "var h = document.getElementById('switchboard-widget'); return h ? (h.dataset.live || '') : '';",
         |s| s == "1",
     )
     .await;
-    type_and_send(&v, "Hi, is the <b>oolong</b> in stock?").await;
-    wait_until(&v, "the sent message", &thread_texts(), |s| s == "V:Hi, is the <b>oolong</b> in stock?").await;
-    shot(&v, "widget-visitor.png").await;
+}
 
-    // It appears live in the agent's inbox; the agent opens it.
+/// The agent opens Mia Chen's conversation from the live inbox; answers its case number.
+async fn agent_opens_the_chat(a: &Client) -> String {
     let case = wait_until(
-        &a,
+        a,
         "the widget conversation",
         "var e = document.querySelector('li.conv'); return e && e.textContent.indexOf('Mia Chen') >= 0 ? e.dataset.case : '';",
         |s| !s.is_empty(),
     )
     .await;
     a.find(Locator::Css(&format!("li[data-case='{case}'] a"))).await.unwrap().click().await.unwrap();
-    wait_until(&a, "the conversation", "return location.pathname;", |s| s == format!("/c/{case}")).await;
-    wait_until(&a, "the agent's live page", "return document.body.dataset.live || '';", |s| s == "1").await;
+    wait_until(a, "the conversation", "return location.pathname;", |s| s == format!("/c/{case}")).await;
+    wait_until(a, "the agent's live page", "return document.body.dataset.live || '';", |s| s == "1").await;
+    case
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_chats_with_an_agent_through_the_widget_and_survives_reloads_and_outages() {
+    let dir = tempfile::tempdir().unwrap();
+    let Shop { base, addr, page_origin, db, media, token, server } = open_shop(dir.path()).await;
+    let driver = start_driver().await;
+    let visitor_profile = tempfile::tempdir().unwrap();
+    let agent_profile = tempfile::tempdir().unwrap();
+    let v = open(&driver, visitor_profile.path(), "en-US", (1100, 800)).await;
+    let a = open(&driver, agent_profile.path(), "en-US", (1100, 800)).await;
+
+    // The agent watches the inbox.
+    agent_signs_in(&a, &base).await;
+
+    // The visitor opens the widget on the shop page and starts a chat.
+    visitor_starts_chat(&v, &page_origin).await;
+    type_and_send(&v, "Hi, is the <b>oolong</b> in stock?").await;
+    wait_until(&v, "the sent message", &thread_texts(), |s| s == "V:Hi, is the <b>oolong</b> in stock?").await;
+    shot(&v, "widget-visitor.png").await;
+
+    // It appears live in the agent's inbox; the agent opens it.
+    let case = agent_opens_the_chat(&a).await;
     let thread = wait_until(&a, "the message", "return document.querySelector('#thread') ? document.querySelector('#thread').textContent : document.body.textContent;", |s| s.contains("oolong")).await;
     assert!(thread.contains("<b>oolong</b>"), "shown as text to the agent too");
 
@@ -305,4 +337,82 @@ async fn a_visitor_chats_with_an_agent_through_the_widget_and_survives_reloads_a
     v.close().await.unwrap();
     a.close().await.unwrap();
     server.stop().await;
+}
+
+/// A 1×1 PNG (a real image, so the browser decodes it).
+const PNG_1X1: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_image_reaches_the_visitor_and_signing_in_keeps_the_chat() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let shop = open_shop(dir.path()).await;
+    let driver = start_driver().await;
+    let (vp, ap) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let v = open(&driver, vp.path(), "en-US", (1100, 800)).await;
+    let a = open(&driver, ap.path(), "en-US", (1100, 800)).await;
+    agent_signs_in(&a, &shop.base).await;
+    visitor_starts_chat(&v, &shop.page_origin).await;
+    type_and_send(&v, "Can I see the tin?").await;
+    agent_opens_the_chat(&a).await;
+
+    // The agent picks an image in the composer (the text above goes with it as its caption).
+    let png = dir.path().join("tin.png");
+    std::fs::write(&png, base64::engine::general_purpose::STANDARD.decode(PNG_1X1).unwrap()).unwrap();
+    a.find(Locator::Css("#composer-text")).await.unwrap().send_keys("Here it is").await.unwrap();
+    a.find(Locator::Css("#composer-file-input")).await.unwrap().send_keys(png.to_str().unwrap()).await.unwrap();
+    wait_until(&a, "the file sent", "return document.querySelector('#composer-file .file-status').textContent;", |s| {
+        s == "File sent."
+    })
+    .await;
+
+    // The visitor sees it inline: the image loads with their token.
+    wait_until(&v, "the agent's image", &thread_texts(), |s| s == "V:Can I see the tin?|A:Here it is").await;
+    wait_until(
+        &v,
+        "the image decoded",
+        &widget("var i = w.querySelector('li.agent a.file img.thumb'); return i && i.complete ? String(i.naturalWidth) : '';"),
+        |s| s == "1",
+    )
+    .await;
+    shot(&v, "widget-agent-image.png").await;
+
+    // The site signs the visitor in: the same chat goes on under their identity.
+    let old = v
+        .execute("return JSON.parse(localStorage.getItem('switchboard-widget:pk_test') || '{}').token || '';", vec![])
+        .await
+        .unwrap();
+    let sig = switchboard_channels::widget::sign_identity("s3cret", "cust-9");
+    v.execute(
+        &format!("window.SwitchboardWidget.identify({{user_id: 'cust-9', user_hash: '{sig}'}}); return '';"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    let new = wait_until(
+        &v,
+        "the signed-in token",
+        "return JSON.parse(localStorage.getItem('switchboard-widget:pk_test') || '{}').token || '';",
+        |s| !s.is_empty() && Some(s) != old.as_str(),
+    )
+    .await;
+    assert!(!new.is_empty());
+    wait_until(&v, "the chat after signing in", &thread_texts(), |s| s == "V:Can I see the tin?|A:Here it is").await;
+    wait_until(
+        &v,
+        "the image after signing in",
+        &widget("var i = w.querySelector('li.agent a.file img.thumb'); return i && i.complete ? String(i.naturalWidth) : '';"),
+        |s| s == "1",
+    )
+    .await;
+    type_and_send(&v, "Thanks, signed in now").await;
+    wait_until(&v, "the next message", &thread_texts(), |s| s.ends_with("|V:Thanks, signed in now")).await;
+    wait_until(&a, "the message in the same case", "return document.querySelector('#conv-live').textContent;", |s| {
+        s.contains("Thanks, signed in now")
+    })
+    .await;
+    v.close().await.unwrap();
+    a.close().await.unwrap();
+    shop.server.stop().await;
 }

@@ -7,9 +7,9 @@
 //!
 //! Provider ids (the dedupe key of each inbound event, so a redelivered update is a no-op):
 //! * a message: `msg:<chat_id>:<message_id>`;
-//! * an edit: `edit:<chat_id>:<message_id>:<edit_date>`, linked to the original by
-//!   `extra.edit_of` (the original message row is not rewritten: the edit is a new event, so the
-//!   history is the sequence of events);
+//! * an edit: `edit:<chat_id>:<message_id>:<edit_date>`, naming the original in
+//!   `extra.edit_of`; threading updates the stored message in place and keeps the earlier texts
+//!   (`switchboard_store::edits`);
 //! * a callback query (button press): `callback:<id>`;
 //! * any other update type: `update:<update_id>`.
 
@@ -32,7 +32,8 @@ pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 pub const DEFAULT_API_BASE_URL: &str = "https://api.telegram.org";
 
 /// Update types Switchboard asks for in `setWebhook` / `getUpdates`.
-pub const ALLOWED_UPDATES: &[&str] = &["message", "edited_message", "callback_query"];
+pub const ALLOWED_UPDATES: &[&str] =
+    &["message", "edited_message", "channel_post", "edited_channel_post", "callback_query"];
 
 /// Thread key prefix of group chats (private chats use the contact's single thread, `""`).
 pub const CHAT_THREAD: &str = "chat:";
@@ -158,6 +159,8 @@ pub fn parse_update(ch: &ChannelSettings, v: &Value, batch: &mut WebhookBatch) -
     let parsed = match kind.as_str() {
         "message" => message(ch, &cfg, update_id, body, false),
         "edited_message" => message(ch, &cfg, update_id, body, true),
+        "channel_post" => message(ch, &cfg, update_id, body, false),
+        "edited_channel_post" => message(ch, &cfg, update_id, body, true),
         "callback_query" => callback(ch, update_id, body).map(Some),
         other => unknown(ch, update_id, other, body).map(Some),
     };

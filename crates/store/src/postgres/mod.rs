@@ -1,8 +1,10 @@
 //! The PostgreSQL backend (sqlx).
 
+mod agent_files;
 mod audit;
 mod channel_state;
 mod contact_notes;
+mod edits;
 mod kb;
 mod kb_translations;
 mod quality;
@@ -14,6 +16,7 @@ mod threading;
 mod triage;
 mod ui;
 mod widget;
+mod widget_merge;
 mod x;
 
 use async_trait::async_trait;
@@ -312,6 +315,42 @@ impl PgStore {
         sqlx::query("SELECT pg_advisory_unlock(7263001)").execute(&mut *conn).await?;
         result
     }
+}
+
+/// Moves `other`'s identities and conversations to `keep` and marks `other` merged, inside the
+/// caller's transaction.
+pub(crate) async fn merge_contacts_tx(tx: &mut Tx<'_>, keep: ContactId, other: ContactId) -> Result<Contact> {
+    // Merges are rare: run them one at a time across nodes. Concurrent merge(A<-B) and
+    // merge(B<-A) would otherwise make a cycle.
+    sqlx::query("SELECT pg_advisory_xact_lock(7263002)").execute(&mut **tx).await?;
+    let k = load_contact(tx, keep).await?.ok_or(StoreError::NotFound("contact"))?;
+    let o = load_contact(tx, other).await?.ok_or(StoreError::NotFound("contact"))?;
+    if k.id == o.id {
+        return Err(StoreError::Invalid("cannot merge a contact into itself".into()));
+    }
+    sqlx::query("UPDATE contact_identities SET contact_id = $1 WHERE contact_id = $2")
+        .bind(k.id.0)
+        .bind(o.id.0)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE conversations SET contact_id = $1 WHERE contact_id = $2")
+        .bind(k.id.0)
+        .bind(o.id.0)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE contacts SET name = COALESCE(name, $2), email = COALESCE(email, $3) WHERE id = $1")
+        .bind(k.id.0)
+        .bind(&o.name)
+        .bind(&o.email)
+        .execute(&mut **tx)
+        .await?;
+    // Contacts merged into `o` earlier now point at the survivor directly: chains stay one hop.
+    sqlx::query("UPDATE contacts SET merged_into = $1 WHERE id = $2 OR merged_into = $2")
+        .bind(k.id.0)
+        .bind(o.id.0)
+        .execute(&mut **tx)
+        .await?;
+    load_contact(tx, k.id).await?.ok_or(StoreError::NotFound("contact"))
 }
 
 #[async_trait]
@@ -857,37 +896,7 @@ impl Store for PgStore {
 
     async fn merge_contacts(&self, keep: ContactId, other: ContactId) -> Result<Contact> {
         let mut tx = self.pool.begin().await?;
-        // Merges are rare: run them one at a time across nodes. Concurrent merge(A<-B) and
-        // merge(B<-A) would otherwise make a cycle.
-        sqlx::query("SELECT pg_advisory_xact_lock(7263002)").execute(&mut *tx).await?;
-        let k = load_contact(&mut tx, keep).await?.ok_or(StoreError::NotFound("contact"))?;
-        let o = load_contact(&mut tx, other).await?.ok_or(StoreError::NotFound("contact"))?;
-        if k.id == o.id {
-            return Err(StoreError::Invalid("cannot merge a contact into itself".into()));
-        }
-        sqlx::query("UPDATE contact_identities SET contact_id = $1 WHERE contact_id = $2")
-            .bind(k.id.0)
-            .bind(o.id.0)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE conversations SET contact_id = $1 WHERE contact_id = $2")
-            .bind(k.id.0)
-            .bind(o.id.0)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE contacts SET name = COALESCE(name, $2), email = COALESCE(email, $3) WHERE id = $1")
-            .bind(k.id.0)
-            .bind(&o.name)
-            .bind(&o.email)
-            .execute(&mut *tx)
-            .await?;
-        // Contacts merged into `o` earlier now point at the survivor directly: chains stay one hop.
-        sqlx::query("UPDATE contacts SET merged_into = $1 WHERE id = $2 OR merged_into = $2")
-            .bind(k.id.0)
-            .bind(o.id.0)
-            .execute(&mut *tx)
-            .await?;
-        let ct = load_contact(&mut tx, k.id).await?.ok_or(StoreError::NotFound("contact"))?;
+        let ct = merge_contacts_tx(&mut tx, keep, other).await?;
         tx.commit().await?;
         Ok(ct)
     }

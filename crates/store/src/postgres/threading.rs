@@ -44,10 +44,20 @@ pub(super) async fn thread_batch(
         return Ok(Vec::new());
     }
     lock_senders(tx, &todo).await?;
-    let contacts = resolve_contacts(tx, &todo, now).await?;
-    let mut state = ThreadState::load(tx, &todo, &contacts).await?;
-    let plan = state.plan(&todo, &contacts.ids, rules, now);
-    write(tx, &todo, &plan, now).await
+    let mut out = Vec::with_capacity(todo.len());
+    for run in super::edits::runs(&todo) {
+        let (rest, versions) = super::edits::thread_versions(tx, &run, now).await?;
+        out.extend(versions);
+        if rest.is_empty() {
+            continue;
+        }
+        let contacts = resolve_contacts(tx, &rest, now).await?;
+        let mut state = ThreadState::load(tx, &rest, &contacts).await?;
+        let plan = state.plan(&rest, &contacts.ids, rules, now);
+        out.extend(write(tx, &rest, &plan, now).await?);
+        super::edits::adopt_orphan_edits(tx, &rest).await?;
+    }
+    Ok(out)
 }
 
 /// Locks the unprocessed events' rows in log order (another node threading the same events waits,
@@ -479,6 +489,7 @@ async fn write(tx: &mut Tx<'_>, todo: &[&StoredEvent], plan: &Plan, now: DateTim
                 case_number: CaseNumber(case),
                 created: t.created,
                 reopened: t.reopened,
+                edited: false,
             })
         })
         .collect()

@@ -1,5 +1,6 @@
 //! The SQLite backend.
 
+mod agent_files;
 mod audit;
 mod channel_state;
 mod kb;
@@ -7,6 +8,7 @@ mod kb_translations;
 pub(crate) use kb::button_data as kb_button_data;
 mod conn;
 mod contact_notes;
+mod edits;
 mod quality;
 mod rollup;
 mod routing;
@@ -15,6 +17,7 @@ mod telegram;
 mod triage;
 mod ui;
 mod widget;
+mod widget_merge;
 mod x;
 
 use std::path::Path;
@@ -346,7 +349,27 @@ fn thread_one(c: &Connection, se: &StoredEvent, rules: ThreadingRules, now: Date
         case_number: CaseNumber(case_number),
         created,
         reopened,
+        edited: false,
     })
+}
+
+/// Moves `other`'s identities and conversations to `keep` and marks `other` merged, inside the
+/// caller's transaction.
+pub(crate) fn merge_contacts_tx(c: &Connection, keep: ContactId, other: ContactId) -> Result<Contact> {
+    let k = load_contact(c, keep)?.ok_or(StoreError::NotFound("contact"))?;
+    let o = load_contact(c, other)?.ok_or(StoreError::NotFound("contact"))?;
+    if k.id == o.id {
+        return Err(StoreError::Invalid("cannot merge a contact into itself".into()));
+    }
+    c.execute("UPDATE contact_identities SET contact_id = ?1 WHERE contact_id = ?2", params![k.id.0, o.id.0])?;
+    c.execute("UPDATE conversations SET contact_id = ?1 WHERE contact_id = ?2", params![k.id.0, o.id.0])?;
+    c.execute(
+        "UPDATE contacts SET name = COALESCE(name, ?2), email = COALESCE(email, ?3) WHERE id = ?1",
+        params![k.id.0, o.name, o.email],
+    )?;
+    // Contacts merged into `o` earlier now point at the survivor directly: chains stay one hop.
+    c.execute("UPDATE contacts SET merged_into = ?1 WHERE id = ?2 OR merged_into = ?2", params![k.id.0, o.id.0])?;
+    load_contact(c, k.id)?.ok_or(StoreError::NotFound("contact"))
 }
 
 fn apply_patch(
@@ -646,7 +669,12 @@ impl Store for SqliteStore {
                     if done {
                         continue; // Another worker (or an earlier run) threaded it.
                     }
+                    if let Some(o) = edits::thread_version(c, se, now)? {
+                        out.push(o);
+                        continue;
+                    }
                     out.push(thread_one(c, se, rules, now)?);
+                    edits::adopt_orphan_edit(c, se)?;
                 }
                 Ok(out)
             })
@@ -865,30 +893,7 @@ impl Store for SqliteStore {
     }
 
     async fn merge_contacts(&self, keep: ContactId, other: ContactId) -> Result<Contact> {
-        self.conns
-            .write(move |c| {
-                let k = load_contact(c, keep)?.ok_or(StoreError::NotFound("contact"))?;
-                let o = load_contact(c, other)?.ok_or(StoreError::NotFound("contact"))?;
-                if k.id == o.id {
-                    return Err(StoreError::Invalid("cannot merge a contact into itself".into()));
-                }
-                c.execute(
-                    "UPDATE contact_identities SET contact_id = ?1 WHERE contact_id = ?2",
-                    params![k.id.0, o.id.0],
-                )?;
-                c.execute("UPDATE conversations SET contact_id = ?1 WHERE contact_id = ?2", params![k.id.0, o.id.0])?;
-                c.execute(
-                    "UPDATE contacts SET name = COALESCE(name, ?2), email = COALESCE(email, ?3) WHERE id = ?1",
-                    params![k.id.0, o.name, o.email],
-                )?;
-                // Contacts merged into `o` earlier now point at the survivor directly: chains stay one hop.
-                c.execute(
-                    "UPDATE contacts SET merged_into = ?1 WHERE id = ?2 OR merged_into = ?2",
-                    params![k.id.0, o.id.0],
-                )?;
-                load_contact(c, k.id)?.ok_or(StoreError::NotFound("contact"))
-            })
-            .await
+        self.conns.write(move |c| merge_contacts_tx(c, keep, other)).await
     }
 
     async fn claim_outbox(

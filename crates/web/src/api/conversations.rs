@@ -114,6 +114,25 @@ pub(crate) struct MessageView {
     /// Language, sentiment, intent, suggested priority with reasons, and PII kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     triage: Option<TriageBody>,
+    /// Present when the customer edited the message: when the text shown was written, and the
+    /// earlier texts, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    edited: Option<EditedBody>,
+}
+
+/// The edit history of a message.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct EditedBody {
+    /// When the text shown was written.
+    at: chrono::DateTime<chrono::Utc>,
+    /// Earlier texts with the times they were written, oldest first.
+    previous: Vec<switchboard_store::MessageVersion>,
+}
+
+impl From<switchboard_store::MessageHistory> for EditedBody {
+    fn from(h: switchboard_store::MessageHistory) -> Self {
+        Self { at: h.edited_at, previous: h.previous }
+    }
 }
 
 /// Resolves a path segment that is a conversation id or a case number.
@@ -148,11 +167,14 @@ pub(crate) async fn get_one(
     let mut triage: std::collections::HashMap<MessageId, MessageTriage> =
         store.conversation_message_triage(conversation.id).await?.into_iter().map(|t| (t.message_id, t)).collect();
     let latest = triage.values().max_by_key(|t| (t.created_at, t.message_id)).cloned().map(TriageBody::from);
+    let mut edits: std::collections::HashMap<MessageId, switchboard_store::MessageHistory> =
+        store.edit_histories(conversation.id).await?.into_iter().map(|h| (h.message_id, h)).collect();
     let messages = messages
         .into_iter()
         .map(|m| {
             let t = triage.remove(&m.id).map(TriageBody::from);
-            MessageView { message: m, triage: t }
+            let edited = edits.remove(&m.id).map(EditedBody::from);
+            MessageView { message: m, triage: t, edited }
         })
         .collect();
     let facts = store.list_facts(conversation.id).await?;
@@ -307,5 +329,6 @@ pub(crate) async fn get_message(
     let store = st.engine.store();
     let msg = store.get_message(id).await?.ok_or_else(|| AppError::not_found("message"))?;
     let triage = store.message_triage(id).await?.map(TriageBody::from);
-    Ok(axum::Json(MessageView { message: msg, triage }))
+    let edited = store.edit_history(id).await?.map(EditedBody::from);
+    Ok(axum::Json(MessageView { message: msg, triage, edited }))
 }

@@ -4,7 +4,7 @@
 mod audit;
 pub(crate) mod channels;
 mod contacts;
-mod conversations;
+pub(crate) mod conversations;
 mod delivery;
 mod events;
 mod inbound;
@@ -12,7 +12,7 @@ pub(crate) mod kb;
 pub(crate) mod messaging;
 mod quality;
 pub(crate) mod routing;
-mod telegram;
+pub(crate) mod telegram;
 pub(crate) mod triage;
 mod x_rules;
 
@@ -93,6 +93,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(telegram::router())
         .merge(quality::router())
         .merge(kb::router())
+        .merge(crate::widget::agent_files::api_router())
 }
 
 /// The whole OpenAPI document: the core API and each area's part.
@@ -103,5 +104,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(telegram::TelegramApi::openapi());
     doc.merge(quality::QualityApi::openapi());
     doc.merge(kb::KbApi::openapi());
+    doc.merge(crate::widget::agent_files::AgentFilesApi::openapi());
     doc
 }

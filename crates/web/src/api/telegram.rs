@@ -84,35 +84,9 @@ pub(crate) async fn set_webhook(
     axum::Json(b): axum::Json<SetWebhookBody>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
-    let (ch, cfg) = telegram_channel(&st, &slug).await?;
-    let invalid = |m: String| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", m);
-    if !(b.url.starts_with("https://") || b.url.starts_with("http://")) || b.url.len() > 2048 {
-        return Err(invalid("url must be an http(s) URL (Telegram requires https in production)".into()));
-    }
-    if b.max_connections.is_some_and(|m| !(1..=100).contains(&m)) {
-        return Err(invalid("max_connections must be 1 to 100".into()));
-    }
-    // Telegram accepts 1–256 characters of A-Z, a-z, 0-9, _ and - as secret_token.
-    let secret = ch.secret.as_deref().unwrap_or("");
-    if secret.is_empty()
-        || secret.len() > 256
-        || !secret.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
-    {
-        return Err(AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_channel",
-            "the channel's secret must be 1–256 characters of A-Z, a-z, 0-9, _ and - to be Telegram's secret_token",
-        ));
-    }
-    let mut body = json!({"url": b.url, "secret_token": secret, "allowed_updates": ALLOWED_UPDATES,
-                          "drop_pending_updates": b.drop_pending_updates});
-    if let Some(m) = b.max_connections {
-        body["max_connections"] = json!(m);
-    }
-    call(&cfg, "setWebhook", &body).await?;
-    tracing::info!(channel = %ch.slug, user = %caller.user_id, url = %b.url, "telegram webhook set");
-    let info = call(&cfg, "getWebhookInfo", &json!({})).await?;
-    Ok(axum::Json(info.get("result").cloned().unwrap_or(Value::Null)))
+    let info = set_webhook_for(&st, &slug, &b).await?;
+    tracing::info!(channel = %slug, user = %caller.user_id, url = %b.url, "telegram webhook set");
+    Ok(axum::Json(info))
 }
 
 /// What Telegram reports about the bot's webhook (`getWebhookInfo`).
@@ -140,13 +114,52 @@ pub(crate) async fn delete_webhook(
     Path(slug): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
-    let (ch, cfg) = telegram_channel(&st, &slug).await?;
-    call(&cfg, "deleteWebhook", &json!({})).await?;
-    tracing::info!(channel = %ch.slug, user = %caller.user_id, "telegram webhook deleted");
+    delete_webhook_for(&st, &slug).await?;
+    tracing::info!(channel = %slug, user = %caller.user_id, "telegram webhook deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The OpenAPI part of these routes.
+/// Calls `setWebhook` (the channel secret as `secret_token`, our `allowed_updates`); answers
+/// Telegram's `getWebhookInfo` afterwards. Shared by the API and the admin page.
+pub(crate) async fn set_webhook_for(st: &AppState, slug: &str, b: &SetWebhookBody) -> ApiResult<Value> {
+    let (ch, cfg) = telegram_channel(st, slug).await?;
+    let invalid = |m: String| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", m);
+    if !(b.url.starts_with("https://") || b.url.starts_with("http://")) || b.url.len() > 2048 {
+        return Err(invalid("url must be an http(s) URL (Telegram requires https in production)".into()));
+    }
+    if b.max_connections.is_some_and(|m| !(1..=100).contains(&m)) {
+        return Err(invalid("max_connections must be 1 to 100".into()));
+    }
+    // Telegram accepts 1–256 characters of A-Z, a-z, 0-9, _ and - as secret_token.
+    let secret = ch.secret.as_deref().unwrap_or("");
+    if secret.is_empty()
+        || secret.len() > 256
+        || !secret.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+    {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_channel",
+            "the channel's secret must be 1–256 characters of A-Z, a-z, 0-9, _ and - to be Telegram's secret_token",
+        ));
+    }
+    let mut body = json!({"url": b.url, "secret_token": secret, "allowed_updates": ALLOWED_UPDATES,
+                          "drop_pending_updates": b.drop_pending_updates});
+    if let Some(m) = b.max_connections {
+        body["max_connections"] = json!(m);
+    }
+    call(&cfg, "setWebhook", &body).await?;
+    let info = call(&cfg, "getWebhookInfo", &json!({})).await?;
+    Ok(info.get("result").cloned().unwrap_or(Value::Null))
+}
+
+/// Calls `deleteWebhook` (long polling can then read updates). Shared by the API and the admin page.
+pub(crate) async fn delete_webhook_for(st: &AppState, slug: &str) -> ApiResult<()> {
+    let (_, cfg) = telegram_channel(st, slug).await?;
+    call(&cfg, "deleteWebhook", &json!({})).await?;
+    Ok(())
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(set_webhook, webhook_info, delete_webhook), components(schemas(SetWebhookBody)))]
 pub struct TelegramApi;

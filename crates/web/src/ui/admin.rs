@@ -44,7 +44,7 @@ pub(crate) fn sections(me: &UiUser, current: &str) -> Vec<Section> {
         .collect()
 }
 
-fn base_url(headers: &HeaderMap) -> String {
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
     let https = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v == "https");
     format!("{}://{host}", if https { "https" } else { "http" })
@@ -115,7 +115,12 @@ struct ChannelEditPage {
     test: Option<(bool, String)>,
 }
 
-fn edit_page(me: &UiUser, headers: &HeaderMap, ch: Option<&ChannelRecord>, test: Option<(bool, String)>) -> Response {
+pub(crate) fn edit_page(
+    me: &UiUser,
+    headers: &HeaderMap,
+    ch: Option<&ChannelRecord>,
+    test: Option<(bool, String)>,
+) -> Response {
     let kind = ch.map(|c| c.kind).unwrap_or(ChannelKind::Api);
     render(&ChannelEditPage {
         c: me.chrome("admin"),

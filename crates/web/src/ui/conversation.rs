@@ -46,6 +46,14 @@ pub(crate) struct MsgView {
     attachments: Vec<AttachmentView>,
     /// Customer messages, once the triage step has run.
     triage: Option<super::triage::TriageView>,
+    /// The customer edited it: when, and the earlier texts.
+    edited: Option<EditedView>,
+}
+
+pub(crate) struct EditedView {
+    time: String,
+    /// (when written, text), oldest first.
+    previous: Vec<(String, String)>,
 }
 
 pub(crate) struct CaseBlock {
@@ -182,6 +190,7 @@ fn msg_view(
     names: &HashMap<UserId, String>,
     contact: &str,
     triage: Option<&switchboard_store::MessageTriage>,
+    edit: Option<&switchboard_store::MessageHistory>,
 ) -> MsgView {
     let kind = match m.direction {
         Direction::Inbound => "inbound",
@@ -214,6 +223,10 @@ fn msg_view(
             })
             .collect(),
         triage: triage.map(|t| super::triage::view(tr, t)),
+        edited: edit.map(|h| EditedView {
+            time: tr.datetime(&h.edited_at),
+            previous: h.previous.iter().map(|v| (tr.datetime(&v.written_at), v.text.clone())).collect(),
+        }),
     }
 }
 
@@ -268,15 +281,23 @@ async fn load(st: &AppState, me: &UiUser, case: &str) -> Result<Loaded, Response
     others.sort_by_key(|c| c.created_at);
     let mut blocks = Vec::new();
     for c in others.iter().chain(std::iter::once(&conv)) {
-        let (msgs, triage) =
-            tokio::try_join!(store.list_messages(c.id), store.conversation_message_triage(c.id)).map_err(err)?;
+        let (msgs, triage, edits) = tokio::try_join!(
+            store.list_messages(c.id),
+            store.conversation_message_triage(c.id),
+            store.edit_histories(c.id)
+        )
+        .map_err(err)?;
         let triage: HashMap<_, _> = triage.into_iter().map(|t| (t.message_id, t)).collect();
+        let edits: HashMap<_, _> = edits.into_iter().map(|h| (h.message_id, h)).collect();
         blocks.push(CaseBlock {
             case: c.case_number.to_string(),
             channel: c.channel.as_str().to_owned(),
             status_label: tr.t(&format!("status-{}", c.status.as_str())),
             current: c.id == conv.id,
-            messages: msgs.iter().map(|m| msg_view(tr, m, &names, &contact_name, triage.get(&m.id))).collect(),
+            messages: msgs
+                .iter()
+                .map(|m| msg_view(tr, m, &names, &contact_name, triage.get(&m.id), edits.get(&m.id)))
+                .collect(),
         });
     }
     // SLA clocks (issue 8): the running ones, with their due time in the agent's zone.

@@ -9,6 +9,7 @@ mod admin_docs;
 mod admin_kb;
 mod admin_surveys;
 mod admin_teams;
+mod admin_telegram;
 mod assets;
 mod canned;
 mod contact_notes;
@@ -179,6 +180,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/c/{case}/template", post(conversation::template))
         .route("/c/{case}/intent", post(triage::set_intent))
         .route("/c/{case}/notes", post(contact_notes::add))
+        .merge(crate::widget::agent_files::ui_router())
         .route("/c/{case}/notes/{id}", post(contact_notes::edit))
         .route("/settings", get(settings::page).post(settings::save))
         .route("/settings/availability", post(settings::save_availability))
@@ -188,6 +190,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/channels/save", post(admin::channel_save))
         .route("/admin/channels/{slug}", get(admin::channel_edit))
         .route("/admin/channels/{slug}/test", post(admin::channel_test))
+        .route("/admin/channels/{slug}/telegram-webhook", post(admin_telegram::webhook))
         .route("/admin/users", get(admin::users).post(admin::user_create))
         .route("/admin/users/{id}", post(admin::user_update))
         .route("/admin/audit", get(admin::audit_log))

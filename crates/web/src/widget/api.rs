@@ -69,26 +69,29 @@ const TEXT_KEYS: &[&str] = &[
     "widget-error",
 ];
 
-/// The peer's IP address (the socket's; "unknown" when the server was started without
-/// connection info).
+/// The visitor's IP address: the socket's peer, or behind a trusted proxy (`[ui]
+/// trusted_proxies`) the forwarded address, so that visitors behind one load balancer are not
+/// counted as one; "unknown" when the server was started without connection info.
 pub(crate) struct ClientIp(String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
+                .map(|c| st.ui.trusted_proxies.client_ip(c.0.ip(), &parts.headers).to_string())
                 .unwrap_or_else(|| "unknown".into()),
         ))
     }
 }
 
+/// A 429 that says which allowance ran out and when to come back (also as `Retry-After`).
 fn limited(what: &str, wait: u64) -> AppError {
     AppError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many {what}; try again in {wait} s"))
+        .with_retry_after(wait)
 }
 
 /// Counts a request against the caller's IP address.
@@ -270,6 +273,20 @@ pub(crate) async fn session(
         });
         return Ok(ok_json(&s, body));
     }
+    // An anonymous visitor who signs in: their chat so far joins the signed-in customer's.
+    let merged = match (b.token.as_deref().filter(|t| !t.is_empty()), &identity) {
+        (Some(token), Some(subject)) => match store.widget_visitor_by_token(&s.channel.slug, &hash_token(token)).await?
+        {
+            Some(anon) if anon.subject.starts_with("v:") => Some(merge_anonymous(&st, &s, &anon, subject).await?),
+            _ => None,
+        },
+        _ => None,
+    };
+    // Each new visitor is a stored row: a script minting sessions runs out long before the disk.
+    st.widget
+        .limits
+        .check(&format!("new:{}:{ip}", s.channel.slug), s.cfg.new_visitors_per_ip_per_minute())
+        .map_err(|w| limited("new chats from this address", w))?;
     let id = Uuid::now_v7();
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let v = WidgetVisitor {
@@ -284,9 +301,45 @@ pub(crate) async fn session(
     tracing::debug!(channel = %s.channel.slug, visitor = %id, "widget visitor started");
     let body = json!({
         "token": token, "visitor_id": id.to_string(), "identified": v.subject.starts_with("u:"),
-        "name": v.name, "email": v.email, "resumed": false,
+        "name": v.name, "email": v.email, "resumed": false, "merged": merged.is_some(),
     });
     Ok(ok_json(&s, body))
+}
+
+/// Merges the anonymous visitor `anon` into the signed identity `subject` (contact,
+/// conversations, stream, uploads; the anonymous token is retired), records it in the audit log
+/// and wakes the signed-in streams, which now carry the anonymous chat too.
+async fn merge_anonymous(
+    st: &AppState,
+    s: &Site,
+    anon: &WidgetVisitor,
+    subject: &str,
+) -> Result<switchboard_store::WidgetMerge, AppError> {
+    let store = st.engine.store();
+    let now = Utc::now();
+    let m = store.merge_widget_visitor(anon, subject, now).await?;
+    let contact = |c: Option<switchboard_domain::ContactId>| c.map(|c| c.to_string());
+    store
+        .record_audit(&switchboard_store::NewAuditEntry {
+            actor_id: None,
+            action: "widget.visitor_merged".into(),
+            target: format!("contact:{}", contact(m.contact).unwrap_or_default()),
+            before: Some(json!({
+                "channel": s.channel.slug.as_str(), "subject": anon.subject, "contact": contact(m.merged_contact),
+            })),
+            after: Some(json!({
+                "channel": s.channel.slug.as_str(), "subject": subject, "contact": contact(m.contact),
+                "stream_items_copied": m.items_copied,
+            })),
+            at: now,
+        })
+        .await?;
+    tracing::info!(channel = %s.channel.slug, visitor = %anon.id, copied = m.items_copied,
+        "anonymous widget visitor merged into a signed identity");
+    if m.items_copied > 0 {
+        wake(st, s, subject, 0).await;
+    }
+    Ok(m)
 }
 
 #[derive(Deserialize)]
@@ -482,7 +535,7 @@ pub(crate) struct UploadQuery {
 
 /// Whether the first bytes of a file agree with its declared type (types without a signature,
 /// such as text, only must not look like an executable or HTML).
-fn content_matches(mime: &str, bytes: &[u8]) -> bool {
+pub(super) fn content_matches(mime: &str, bytes: &[u8]) -> bool {
     let starts = |sig: &[u8]| bytes.starts_with(sig);
     match mime {
         "image/png" => starts(b"\x89PNG\r\n\x1a\n"),
@@ -497,7 +550,7 @@ fn content_matches(mime: &str, bytes: &[u8]) -> bool {
     }
 }
 
-fn extension(mime: &str) -> &'static str {
+pub(super) fn extension(mime: &str) -> &'static str {
     match mime {
         "image/png" => "png",
         "image/jpeg" => "jpg",
@@ -562,12 +615,32 @@ pub(crate) async fn upload(
     let filename: String =
         q.name.unwrap_or_default().chars().filter(|c| !c.is_control() && !matches!(c, '/' | '\\')).take(200).collect();
     let filename = if filename.trim().is_empty() { format!("file.{}", extension(&mime)) } else { filename };
-    let dir = st.engine.config().media.as_ref().map(|m| m.dir.clone()).ok_or_else(|| {
-        AppError::new(StatusCode::SERVICE_UNAVAILABLE, "uploads_unavailable", "this server keeps no media files")
-    })?;
+    media_dir(&st)?;
     check_visitor(&st, &s, &v, "uploads", s.cfg.visitor_per_minute())?;
+    let up = save_file(&st, &s.channel.slug, &v.subject, mime, filename, bytes).await?;
+    Ok(ok_json(&s, json!({"id": up.id.to_string(), "name": up.filename, "mime_type": up.mime_type, "size": up.size})))
+}
+
+/// The media directory, or 503 when this server keeps no files.
+pub(super) fn media_dir(st: &AppState) -> Result<std::path::PathBuf, AppError> {
+    st.engine.config().media.as_ref().map(|m| m.dir.clone()).ok_or_else(|| {
+        AppError::new(StatusCode::SERVICE_UNAVAILABLE, "uploads_unavailable", "this server keeps no media files")
+    })
+}
+
+/// Stores a checked file of a visitor's stream (theirs, or an agent's for them) under
+/// `<media>/widget/<channel>/` and records it; only that stream's visitors may read it.
+pub(super) async fn save_file(
+    st: &AppState,
+    channel: &switchboard_domain::ChannelSlug,
+    subject: &str,
+    mime: String,
+    filename: String,
+    bytes: axum::body::Bytes,
+) -> Result<WidgetUpload, AppError> {
+    let dir = media_dir(st)?;
     let id = Uuid::now_v7();
-    let rel = format!("widget/{}/{id}.{}", s.channel.slug, extension(&mime));
+    let rel = format!("widget/{channel}/{id}.{}", extension(&mime));
     let size = bytes.len() as i64;
     let path = dir.join(&rel);
     let write = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -583,8 +656,8 @@ pub(crate) async fn upload(
     write.await.map_err(|e| size_err(e.to_string()))?.map_err(|e| size_err(format!("cannot store the file: {e}")))?;
     let up = WidgetUpload {
         id,
-        channel: s.channel.slug.clone(),
-        subject: v.subject.clone(),
+        channel: channel.clone(),
+        subject: subject.to_owned(),
         path: rel,
         mime_type: mime,
         filename,
@@ -592,7 +665,7 @@ pub(crate) async fn upload(
         created_at: Utc::now(),
     };
     st.engine.store().save_widget_upload(&up).await?;
-    Ok(ok_json(&s, json!({"id": id.to_string(), "name": up.filename, "mime_type": up.mime_type, "size": up.size})))
+    Ok(up)
 }
 
 #[derive(Deserialize)]
@@ -601,14 +674,17 @@ pub(crate) struct AuthQuery {
     token: String,
 }
 
-/// `GET /widget/v1/uploads/{id}?key=…&token=…`: a visitor's own upload.
+/// `GET /widget/v1/uploads/{id}?key=…&token=…`: a file of the visitor's stream (their upload or
+/// an agent's file for them), opened by link: the token authorises it, not the page's origin.
 pub(crate) async fn download(
     State(st): State<AppState>,
     headers: HeaderMap,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     Query(q): Query<AuthQuery>,
 ) -> Result<Response, AppError> {
-    let s = site(&st, &q.key, &headers).await?;
+    let s = super::site_for_link(&st, &q.key, &headers).await?;
+    check_ip(&st, &s, &ip)?;
     let v = visitor(&st, &s, &q.token).await?;
     let id = id.parse::<Uuid>().map_err(|_| AppError::not_found("upload"))?;
     let up = st

@@ -8,6 +8,7 @@
 //! SSE's `id:`/`Last-Event-ID` resume is made for. Plain HTTP also passes every proxy and needs no
 //! extra dependency; the cost, one request per visitor message, is small at chat rates.
 
+pub(crate) mod agent_files;
 mod api;
 mod assets;
 pub mod hub;
@@ -118,6 +119,33 @@ fn origin_of(headers: &HeaderMap) -> Option<String> {
 
 /// Finds the web channel with this public key and checks the page's origin against its list.
 pub(crate) async fn site(st: &AppState, key: &str, headers: &HeaderMap) -> Result<Site, AppError> {
+    let channel = channel_by_key(st, key).await?;
+    checked_site(channel, origin_of(headers))
+}
+
+/// Like [`site`], for what the visitor opens by link (an image in the chat, a file in a new tab):
+/// browsers send no `Origin` with those, and the visitor token authorises them; an `Origin` that
+/// is sent must still be allowed.
+pub(crate) async fn site_for_link(st: &AppState, key: &str, headers: &HeaderMap) -> Result<Site, AppError> {
+    let channel = channel_by_key(st, key).await?;
+    match origin_of(headers) {
+        Some(origin) => checked_site(channel, Some(origin)),
+        None => Ok(Site { cfg: WidgetConfig::from_value(&channel.config).unwrap_or_default(), channel, origin: None }),
+    }
+}
+
+fn checked_site(channel: ChannelRecord, origin: Option<String>) -> Result<Site, AppError> {
+    let cfg = WidgetConfig::from_value(&channel.config).unwrap_or_default();
+    if !cfg.origin_allowed(origin.as_deref()) {
+        return Err(AppError::forbidden(format!(
+            "origin {} may not use this chat widget (not in the channel's allowed_origins)",
+            origin.as_deref().unwrap_or("(none)")
+        )));
+    }
+    Ok(Site { channel, cfg, origin })
+}
+
+async fn channel_by_key(st: &AppState, key: &str) -> Result<ChannelRecord, AppError> {
     if key.is_empty() || key.len() > 64 {
         return Err(AppError::new(StatusCode::NOT_FOUND, "unknown_key", "no chat widget has this key"));
     }
@@ -135,15 +163,7 @@ pub(crate) async fn site(st: &AppState, key: &str, headers: &HeaderMap) -> Resul
             ch
         }
     };
-    let cfg = WidgetConfig::from_value(&channel.config).unwrap_or_default();
-    let origin = origin_of(headers);
-    if !cfg.origin_allowed(origin.as_deref()) {
-        return Err(AppError::forbidden(format!(
-            "origin {} may not use this chat widget (not in the channel's allowed_origins)",
-            origin.as_deref().unwrap_or("(none)")
-        )));
-    }
-    Ok(Site { channel, cfg, origin })
+    Ok(channel)
 }
 
 /// Lets the embedding page read a response (only for an allowed origin).
