@@ -2,7 +2,7 @@
 //! audit log. Every page needs the admin role; every change is audited.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -10,6 +10,7 @@ use serde::Deserialize;
 use switchboard_domain::{ChannelKind, ChannelSlug, Role, UserId};
 use switchboard_store::{AuditFilter, ChannelRecord, NewAuditEntry, NewUser, User, UserUpdate};
 
+use super::form::{AdminForm, has_csrf};
 use super::inbox::Choice;
 use super::session::UiUser;
 use super::{Chrome, audit, page_error, page_error_text, render, store_error};
@@ -161,15 +162,8 @@ pub(crate) async fn channel_test(
     me: UiUser,
     headers: HeaderMap,
     Path(slug): Path<String>,
-    form: Result<Form<super::session::CsrfForm>, axum::extract::rejection::FormRejection>,
+    AdminForm(_): AdminForm<super::session::CsrfForm>,
 ) -> Response {
-    if let Err(r) = me.require(Role::Admin) {
-        return r;
-    }
-    let Ok(Form(f)) = form else { return page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let Ok(slug) = ChannelSlug::parse(&slug) else {
         return page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found");
     };
@@ -243,21 +237,15 @@ pub(crate) struct ChannelForm {
     is_new: Option<String>,
 }
 
+has_csrf!(ChannelForm);
+
 /// `POST /admin/channels/save`: creates or updates a channel.
 pub(crate) async fn channel_save(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
-    form: Result<Form<ChannelForm>, axum::extract::rejection::FormRejection>,
+    AdminForm(f): AdminForm<ChannelForm>,
 ) -> Response {
-    if let Err(r) = me.require(Role::Admin) {
-        return r;
-    }
     let tr = &me.tr;
-    let Ok(Form(f)) = form else { return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let slug = match ChannelSlug::parse(f.slug.trim()) {
         Ok(s) => s,
         Err(e) => return page_error_text(tr, StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
@@ -420,21 +408,15 @@ pub(crate) struct NewUserForm {
     password: String,
 }
 
+has_csrf!(NewUserForm);
+
 /// `POST /admin/users`: creates a user.
 pub(crate) async fn user_create(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
-    form: Result<Form<NewUserForm>, axum::extract::rejection::FormRejection>,
+    AdminForm(f): AdminForm<NewUserForm>,
 ) -> Response {
-    if let Err(r) = me.require(Role::Admin) {
-        return r;
-    }
     let tr = &me.tr;
-    let Ok(Form(f)) = form else { return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let email = f.email.trim();
     if !email.contains('@') || email.len() > 254 {
         return page_error(tr, StatusCode::UNPROCESSABLE_ENTITY, "error-bad-email");
@@ -494,22 +476,16 @@ pub(crate) struct UserForm {
     password: String,
 }
 
+has_csrf!(UserForm);
+
 /// `POST /admin/users/{id}`: role, name, disabled, new password.
 pub(crate) async fn user_update(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    form: Result<Form<UserForm>, axum::extract::rejection::FormRejection>,
+    AdminForm(f): AdminForm<UserForm>,
 ) -> Response {
-    if let Err(r) = me.require(Role::Admin) {
-        return r;
-    }
     let tr = &me.tr;
-    let Ok(Form(f)) = form else { return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let Ok(id) = id.parse::<UserId>() else { return page_error(tr, StatusCode::NOT_FOUND, "error-not-found") };
     let Ok(role) = f.role.parse::<Role>() else { return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form") };
     let disabled = f.disabled.is_some();

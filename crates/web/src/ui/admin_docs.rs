@@ -6,8 +6,8 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
@@ -20,8 +20,9 @@ use switchboard_store::{NewAuditEntry, StoreError};
 use uuid::Uuid;
 
 use super::admin::{Section, sections};
+use super::form::{AdminForm, has_csrf};
 use super::session::UiUser;
-use super::{Chrome, audit, page_error, render, store_error};
+use super::{Chrome, audit, render, store_error};
 use crate::AppState;
 
 /// Which document list a page edits.
@@ -206,6 +207,8 @@ pub(crate) struct DocForm {
     doc: String,
 }
 
+has_csrf!(DocForm);
+
 /// Why a document is refused: shown next to it (a backend failure is an error page instead).
 enum Refusal {
     Reason(String),
@@ -300,21 +303,7 @@ fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or_default()
 }
 
-async fn submit(
-    st: AppState,
-    me: UiUser,
-    headers: HeaderMap,
-    kind: Kind,
-    id: Option<String>,
-    form: FormResult,
-) -> Response {
-    if let Err(r) = me.require(Role::Admin) {
-        return r;
-    }
-    let Ok(Form(f)) = form else { return page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
+async fn submit(st: AppState, me: UiUser, kind: Kind, id: Option<String>, f: DocForm) -> Response {
     let target = |text: String, position: i32| match &id {
         None => Target::New { name: f.name.clone(), position, text },
         Some(id) => Target::Item { id: id.clone(), position, text },
@@ -351,14 +340,7 @@ async fn submit(
     }
 }
 
-async fn remove(st: AppState, me: UiUser, headers: HeaderMap, kind: Kind, id: String, form: FormResult) -> Response {
-    if let Err(r) = me.require(Role::Admin) {
-        return r;
-    }
-    let Ok(Form(f)) = form else { return page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
+async fn remove(st: AppState, me: UiUser, kind: Kind, id: String) -> Response {
     let store = st.engine.store();
     let result: Result<Option<serde_json::Value>, StoreError> = async {
         Ok(match kind {
@@ -403,7 +385,7 @@ async fn remove(st: AppState, me: UiUser, headers: HeaderMap, kind: Kind, id: St
     }
 }
 
-type FormResult = Result<Form<DocForm>, axum::extract::rejection::FormRejection>;
+type Posted = AdminForm<DocForm>;
 
 async fn show(st: AppState, me: UiUser, kind: Kind) -> Response {
     if let Err(r) = me.require(Role::Admin) {
@@ -421,30 +403,20 @@ pub(crate) fn router() -> Router<AppState> {
             .route(
                 &base,
                 get(move |State(st): State<AppState>, me: UiUser| show(st, me, kind)).post(
-                    move |State(st): State<AppState>, me: UiUser, headers: HeaderMap, form: FormResult| {
-                        submit(st, me, headers, kind, None, form)
-                    },
+                    move |State(st): State<AppState>, me: UiUser, AdminForm(f): Posted| submit(st, me, kind, None, f),
                 ),
             )
             .route(
                 &format!("{base}/{{id}}"),
-                post(
-                    move |State(st): State<AppState>,
-                          me: UiUser,
-                          headers: HeaderMap,
-                          Path(id): Path<String>,
-                          form: FormResult| { submit(st, me, headers, kind, Some(id), form) },
-                ),
+                post(move |State(st): State<AppState>, me: UiUser, Path(id): Path<String>, AdminForm(f): Posted| {
+                    submit(st, me, kind, Some(id), f)
+                }),
             )
             .route(
                 &format!("{base}/{{id}}/delete"),
-                post(
-                    move |State(st): State<AppState>,
-                          me: UiUser,
-                          headers: HeaderMap,
-                          Path(id): Path<String>,
-                          form: FormResult| { remove(st, me, headers, kind, id, form) },
-                ),
+                post(move |State(st): State<AppState>, me: UiUser, Path(id): Path<String>, _: Posted| {
+                    remove(st, me, kind, id)
+                }),
             );
     }
     r

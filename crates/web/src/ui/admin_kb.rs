@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
@@ -23,7 +23,8 @@ use switchboard_store::NewAuditEntry;
 use switchboard_store::kb::{Article, ArticleId, ArticleInput, ArticleStatus, TranslationInput, valid_locale};
 
 use super::admin::{Section, sections};
-use super::admin_teams::{Fields, FormResult, admit};
+use super::admin_teams::Fields;
+use super::form::AdminForm;
 use super::inbox::Choice;
 use super::session::{UiUser, urlencode};
 use super::{Chrome, audit, page_error, render, store_error};
@@ -520,11 +521,7 @@ fn valid_category(c: &str) -> bool {
 
 /// `POST /admin/kb/save`: saves one variant and the article's fields (`action=preview` only
 /// shows the preview). A refused save shows the form again with the reason; nothing changes.
-async fn save(State(st): State<AppState>, me: UiUser, headers: HeaderMap, form: FormResult) -> Response {
-    let f = match admit(&me, &headers, form) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn save(State(st): State<AppState>, me: UiUser, AdminForm(f): AdminForm<Fields>) -> Response {
     let id = field(&f, "id");
     let existing = if id.is_empty() {
         None
@@ -617,11 +614,7 @@ async fn save(State(st): State<AppState>, me: UiUser, headers: HeaderMap, form: 
 
 /// `POST /admin/kb/preview` (`body`): the Markdown as the help center would show it, as an HTML
 /// fragment for the editor's live preview.
-async fn preview(me: UiUser, headers: HeaderMap, form: FormResult) -> Response {
-    let f = match admit(&me, &headers, form) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn preview(me: UiUser, AdminForm(f): AdminForm<Fields>) -> Response {
     let body = f.get("body").cloned().unwrap_or_default();
     if body.len() > 200_000 {
         return (StatusCode::PAYLOAD_TOO_LARGE, me.tr.t("kbedit-too-long")).into_response();
@@ -640,15 +633,7 @@ async fn preview(me: UiUser, headers: HeaderMap, form: FormResult) -> Response {
 
 /// The article of a deletion whose form is admitted and whose confirmation box is ticked; else
 /// the refusal, or the editor (of `locale`) asking for the confirmation.
-async fn confirmed(
-    st: &AppState,
-    me: &UiUser,
-    headers: &HeaderMap,
-    form: FormResult,
-    id: &str,
-    locale: Option<&str>,
-) -> Result<Article, Response> {
-    let f = admit(me, headers, form)?;
+async fn confirmed(st: &AppState, me: &UiUser, f: Fields, id: &str, locale: Option<&str>) -> Result<Article, Response> {
     let a = match find(st, id).await {
         Ok(Some(a)) => a,
         Ok(None) => return Err(page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found")),
@@ -667,11 +652,10 @@ async fn confirmed(
 async fn delete(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    form: FormResult,
+    AdminForm(f): AdminForm<Fields>,
 ) -> Response {
-    let a = match confirmed(&st, &me, &headers, form, &id, None).await {
+    let a = match confirmed(&st, &me, f, &id, None).await {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -699,11 +683,10 @@ async fn delete(
 async fn delete_translation(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path((id, locale)): Path<(String, String)>,
-    form: FormResult,
+    AdminForm(f): AdminForm<Fields>,
 ) -> Response {
-    let a = match confirmed(&st, &me, &headers, form, &id, Some(&locale)).await {
+    let a = match confirmed(&st, &me, f, &id, Some(&locale)).await {
         Ok(a) => a,
         Err(r) => return r,
     };

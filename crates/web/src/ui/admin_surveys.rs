@@ -4,8 +4,8 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
@@ -15,6 +15,7 @@ use switchboard_store::NewAuditEntry;
 use switchboard_store::quality::SurveySettings;
 
 use super::admin::{Section, sections};
+use super::form::{AdminForm, has_csrf};
 use super::session::UiUser;
 use super::{Chrome, audit, page_error, page_error_text, render, store_error};
 use crate::AppState;
@@ -86,21 +87,15 @@ struct SurveyForm {
     min_days_between: String,
 }
 
+has_csrf!(SurveyForm);
+
 /// `POST /admin/surveys/{slug}`: saves a channel's settings; refused values change nothing.
 async fn save(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path(slug): Path<String>,
-    form: Result<Form<SurveyForm>, axum::extract::rejection::FormRejection>,
+    AdminForm(f): AdminForm<SurveyForm>,
 ) -> Response {
-    if let Err(r) = me.require(Role::Admin) {
-        return r;
-    }
-    let Ok(Form(f)) = form else { return page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let Ok(slug) = ChannelSlug::parse(&slug) else {
         return page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found");
     };

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
@@ -19,24 +19,16 @@ use switchboard_store::routing::{CannedInput, MemberInput, TeamInput};
 use uuid::Uuid;
 
 use super::admin::{Section, sections};
+use super::form::AdminForm;
 use super::inbox::Choice;
 use super::session::{UiUser, urlencode};
 use super::{Chrome, audit, page_error, page_error_text, render, store_error};
 use crate::AppState;
 
 pub(crate) type Fields = HashMap<String, String>;
-pub(crate) type FormResult = Result<Form<Fields>, axum::extract::rejection::FormRejection>;
 
 fn field<'a>(f: &'a Fields, name: &str) -> &'a str {
     f.get(name).map(|s| s.trim()).unwrap_or("")
-}
-
-/// Role, form and CSRF checks shared by every change; the form's fields on success.
-pub(crate) fn admit(me: &UiUser, headers: &HeaderMap, form: FormResult) -> Result<Fields, Response> {
-    me.require(Role::Admin)?;
-    let Ok(Form(f)) = form else { return Err(page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form")) };
-    me.check_csrf(headers, f.get("_csrf").map(String::as_str))?;
-    Ok(f)
 }
 
 fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
@@ -157,11 +149,7 @@ fn team_input(me: &UiUser, name: &str, f: &Fields) -> Result<TeamInput, Response
 }
 
 /// `POST /admin/teams`: creates a team.
-async fn team_create(State(st): State<AppState>, me: UiUser, headers: HeaderMap, form: FormResult) -> Response {
-    let f = match admit(&me, &headers, form) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn team_create(State(st): State<AppState>, me: UiUser, AdminForm(f): AdminForm<Fields>) -> Response {
     let input = match team_input(&me, field(&f, "name"), &f) {
         Ok(i) => i,
         Err(r) => return r,
@@ -180,14 +168,9 @@ async fn team_create(State(st): State<AppState>, me: UiUser, headers: HeaderMap,
 async fn team_update(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    form: FormResult,
+    AdminForm(f): AdminForm<Fields>,
 ) -> Response {
-    let f = match admit(&me, &headers, form) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let store = st.engine.store();
     let before = match store.get_team(&name).await {
         Ok(Some(t)) => t,
@@ -212,13 +195,9 @@ async fn team_update(
 async fn team_delete(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    form: FormResult,
+    AdminForm(_): AdminForm<Fields>,
 ) -> Response {
-    if let Err(r) = admit(&me, &headers, form) {
-        return r;
-    }
     let store = st.engine.store();
     let before = match store.get_team(&name).await {
         Ok(Some(t)) => t,
@@ -343,14 +322,9 @@ async fn team_page(State(st): State<AppState>, me: UiUser, Path(name): Path<Stri
 async fn member_put(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    form: FormResult,
+    AdminForm(f): AdminForm<Fields>,
 ) -> Response {
-    let f = match admit(&me, &headers, form) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let Ok(user) = field(&f, "user_id").parse::<Uuid>().map(UserId) else {
         return invalid(&me, format!("{:?} is not a user id", field(&f, "user_id")));
     };
@@ -387,13 +361,9 @@ async fn member_put(
 async fn member_remove(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path((name, user)): Path<(String, String)>,
-    form: FormResult,
+    AdminForm(_): AdminForm<Fields>,
 ) -> Response {
-    if let Err(r) = admit(&me, &headers, form) {
-        return r;
-    }
     let Ok(user) = user.parse::<Uuid>().map(UserId) else {
         return page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found");
     };
@@ -532,11 +502,7 @@ fn canned_input(me: &UiUser, f: &Fields) -> Result<CannedInput, Response> {
 }
 
 /// `POST /admin/canned`: creates a canned reply.
-async fn canned_create(State(st): State<AppState>, me: UiUser, headers: HeaderMap, form: FormResult) -> Response {
-    let f = match admit(&me, &headers, form) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn canned_create(State(st): State<AppState>, me: UiUser, AdminForm(f): AdminForm<Fields>) -> Response {
     let input = match canned_input(&me, &f) {
         Ok(i) => i,
         Err(r) => return r,
@@ -554,14 +520,9 @@ async fn canned_create(State(st): State<AppState>, me: UiUser, headers: HeaderMa
 async fn canned_update(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    form: FormResult,
+    AdminForm(f): AdminForm<Fields>,
 ) -> Response {
-    let f = match admit(&me, &headers, form) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let Ok(id) = id.parse::<Uuid>() else { return page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found") };
     let input = match canned_input(&me, &f) {
         Ok(i) => i,
@@ -586,13 +547,9 @@ async fn canned_update(
 async fn canned_delete(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    form: FormResult,
+    AdminForm(_): AdminForm<Fields>,
 ) -> Response {
-    if let Err(r) = admit(&me, &headers, form) {
-        return r;
-    }
     let Ok(id) = id.parse::<Uuid>() else { return page_error(&me.tr, StatusCode::NOT_FOUND, "error-not-found") };
     let store = st.engine.store();
     let before = match store.get_canned(id).await {

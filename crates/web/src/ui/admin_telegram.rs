@@ -2,13 +2,14 @@
 //! (`setWebhook` with the channel secret and our update types) or remove it so long polling
 //! can read updates (`deleteWebhook`). The outcome shows on the channel page; both are audited.
 
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
+use switchboard_domain::{ChannelKind, ChannelSlug};
 use switchboard_store::NewAuditEntry;
 
+use super::form::{AdminForm, has_csrf};
 use super::session::UiUser;
 use super::{page_error, store_error};
 use crate::AppState;
@@ -21,21 +22,16 @@ pub(crate) struct WebhookForm {
     action: String,
 }
 
+has_csrf!(WebhookForm);
+
 /// `POST /admin/channels/{slug}/telegram-webhook`.
 pub(crate) async fn webhook(
     State(st): State<AppState>,
     me: UiUser,
     headers: HeaderMap,
     Path(slug): Path<String>,
-    form: Result<Form<WebhookForm>, axum::extract::rejection::FormRejection>,
+    AdminForm(f): AdminForm<WebhookForm>,
 ) -> Response {
-    if let Err(r) = me.require(Role::Admin) {
-        return r;
-    }
-    let Ok(Form(f)) = form else { return page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let ch = match ChannelSlug::parse(&slug) {
         Ok(s) => match st.engine.store().get_channel(&s).await {
             Ok(Some(ch)) if ch.kind == ChannelKind::Telegram => ch,

@@ -2,8 +2,8 @@
 //! supervisor or admin) edits it; each shows its author and time. Edits are audited.
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use switchboard_domain::{CaseNumber, ContactId, Conversation, Role};
 use switchboard_store::NewAuditEntry;
 use uuid::Uuid;
 
+use super::form::{CheckedForm, has_csrf};
 use super::i18n::Tr;
 use super::session::UiUser;
 use super::{audit, page_error, store_error};
@@ -68,7 +69,7 @@ pub(crate) struct NoteForm {
     body: String,
 }
 
-type FormResult = Result<Form<NoteForm>, axum::extract::rejection::FormRejection>;
+has_csrf!(NoteForm);
 
 async fn conversation(st: &AppState, me: &UiUser, case: &str) -> Result<Conversation, Response> {
     let Ok(number) = CaseNumber::parse(case) else {
@@ -89,14 +90,9 @@ fn back(case: &str) -> Response {
 pub(crate) async fn add(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path(case): Path<String>,
-    form: FormResult,
+    CheckedForm(f): CheckedForm<NoteForm>,
 ) -> Response {
-    let Ok(Form(f)) = form else { return page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let conv = match conversation(&st, &me, &case).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -114,14 +110,9 @@ pub(crate) async fn add(
 pub(crate) async fn edit(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path((case, id)): Path<(String, String)>,
-    form: FormResult,
+    CheckedForm(f): CheckedForm<NoteForm>,
 ) -> Response {
-    let Ok(Form(f)) = form else { return page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let conv = match conversation(&st, &me, &case).await {
         Ok(c) => c,
         Err(r) => return r,

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDateTime, TimeZone, Utc};
@@ -16,6 +16,7 @@ use switchboard_domain::{
 use switchboard_engine::RealtimeEvent;
 use switchboard_store::{ConversationFilter, ConversationPatch, MessageKind, NewAuditEntry, NewMessage, User};
 
+use super::form::{CheckedForm, has_csrf};
 use super::i18n::Tr;
 use super::inbox::Choice;
 use super::session::UiUser;
@@ -503,19 +504,16 @@ pub(crate) struct ReplyForm {
     idem: Option<String>,
 }
 
+has_csrf!(ReplyForm);
+
 /// `POST /c/{case}/reply`: a reply to the customer or a private note.
 pub(crate) async fn reply(
     State(st): State<AppState>,
     me: UiUser,
     Path(case): Path<String>,
-    headers: HeaderMap,
-    form: Result<Form<ReplyForm>, axum::extract::rejection::FormRejection>,
+    CheckedForm(f): CheckedForm<ReplyForm>,
 ) -> Response {
     let tr = &me.tr;
-    let Ok(Form(f)) = form else { return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     if f.text.trim().is_empty() {
         return page_error(tr, StatusCode::UNPROCESSABLE_ENTITY, "error-empty-message");
     }
@@ -607,6 +605,8 @@ pub(crate) struct UpdateForm {
     snooze_until: Option<String>,
 }
 
+has_csrf!(UpdateForm);
+
 fn build_patch(f: &UpdateForm, me: &UiUser, conv: &Conversation) -> Result<ConversationPatch, &'static str> {
     let mut p = ConversationPatch::default();
     match f.quick.as_deref().filter(|q| !q.is_empty()) {
@@ -664,14 +664,9 @@ pub(crate) async fn update(
     State(st): State<AppState>,
     me: UiUser,
     Path(case): Path<String>,
-    headers: HeaderMap,
-    form: Result<Form<UpdateForm>, axum::extract::rejection::FormRejection>,
+    CheckedForm(f): CheckedForm<UpdateForm>,
 ) -> Response {
     let tr = &me.tr;
-    let Ok(Form(f)) = form else { return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let conv = match resolve(&st, tr, &case).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -771,20 +766,17 @@ pub(crate) struct TemplateForm {
     idem: Option<String>,
 }
 
+has_csrf!(TemplateForm);
+
 /// `POST /c/{case}/template`: an approved WhatsApp template (possible outside the window), sent
 /// through the same code as `POST /api/v1/conversations/{id}/template`.
 pub(crate) async fn template(
     State(st): State<AppState>,
     me: UiUser,
     Path(case): Path<String>,
-    headers: HeaderMap,
-    form: Result<Form<TemplateForm>, axum::extract::rejection::FormRejection>,
+    CheckedForm(f): CheckedForm<TemplateForm>,
 ) -> Response {
     let tr = &me.tr;
-    let Ok(Form(f)) = form else { return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let lines: Vec<&str> = f.params.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let params: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::json!({"type": "text", "text": l})).collect();
     let mut body = serde_json::json!({"name": f.name.trim(), "language": f.language.trim()});

@@ -2,8 +2,8 @@
 //! link") and the admin page of the FAQ bot's per-channel settings and outcome counts.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use switchboard_domain::{CaseNumber, ChannelSlug, Role};
@@ -11,6 +11,7 @@ use switchboard_kb::bot::BotSettings;
 use switchboard_store::NewAuditEntry;
 
 use super::admin::{Section, sections};
+use super::form::{AdminForm, has_csrf};
 use super::session::UiUser;
 use super::{Chrome, audit, page_error_text, render, store_error};
 use crate::AppState;
@@ -146,20 +147,15 @@ struct BotForm {
     handoff_phrases: String,
 }
 
+has_csrf!(BotForm);
+
 /// `POST /admin/bot/{slug}`: saves a channel's settings; bad values change nothing.
 async fn save(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
     Path(slug): Path<String>,
-    Form(f): Form<BotForm>,
+    AdminForm(f): AdminForm<BotForm>,
 ) -> Response {
-    if let Err(r) = me.require(Role::Admin) {
-        return r;
-    }
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let bad = |m: String| page_error_text(&me.tr, StatusCode::UNPROCESSABLE_ENTITY, m);
     let Ok(slug) = ChannelSlug::parse(&slug) else { return bad(format!("no channel {slug}")) };
     let num = |name: &str, v: &str| v.trim().parse::<f32>().map_err(|_| format!("{name}: {v:?} is not a number"));

@@ -14,6 +14,7 @@ mod assets;
 mod canned;
 mod contact_notes;
 mod conversation;
+mod form;
 mod help;
 pub mod i18n;
 mod inbox;

@@ -141,6 +141,10 @@ impl FromRequestParts<AppState> for UiUser {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        // A handler and its form extractor both ask; the session is looked up once.
+        if let Some(me) = parts.extensions.get::<UiUser>() {
+            return Ok(me.clone());
+        }
         let unauthenticated = |parts: &Parts| {
             if wants_html(parts) {
                 let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
@@ -170,7 +174,9 @@ impl FromRequestParts<AppState> for UiUser {
         let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         let locale = Locale::negotiate(prefs.locale.as_deref(), accept);
         let tr = Tr::new(st.ui.catalogue.clone(), locale, time_zone(prefs.time_zone.as_deref()));
-        Ok(UiUser { user, session, prefs, tr })
+        let me = UiUser { user, session, prefs, tr };
+        parts.extensions.insert(me.clone());
+        Ok(me)
     }
 }
 

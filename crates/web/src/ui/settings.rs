@@ -1,13 +1,14 @@
 //! The user's own settings: language, time zone, availability, signing out everywhere.
 
 use askama::Template;
-use axum::extract::{Form, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use switchboard_domain::routing::Availability;
 use switchboard_store::UserPrefs;
 
+use super::form::{CheckedForm, has_csrf};
 use super::i18n::Locale;
 use super::inbox::Choice;
 use super::session::UiUser;
@@ -81,17 +82,14 @@ pub(crate) struct SettingsForm {
     time_zone: String,
 }
 
+has_csrf!(SettingsForm);
+
 /// `POST /settings`.
 pub(crate) async fn save(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
-    form: Result<Form<SettingsForm>, axum::extract::rejection::FormRejection>,
+    CheckedForm(f): CheckedForm<SettingsForm>,
 ) -> Response {
-    let Ok(Form(f)) = form else { return page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let locale = match f.locale.trim() {
         "" => None,
         tag => match Locale::from_tag(tag) {
@@ -120,18 +118,15 @@ pub(crate) struct AvailabilityForm {
     availability: String,
 }
 
+has_csrf!(AvailabilityForm);
+
 /// `POST /settings/availability`: online, away or offline. Going offline hands the agent's open
 /// conversations back to routing.
 pub(crate) async fn save_availability(
     State(st): State<AppState>,
     me: UiUser,
-    headers: HeaderMap,
-    form: Result<Form<AvailabilityForm>, axum::extract::rejection::FormRejection>,
+    CheckedForm(f): CheckedForm<AvailabilityForm>,
 ) -> Response {
-    let Ok(Form(f)) = form else { return page_error(&me.tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let Ok(a) = f.availability.parse::<Availability>() else {
         return page_error(&me.tr, StatusCode::UNPROCESSABLE_ENTITY, "error-bad-form");
     };

@@ -3,13 +3,14 @@
 //! corrects the intent in place, which stores a training example for the retraining job
 //! (docs/nlp.md).
 
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use switchboard_domain::{CaseNumber, MessageId};
 use switchboard_store::MessageTriage;
 
+use super::form::{CheckedForm, has_csrf};
 use super::i18n::Tr;
 use super::session::UiUser;
 use super::{page_error, store_error};
@@ -77,19 +78,16 @@ pub(crate) struct IntentForm {
     intent: String,
 }
 
+has_csrf!(IntentForm);
+
 /// `POST /c/{case}/intent`: an agent sets or corrects a customer message's intent.
 pub(crate) async fn set_intent(
     State(st): State<AppState>,
     me: UiUser,
     Path(case): Path<String>,
-    headers: HeaderMap,
-    form: Result<Form<IntentForm>, axum::extract::rejection::FormRejection>,
+    CheckedForm(f): CheckedForm<IntentForm>,
 ) -> Response {
     let tr = &me.tr;
-    let Ok(Form(f)) = form else { return page_error(tr, StatusCode::BAD_REQUEST, "error-bad-form") };
-    if let Err(r) = me.check_csrf(&headers, Some(&f.csrf)) {
-        return r;
-    }
     let Ok(case_number) = CaseNumber::parse(&case) else {
         return page_error(tr, StatusCode::NOT_FOUND, "error-not-found");
     };
