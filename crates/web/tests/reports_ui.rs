@@ -2,113 +2,24 @@
 //! and the satisfaction history in the conversation view. Real router on port 0, fresh SQLite.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
+mod common;
 
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use chrono::{Duration, Utc};
+use common::{App, Browser, Page, Setup, spawn};
 use reqwest::StatusCode;
-use reqwest::header::SET_COOKIE;
 use switchboard_domain::quality::{Period, PeriodKind};
 use switchboard_domain::survey::SurveyKind;
-use switchboard_domain::{ContactId, ConversationId, Direction, Priority, Role, Status};
-use switchboard_engine::{Engine, EngineConfig};
+use switchboard_domain::{ContactId, ConversationId, Direction, Priority, Status};
+use switchboard_engine::EngineConfig;
 use switchboard_store::quality::{HistoryConversation, HistoryMessage};
-use switchboard_store::{DynStore, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig};
-use tokio::net::TcpListener;
-
-const PASSWORD: &str = "correct horse battery";
-
-struct App {
-    base: String,
-    store: DynStore,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
 
 async fn spawn_app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-    let salt = SaltString::generate(&mut OsRng);
-    let hash = argon2::Argon2::default().hash_password(PASSWORD.as_bytes(), &salt).unwrap().to_string();
-    for (email, name, role) in [("boss@x.io", "Bo Supervisor", Role::Supervisor), ("lin@x.io", "Lin", Role::Agent)] {
-        store
-            .create_user(&NewUser { email: email.into(), name: name.into(), role, password_hash: Some(hash.clone()) })
-            .await
-            .unwrap();
-    }
-    let mut config = EngineConfig::default();
-    config.quality.reports = false;
-    config.quality.surveys.enabled = false;
+    let mut engine = EngineConfig::default();
+    engine.quality.reports = false;
+    engine.quality.surveys.enabled = false;
     // Imported history is final: no routing job re-deriving its SLA clocks.
-    config.routing.enabled = false;
-    let engine = Engine::start(store.clone(), config).await;
-    let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
-    App {
-        base: format!("http://{addr}"),
-        store,
-        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
-        _dir: dir,
-    }
-}
-
-struct Browser<'a> {
-    app: &'a App,
-    cookies: HashMap<String, String>,
-    lang: &'static str,
-}
-
-impl<'a> Browser<'a> {
-    async fn get(&mut self, path: &str) -> (StatusCode, String, String) {
-        let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-        let r = self
-            .app
-            .http
-            .get(format!("{}{path}", self.app.base))
-            .header("cookie", cookie)
-            .header("accept-language", self.lang)
-            .send()
-            .await
-            .unwrap();
-        self.keep(&r);
-        let status = r.status();
-        let ctype = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        (status, ctype, String::from_utf8_lossy(&r.bytes().await.unwrap()).into_owned())
-    }
-
-    fn keep(&mut self, r: &reqwest::Response) {
-        for v in r.headers().get_all(SET_COOKIE) {
-            let s = v.to_str().unwrap();
-            let (kv, _) = s.split_once(';').unwrap_or((s, ""));
-            let (k, v) = kv.split_once('=').unwrap();
-            self.cookies.insert(k.to_owned(), v.to_owned());
-        }
-    }
-
-    async fn login(app: &'a App, email: &str) -> Browser<'a> {
-        let mut b = Browser { app, cookies: HashMap::new(), lang: "en" };
-        let (_, _, form) = b.get("/login").await;
-        let marker = "name=\"_csrf\" value=\"";
-        let i = form.find(marker).unwrap() + marker.len();
-        let csrf = form[i..i + form[i..].find('"').unwrap()].to_owned();
-        let cookie = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-        let r = app
-            .http
-            .post(format!("{}/login", app.base))
-            .header("cookie", cookie)
-            .form(&[("email", email), ("password", PASSWORD), ("_csrf", &csrf), ("next", "/inbox")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        b.keep(&r);
-        b
-    }
+    engine.routing.enabled = false;
+    spawn(Setup { engine, ..Setup::default() }).await
 }
 
 #[tokio::test]
@@ -156,15 +67,15 @@ async fn supervisors_see_dashboards_drill_down_and_export() {
         .await
         .unwrap();
 
-    let mut agent = Browser::login(&app, "lin@x.io").await;
+    let mut agent = Browser::signed_in(&app, "lin@x.io").await;
     for path in ["/reports", "/reports/drill?measure=fcr", &format!("/reports/export/{}/csv", week.label())] {
-        assert_eq!(agent.get(path).await.0, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(agent.get(path).await.status, StatusCode::FORBIDDEN, "{path}");
     }
-    let (_, _, inbox) = agent.get("/inbox").await;
+    let Page { body: inbox, .. } = agent.get("/inbox").await;
     assert!(!inbox.contains("href=\"/reports\""), "agents get no reports link");
 
-    let mut boss = Browser::login(&app, "boss@x.io").await;
-    let (status, _, page) = boss.get("/reports").await;
+    let mut boss = Browser::signed_in(&app, "sue@x.io").await;
+    let Page { status, body: page, .. } = boss.get("/reports").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(&format!("Service quality {}", week.label())));
     assert!(page.matches("<svg").count() >= 6, "charts are inline SVG");
@@ -173,48 +84,51 @@ async fn supervisors_see_dashboards_drill_down_and_export() {
     assert!(page.contains("SB-000042"), "the case review lists the low CSAT case");
     assert!(page.contains("Bot handoff rate") && page.contains("Conversations with the bot"));
     assert!(page.contains("measure=bot_handed_off"), "the bot's numbers drill down");
-    let (_, _, handed) = boss.get(&format!("/reports/drill?period={}&measure=bot_handed_off", week.label())).await;
+    let Page { body: handed, .. } =
+        boss.get(&format!("/reports/drill?period={}&measure=bot_handed_off", week.label())).await;
     assert!(handed.contains("href=\"/c/SB-000042\""), "{handed}");
 
-    let (status, _, drill) = boss.get(&format!("/reports/drill?period={}&measure=low_csat", week.label())).await;
+    let Page { status, body: drill, .. } =
+        boss.get(&format!("/reports/drill?period={}&measure=low_csat", week.label())).await;
     assert_eq!(status, StatusCode::OK);
     assert!(drill.contains("href=\"/c/SB-000042\""), "{drill}");
-    let (_, _, none) = boss.get(&format!("/reports/drill?period={}&measure=escalated", week.label())).await;
+    let Page { body: none, .. } = boss.get(&format!("/reports/drill?period={}&measure=escalated", week.label())).await;
     assert!(!none.contains("href=\"/c/SB-000042\""), "{none}");
-    let (_, _, sliced) =
+    let Page { body: sliced, .. } =
         boss.get(&format!("/reports/drill?period={}&measure=conversations&dim=channel&key=tg", week.label())).await;
     assert!(!sliced.contains("href=\"/c/SB-000042\""), "another channel's slice");
 
-    let (status, ctype, csv) = boss.get(&format!("/reports/export/{}/csv", week.label())).await;
-    assert_eq!((status, ctype.as_str()), (StatusCode::OK, "text/csv; charset=utf-8"));
+    let Page { status, content_type: ctype, body: csv, .. } =
+        boss.get(&format!("/reports/export/{}/csv", week.label())).await;
+    assert_eq!((status, ctype.as_deref()), (StatusCode::OK, Some("text/csv; charset=utf-8")));
     assert!(csv.contains("\nsummary,conversations,1,0,,\n"), "{csv}");
     assert!(csv.contains("\nsummary,csat_percent,0,,0.8500,false\n"), "{csv}");
     assert!(csv.contains("\nsummary,bot_handoff_rate,1,,,\n"), "{csv}");
-    let (_, ctype, pdf) = boss.get(&format!("/reports/export/{}/pdf", week.label())).await;
-    assert_eq!(ctype, "application/pdf");
+    let Page { content_type: ctype, body: pdf, .. } = boss.get(&format!("/reports/export/{}/pdf", week.label())).await;
+    assert_eq!(ctype.as_deref(), Some("application/pdf"));
     assert!(pdf.starts_with("%PDF-") && !pdf.contains("FontFile2"), "English: Helvetica, nothing embedded");
-    let (_, _, pdf) = boss.get(&format!("/reports/export/{}/pdf?lang=zh-CN", week.label())).await;
+    let Page { body: pdf, .. } = boss.get(&format!("/reports/export/{}/pdf?lang=zh-CN", week.label())).await;
     assert!(pdf.contains("/FontFile2") && pdf.contains("WenQuanYiMicroHei"), "Chinese: a font subset");
-    let (_, _, html) = boss.get(&format!("/reports/export/{}/html?lang=zh-CN", week.label())).await;
+    let Page { body: html, .. } = boss.get(&format!("/reports/export/{}/html?lang=zh-CN", week.label())).await;
     assert!(html.contains("服务质量报告") && html.contains("机器人转人工率"), "{html}");
-    let (_, _, json) = boss.get(&format!("/reports/export/{}/json", week.label())).await;
+    let Page { body: json, .. } = boss.get(&format!("/reports/export/{}/json", week.label())).await;
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["current"]["first_response"]["mean_secs"], 1200.0);
 
     for bad in ["/reports?period=2026-W99", "/reports?dim=colour", "/reports/drill?measure=vibes"] {
-        let (status, _, body) = boss.get(bad).await;
+        let Page { status, body, .. } = boss.get(bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert!(body.contains("invalid"), "{bad}: the reason is shown");
     }
-    assert_eq!(boss.get("/reports/export/2026-W47/docx").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(boss.get("/reports/export/2026-W47/docx").await.status, StatusCode::NOT_FOUND);
 
     boss.lang = "zh-CN";
-    let (_, _, zh) = boss.get("/reports").await;
+    let Page { body: zh, .. } = boss.get("/reports").await;
     assert!(zh.contains("服务质量") && zh.contains("首次联系解决率"));
 
     // The contact panel shows the satisfaction history.
     boss.lang = "en";
-    let (status, _, conv) = boss.get("/c/SB-000042").await;
+    let Page { status, body: conv, .. } = boss.get("/c/SB-000042").await;
     assert_eq!(status, StatusCode::OK);
     assert!(conv.contains("Satisfaction") && conv.contains("CSAT 2/5"), "{conv}");
 }
@@ -268,8 +182,9 @@ async fn the_signed_web_survey_link_records_one_answer() {
     let exp = q.split('&').next().unwrap().strip_prefix("exp=").unwrap().to_owned();
     let sig = q.split("sig=").nth(1).unwrap().to_owned();
 
-    let mut anon = Browser { app: &app, cookies: HashMap::new(), lang: "zh-CN" };
-    let (status, _, page) = anon.get(&path).await;
+    let mut anon = Browser::new(&app);
+    anon.lang = "zh-CN";
+    let Page { status, body: page, .. } = anon.get(&path).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("推荐") && page.contains("value=\"10\""), "an NPS form in Chinese");
     let post = |form: Vec<(&'static str, String)>| {
@@ -325,26 +240,13 @@ async fn admins_set_survey_settings_per_channel_over_the_api() {
         })
         .await
         .unwrap();
-    let mut tokens = HashMap::new();
-    for email in ["boss@x.io", "lin@x.io"] {
-        let u = app.store.find_user_by_email(email).await.unwrap().unwrap();
-        let (t, h) = switchboard_web::auth::generate_token();
-        app.store.create_api_token(u.id, "t", &h).await.unwrap();
-        tokens.insert(email, t);
-    }
-    let admin = app
-        .store
-        .create_user(&NewUser { email: "ada@x.io".into(), name: "Ada".into(), role: Role::Admin, password_hash: None })
-        .await
-        .unwrap();
-    let (admin_token, h) = switchboard_web::auth::generate_token();
-    app.store.create_api_token(admin.id, "t", &h).await.unwrap();
+    let admin_token = app.token.clone();
     let put = |token: String, slug: &str, body: serde_json::Value| {
         let req = app.http.put(format!("{}/api/v1/channels/{slug}/survey", app.base)).bearer_auth(token).json(&body);
         async move { req.send().await.unwrap() }
     };
     let body = serde_json::json!({"csat": true, "nps": false, "delay_minutes": 30, "min_days_between": 14});
-    assert_eq!(put(tokens["boss@x.io"].clone(), "wa", body.clone()).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(put(app.token_of("sue@x.io").to_owned(), "wa", body.clone()).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(put(admin_token.clone(), "nope", body.clone()).await.status(), StatusCode::NOT_FOUND);
     let bad = put(
         admin_token.clone(),
@@ -359,7 +261,7 @@ async fn admins_set_survey_settings_per_channel_over_the_api() {
     let list: serde_json::Value = app
         .http
         .get(format!("{}/api/v1/surveys/settings", app.base))
-        .bearer_auth(&tokens["boss@x.io"])
+        .bearer_auth(app.token_of("sue@x.io"))
         .send()
         .await
         .unwrap()
@@ -371,7 +273,7 @@ async fn admins_set_survey_settings_per_channel_over_the_api() {
     let r = app
         .http
         .get(format!("{}/api/v1/surveys/settings", app.base))
-        .bearer_auth(&tokens["lin@x.io"])
+        .bearer_auth(app.token_of("lin@x.io"))
         .send()
         .await
         .unwrap();

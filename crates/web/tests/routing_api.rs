@@ -1,68 +1,29 @@
 //! HTTP tests of the routing API: the real router on port 0 against a fresh SQLite database.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use common::{App, Setup, spawn};
 use serde_json::{Value, json};
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
-use switchboard_engine::{Engine, EngineConfig};
-use switchboard_store::{ChannelRecord, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig, auth};
-use tokio::net::TcpListener;
+use switchboard_engine::EngineConfig;
+use switchboard_web::WebConfig;
 
-struct App {
-    base: String,
-    admin: String,
-    agent: String,
-    agent_id: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
+const ADMIN: &str = "admin@x.io";
+const AGENT: &str = "lin@x.io";
 
 async fn spawn_app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-    store
-        .upsert_channel(&ChannelRecord {
-            slug: ChannelSlug::parse("shop").unwrap(),
-            kind: ChannelKind::Api,
-            name: "shop".into(),
-            callback_url: Some("http://127.0.0.1:9/unused".into()),
-            secret: None,
-            config: json!({}),
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
-    let mut tokens = Vec::new();
-    let mut ids = Vec::new();
-    for (email, role) in [("admin@x.io", Role::Admin), ("agent@x.io", Role::Agent)] {
-        let u = store
-            .create_user(&NewUser { email: email.into(), name: "Mei Lin".into(), role, password_hash: None })
-            .await
-            .unwrap();
-        let (token, hash) = auth::generate_token();
-        store.create_api_token(u.id, "t", &hash).await.unwrap();
-        tokens.push(token);
-        ids.push(u.id.to_string());
-    }
-    let mut cfg = EngineConfig::default();
-    cfg.routing.tick = Duration::from_millis(50);
-    let engine = Engine::start(store.clone(), cfg).await;
-    let app = switchboard_web::router(AppState::new(engine, WebConfig { max_body_bytes: 64 * 1024 }));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    App {
-        base: format!("http://{addr}"),
-        admin: tokens[0].clone(),
-        agent: tokens[1].clone(),
-        agent_id: ids[1].clone(),
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
+    let mut engine = EngineConfig::default();
+    engine.routing.tick = Duration::from_millis(50);
+    spawn(Setup {
+        callback_url: Some("http://127.0.0.1:9/unused".into()),
+        engine,
+        web: WebConfig { max_body_bytes: 64 * 1024 },
+        ..Setup::default()
+    })
+    .await
 }
 
 impl App {
@@ -96,35 +57,36 @@ impl App {
 async fn teams_calendars_and_availability() {
     let app = spawn_app().await;
     let team = json!({"name": "billing", "assignment_policy": "round_robin"});
-    let (s, _) = app.post("/api/v1/teams", &app.agent, &team).await;
+    let (s, _) = app.post("/api/v1/teams", app.token_of(AGENT), &team).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "agents cannot create teams");
-    let (s, e) = app.post("/api/v1/teams", &app.admin, &json!({"name": "Bad Name"})).await;
+    let (s, e) = app.post("/api/v1/teams", app.token_of(ADMIN), &json!({"name": "Bad Name"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(e["error"]["message"].as_str().unwrap().contains("team name"), "{e}");
-    let (s, e) = app.post("/api/v1/teams", &app.admin, &json!({"name": "x", "assignment_policy": "random"})).await;
+    let (s, e) =
+        app.post("/api/v1/teams", app.token_of(ADMIN), &json!({"name": "x", "assignment_policy": "random"})).await;
     assert!(s.is_client_error(), "{e}");
-    let (s, t) = app.post("/api/v1/teams", &app.admin, &team).await;
+    let (s, t) = app.post("/api/v1/teams", app.token_of(ADMIN), &team).await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
-    let (s, _) = app.post("/api/v1/teams", &app.admin, &team).await;
+    let (s, _) = app.post("/api/v1/teams", app.token_of(ADMIN), &team).await;
     assert_eq!(s, StatusCode::CONFLICT);
-    let (s, list) = app.get("/api/v1/teams", &app.agent).await;
+    let (s, list) = app.get("/api/v1/teams", app.token_of(AGENT)).await;
     assert_eq!((s, list.as_array().unwrap().len()), (StatusCode::OK, 1));
 
     // Calendars: validated, then holidays imported from an .ics feed.
     let bad = json!({"time_zone": "Mars/Base", "always_open": true});
-    let (s, e) = app.put("/api/v1/calendars/berlin", &app.admin, &bad).await;
+    let (s, e) = app.put("/api/v1/calendars/berlin", app.token_of(ADMIN), &bad).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     assert!(e["error"]["message"].as_str().unwrap().contains("Mars/Base"));
     let cal = json!({"time_zone": "Europe/Berlin", "weekly": [
         {"day": "mon", "intervals": [{"start": "09:00", "end": "12:00"}, {"start": "13:00", "end": "17:00"}]},
         {"day": "tue", "intervals": [{"start": "09:00", "end": "17:00"}]}]});
-    let (s, c) = app.put("/api/v1/calendars/berlin", &app.admin, &cal).await;
+    let (s, c) = app.put("/api/v1/calendars/berlin", app.token_of(ADMIN), &cal).await;
     assert_eq!(s, StatusCode::OK, "{c}");
     let feed = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:20261225\r\nDTEND;VALUE=DATE:20261227\r\nSUMMARY:Weihnachten\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     let r = app
         .http
         .post(format!("{}/api/v1/calendars/berlin/holidays", app.base))
-        .bearer_auth(&app.admin)
+        .bearer_auth(app.token_of(ADMIN))
         .header("content-type", "text/calendar")
         .body(feed)
         .send()
@@ -137,7 +99,7 @@ async fn teams_calendars_and_availability() {
     let r = app
         .http
         .post(format!("{}/api/v1/calendars/berlin/holidays", app.base))
-        .bearer_auth(&app.admin)
+        .bearer_auth(app.token_of(ADMIN))
         .body("not a calendar")
         .send()
         .await
@@ -146,7 +108,7 @@ async fn teams_calendars_and_availability() {
     let (s, t) = app
         .put(
             "/api/v1/teams/billing",
-            &app.admin,
+            app.token_of(ADMIN),
             &json!({"name": "billing", "assignment_policy": "least_busy", "calendar": "berlin"}),
         )
         .await;
@@ -154,26 +116,26 @@ async fn teams_calendars_and_availability() {
 
     // Members and availability.
     let member = json!({"role": "agent", "skills": {"languages": ["zh", "en"]}, "capacity": {"*": 3}});
-    let path = format!("/api/v1/teams/billing/members/{}", app.agent_id);
-    let (s, _) = app.put(&path, &app.agent, &member).await;
+    let path = format!("/api/v1/teams/billing/members/{}", app.user_id(AGENT).await);
+    let (s, _) = app.put(&path, app.token_of(AGENT), &member).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, m) = app.put(&path, &app.admin, &member).await;
+    let (s, m) = app.put(&path, app.token_of(ADMIN), &member).await;
     assert_eq!(s, StatusCode::OK, "{m}");
     assert_eq!(m["availability"], "offline");
-    let (s, _) = app.put("/api/v1/me/availability", &app.agent, &json!({"availability": "online"})).await;
+    let (s, _) = app.put("/api/v1/me/availability", app.token_of(AGENT), &json!({"availability": "online"})).await;
     assert_eq!(s, StatusCode::OK);
-    let (_, me) = app.get("/api/v1/me/availability", &app.agent).await;
+    let (_, me) = app.get("/api/v1/me/availability", app.token_of(AGENT)).await;
     assert_eq!(me["availability"], "online");
-    let (_, members) = app.get("/api/v1/teams/billing/members", &app.admin).await;
+    let (_, members) = app.get("/api/v1/teams/billing/members", app.token_of(ADMIN)).await;
     assert_eq!(members[0]["availability"], "online");
-    let (s, _) = app.put("/api/v1/me/availability", &app.agent, &json!({"availability": "sleepy"})).await;
+    let (s, _) = app.put("/api/v1/me/availability", app.token_of(AGENT), &json!({"availability": "sleepy"})).await;
     assert!(s.is_client_error());
-    let (_, admin_me) = app.get("/api/v1/me", &app.admin).await;
+    let (_, admin_me) = app.get("/api/v1/me", app.token_of(ADMIN)).await;
     let other = format!("/api/v1/users/{}/availability", admin_me["id"].as_str().unwrap());
-    let (s, _) = app.put(&other, &app.agent, &json!({"availability": "away"})).await;
+    let (s, _) = app.put(&other, app.token_of(AGENT), &json!({"availability": "away"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "agents set only their own availability");
 
-    let (_, doc) = app.get("/api/v1/openapi.json", &app.agent).await;
+    let (_, doc) = app.get("/api/v1/openapi.json", app.token_of(AGENT)).await;
     for p in [
         "/api/v1/teams",
         "/api/v1/calendars/{name}/holidays",
@@ -193,34 +155,35 @@ async fn policies_rules_canned_replies_and_conversation_sla() {
     policy["escalations"] = json!(
         (1..=5).map(|i| json!({"at_percent": i * 100, "action": {"type": "notify_manager"}})).collect::<Vec<_>>()
     );
-    let (s, e) = app.post("/api/v1/sla-policies", &app.admin, &policy).await;
+    let (s, e) = app.post("/api/v1/sla-policies", app.token_of(ADMIN), &policy).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(e["error"]["message"].as_str().unwrap().contains("at most 4"), "{e}");
     policy["escalations"] = json!([{"at_percent": 100, "action": {"type": "move_to_team", "team": "tier2"}}]);
-    let (s, p) = app.post("/api/v1/sla-policies", &app.agent, &policy).await;
+    let (s, p) = app.post("/api/v1/sla-policies", app.token_of(AGENT), &policy).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
-    let (s, p) = app.post("/api/v1/sla-policies", &app.admin, &policy).await;
+    let (s, p) = app.post("/api/v1/sla-policies", app.token_of(ADMIN), &policy).await;
     assert_eq!(s, StatusCode::CREATED, "{p}");
     assert_eq!(p["first_response"]["minutes"], 15);
 
     let rule = json!({"name": "refunds", "events": ["conversation_created"],
         "conditions": [{"field": "keywords", "any_of": ["refund"]}],
         "actions": [{"type": "add_tags", "tags": ["refund"]}, {"type": "set_priority", "priority": "high"}]});
-    let (s, r) = app.post("/api/v1/automation-rules", &app.admin, &rule).await;
+    let (s, r) = app.post("/api/v1/automation-rules", app.token_of(ADMIN), &rule).await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
-    let (s, e) =
-        app.post("/api/v1/automation-rules", &app.admin, &json!({"name": "x", "events": [], "actions": []})).await;
+    let (s, e) = app
+        .post("/api/v1/automation-rules", app.token_of(ADMIN), &json!({"name": "x", "events": [], "actions": []}))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
 
     let canned = json!({"shortcut": "hello", "title": "Greeting", "variants": {
         "en": "Hi {{contact.first_name}}, this is {{agent.name}} about {{case_number}}.",
         "zh": "{{contact.first_name}}您好，我是{{agent.name}}，关于{{case_number}}。"}});
-    let (s, c) = app.post("/api/v1/canned-replies", &app.admin, &canned).await;
+    let (s, c) = app.post("/api/v1/canned-replies", app.token_of(ADMIN), &canned).await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
     let (s, _) = app
         .post(
             "/api/v1/canned-replies",
-            &app.admin,
+            app.token_of(ADMIN),
             &json!({"shortcut": "x", "title": "X", "variants": {"en": "{{nope}}"}}),
         )
         .await;
@@ -229,13 +192,13 @@ async fn policies_rules_canned_replies_and_conversation_sla() {
     // A conversation: the rule fires, the VIP policy sets a 15-minute first response.
     let ev = json!({"channel": "shop", "external_id": "m1", "contact": {"handle": "ada", "name": "Ada Lovelace"},
         "text": "我要退款 refund please", "sent_at": "2026-11-25T10:00:00Z"});
-    let (s, ack) = app.post("/api/v1/inbound", &app.admin, &ev).await;
+    let (s, ack) = app.post("/api/v1/inbound", app.token_of(ADMIN), &ev).await;
     assert_eq!(s, StatusCode::CREATED, "{ack}");
     let mut conv = Value::Null;
     for _ in 0..300 {
-        let (_, page) = app.get("/api/v1/conversations", &app.admin).await;
+        let (_, page) = app.get("/api/v1/conversations", app.token_of(ADMIN)).await;
         if let Some(id) = page["items"][0]["id"].as_str() {
-            let (_, detail) = app.get(&format!("/api/v1/conversations/{id}"), &app.admin).await;
+            let (_, detail) = app.get(&format!("/api/v1/conversations/{id}"), app.token_of(ADMIN)).await;
             // Routing runs in the background over several writes (rules, then clocks): wait for
             // the round to finish, not just to start.
             if detail["sla"].as_array().is_some_and(|a| !a.is_empty()) && detail["sla"][0]["policy"] == "VIP" {
@@ -252,14 +215,15 @@ async fn policies_rules_canned_replies_and_conversation_sla() {
     assert_eq!(conv["sla"][0]["policy"], "VIP");
     assert_eq!(conv["sla"][0]["metric"], "first_response");
     assert!(conv["sla"][0]["due_at"].is_string());
-    let (_, sla) = app.get(&format!("/api/v1/conversations/{id}/sla"), &app.agent).await;
+    let (_, sla) = app.get(&format!("/api/v1/conversations/{id}/sla"), app.token_of(AGENT)).await;
     assert_eq!(sla["fired_rules"][0]["rule"], "refunds");
     assert!(sla["fired_rules"][0]["reasons"].as_array().unwrap().iter().any(|r| r == "keyword \"refund\" found"));
 
     // Rendering picks the conversation's language and fills the variables.
     let cid = c["id"].as_str().unwrap();
-    let (s, r) =
-        app.post(&format!("/api/v1/canned-replies/{cid}/render"), &app.agent, &json!({"conversation_id": id})).await;
+    let (s, r) = app
+        .post(&format!("/api/v1/canned-replies/{cid}/render"), app.token_of(AGENT), &json!({"conversation_id": id}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["language"], "zh");
     let case = conv["conversation"]["case_number"].as_str().unwrap();
@@ -267,23 +231,23 @@ async fn policies_rules_canned_replies_and_conversation_sla() {
     let (_, r) = app
         .post(
             &format!("/api/v1/canned-replies/{cid}/render"),
-            &app.agent,
+            app.token_of(AGENT),
             &json!({"conversation_id": id, "language": "en"}),
         )
         .await;
     assert_eq!(r["text"], format!("Hi Ada, this is  about {case}."));
-    let (_, list) = app.get("/api/v1/canned-replies", &app.agent).await;
+    let (_, list) = app.get("/api/v1/canned-replies", app.token_of(AGENT)).await;
     assert_eq!(list[0]["usage_count"], 2);
 
     // Contact attributes: the customer tier that SLA policies choose by.
     let contact = conv["contact"]["id"].as_str().unwrap();
     let path = format!("/api/v1/contacts/{contact}/attributes");
-    let (s, _) = app.put(&path, &app.agent, &json!({"tier": "gold"})).await;
+    let (s, _) = app.put(&path, app.token_of(AGENT), &json!({"tier": "gold"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, e) = app.put(&path, &app.admin, &json!({"Bad Key": "x"})).await;
+    let (s, e) = app.put(&path, app.token_of(ADMIN), &json!({"Bad Key": "x"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    let (s, a) = app.put(&path, &app.admin, &json!({"tier": "gold"})).await;
+    let (s, a) = app.put(&path, app.token_of(ADMIN), &json!({"tier": "gold"})).await;
     assert_eq!((s, a), (StatusCode::OK, json!({"tier": "gold"})));
-    let (_, a) = app.get(&path, &app.agent).await;
+    let (_, a) = app.get(&path, app.token_of(AGENT)).await;
     assert_eq!(a["tier"], "gold");
 }

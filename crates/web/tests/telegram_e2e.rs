@@ -4,7 +4,7 @@
 //! blocked bot shown on the message.
 #![allow(clippy::unwrap_used)]
 
-mod ui_login;
+mod common;
 
 use std::time::Duration;
 
@@ -389,19 +389,20 @@ async fn the_admin_page_sets_and_removes_the_webhook() {
         .await
         .unwrap();
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let s = ui_login::sign_in(&http, &app.base, "ada@x.io", "admin pass 123").await;
-    let page = http.get(format!("{}/admin/channels/tg", app.base)).header("cookie", &s.cookie).send().await.unwrap();
-    assert!(page.text().await.unwrap().contains("id=\"telegram-webhook\""));
+    let mut b = common::Browser::at(&app.base, &http);
+    b.sign_in("ada@x.io", "admin pass 123").await;
+    assert!(b.get("/admin/channels/tg").await.body.contains("id=\"telegram-webhook\""));
+    let (cookie, csrf) = (b.cookie_header(), b.csrf().await);
     let press = |action: &'static str, csrf: String| {
         http.post(format!("{}/admin/channels/tg/telegram-webhook", app.base))
-            .header("cookie", &s.cookie)
+            .header("cookie", &cookie)
             .header("origin", &app.base)
             .form(&[("_csrf", csrf.as_str()), ("action", action)])
             .send()
     };
     assert_eq!(press("set", "forged".into()).await.unwrap().status().as_u16(), 403);
     assert!(app.sim.webhook().is_none(), "nothing called without the CSRF token");
-    let r = press("set", s.csrf.clone()).await.unwrap();
+    let r = press("set", csrf.clone()).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let html = r.text().await.unwrap();
     let hook = app.sim.webhook().unwrap();
@@ -409,7 +410,7 @@ async fn the_admin_page_sets_and_removes_the_webhook() {
     assert_eq!(hook.secret_token.as_deref(), Some(app.sim.config().secret_token.as_str()));
     assert!(hook.allowed_updates.contains(&"edited_message".to_owned()));
     assert!(html.contains(&format!("Telegram now delivers updates to {}/webhooks/tg", app.base)), "{html}");
-    let r = press("delete", s.csrf.clone()).await.unwrap();
+    let r = press("delete", csrf).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert!(app.sim.webhook().is_none());
     let audit = app

@@ -2,55 +2,26 @@
 //! versions are listed, and bad requests are refused with a reason.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
+use common::{Setup, spawn};
 use serde_json::{Value, json};
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
 use switchboard_engine::triage::TriageConfig;
-use switchboard_engine::{Engine, EngineConfig};
-use switchboard_store::{ChannelRecord, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig, auth};
-use tokio::net::TcpListener;
+use switchboard_web::WebConfig;
 
 #[tokio::test]
 async fn triage_intent_labels_and_models_over_http() {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-    store
-        .upsert_channel(&ChannelRecord {
-            slug: ChannelSlug::parse("shop").unwrap(),
-            kind: ChannelKind::Api,
-            name: "shop".into(),
-            callback_url: None,
-            secret: None,
-            config: json!({}),
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
-    let u = store
-        .create_user(&NewUser { email: "agent@x.io".into(), name: "A".into(), role: Role::Agent, password_hash: None })
-        .await
-        .unwrap();
-    let (token, hash) = auth::generate_token();
-    store.create_api_token(u.id, "t", &hash).await.unwrap();
-    let engine = Engine::start(store.clone(), EngineConfig::default()).await;
-    engine
-        .start_triage(TriageConfig {
-            languages: vec!["en".into(), "zh".into()],
-            phone_region: None,
-            language_fast_margin: 0.6,
-            retrain_every: Duration::from_secs(3600),
-            routing_wait: Duration::from_secs(5),
-        })
-        .await
-        .unwrap();
-    let app = switchboard_web::router(AppState::new(engine, WebConfig { max_body_bytes: 4096 }));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let http = reqwest::Client::new();
+    let triage = TriageConfig {
+        languages: vec!["en".into(), "zh".into()],
+        phone_region: None,
+        language_fast_margin: 0.6,
+        retrain_every: Duration::from_secs(3600),
+        routing_wait: Duration::from_secs(5),
+    };
+    let app = spawn(Setup { triage: Some(triage), web: WebConfig { max_body_bytes: 4096 }, ..Setup::default() }).await;
+    let (base, http, token) = (app.base.clone(), app.http.clone(), app.token_of("lin@x.io").to_owned());
 
     let r = http
         .post(format!("{base}/api/v1/inbound"))
@@ -128,7 +99,7 @@ async fn triage_intent_labels_and_models_over_http() {
     assert_eq!(s, 404, "{body}");
     let (s, _) = put(json!({"intent": "delivery"}), "nope".into()).await;
     assert_eq!(s, 400);
-    assert_eq!(store.intent_labels().await.unwrap().len(), 1);
+    assert_eq!(app.store.intent_labels().await.unwrap().len(), 1);
 
     // Model versions: none stored until the retraining job runs.
     let m: Value = http
@@ -141,7 +112,7 @@ async fn triage_intent_labels_and_models_over_http() {
         .await
         .unwrap();
     assert_eq!(m["active_version"], Value::Null);
-    let (v, _) = switchboard_engine::triage::retrain_intents(&store).await.unwrap().unwrap();
+    let (v, _) = switchboard_engine::triage::retrain_intents(&app.store).await.unwrap().unwrap();
     let m: Value = http
         .get(format!("{base}/api/v1/nlp/intent-models"))
         .bearer_auth(&token)

@@ -501,9 +501,8 @@ async fn fail_from(b: &mut Browser<'_>, email: &str, forwarded_for: &str) -> Sta
     let form = b.get("/login").await;
     let csrf = hidden(&form.body, "_csrf");
     let r = b
-        .app
         .http
-        .post(format!("{}/login", b.app.base))
+        .post(format!("{}/login", b.base))
         .header("cookie", b.cookie_header())
         .header("x-forwarded-for", forwarded_for)
         .form(&[("email", email), ("password", "wrong password"), ("_csrf", &csrf), ("next", "/inbox")])

@@ -3,18 +3,18 @@
 //! buttons, signed identities, uploads.
 #![allow(clippy::unwrap_used)]
 
-mod widget_support;
+mod common;
 
 use std::time::Duration;
 
+use common::widget::*;
 use serde_json::{Value, json};
 use switchboard_domain::ChannelSlug;
 use switchboard_store::{MessageKind, NewMessage};
-use widget_support::*;
 
 #[tokio::test]
 async fn bad_keys_origins_and_sizes_are_refused_and_store_nothing() {
-    let app = spawn_app(default_config()).await;
+    let app = spawn_widget(default_config()).await;
     let (s, v) = post(&app, "/widget/v1/session", json!({"key": "pk_nope"})).await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("unknown_key")));
     let r = app
@@ -62,7 +62,7 @@ async fn bad_keys_origins_and_sizes_are_refused_and_store_nothing() {
 
 #[tokio::test]
 async fn a_reposted_client_id_is_one_message_and_the_rate_limit_refuses_with_a_reason() {
-    let app = spawn_app(default_config()).await;
+    let app = spawn_widget(default_config()).await;
     let token = session(&app).await;
     let body = json!({"key": "pk_shop", "token": token, "client_id": "c-1", "text": "Where is my order #4411?"});
     let (s, first) = post(&app, "/widget/v1/messages", body.clone()).await;
@@ -113,7 +113,7 @@ async fn a_reposted_client_id_is_one_message_and_the_rate_limit_refuses_with_a_r
 
 #[tokio::test]
 async fn the_stream_resumes_from_a_cursor_and_carries_replies_with_buttons() {
-    let app = spawn_app(default_config()).await;
+    let app = spawn_widget(default_config()).await;
     let token = session(&app).await;
     for i in 1..=3 {
         let (s, _) = post(
@@ -144,12 +144,13 @@ async fn the_stream_resumes_from_a_cursor_and_carries_replies_with_buttons() {
     };
     let payload =
         json!({"buttons": [{"text": "Yes", "data": "bot:helped:1"}, {"text": "No", "data": "bot:not_helped:1"}]});
-    app.store.save_reply_payload(&format!("{}:payload:k1", app.agent), &payload).await.unwrap();
+    let agent = app.user_id(AGENT).await;
+    app.store.save_reply_payload(&format!("{agent}:payload:k1"), &payload).await.unwrap();
     let (reply, _) = app
         .store
         .post_message(&NewMessage {
             conversation_id: conv.id,
-            author_id: app.agent,
+            author_id: agent,
             kind: MessageKind::Reply,
             visibility: switchboard_domain::Visibility::Private,
             text: "Did that answer your question? <b>not bold</b>".into(),
@@ -161,7 +162,7 @@ async fn the_stream_resumes_from_a_cursor_and_carries_replies_with_buttons() {
     let got = read_stream(&app, &token, 3, 1).await;
     let m = &got.iter().find(|(k, _)| k == "message").unwrap().1;
     assert_eq!((m["seq"].as_i64(), m["direction"].as_str()), (Some(4), Some("agent")));
-    assert_eq!(m["author"]["name"], "Lin Agent");
+    assert_eq!(m["author"]["name"], "Lin");
     assert_eq!(m["text"], "Did that answer your question? <b>not bold</b>");
     assert_eq!(m["buttons"][0], json!({"text": "Yes", "data": "bot:helped:1"}));
     // The outbox recorded it sent; reading it on the stream marked it delivered.
@@ -217,7 +218,7 @@ async fn the_stream_resumes_from_a_cursor_and_carries_replies_with_buttons() {
 
 #[tokio::test]
 async fn signed_identities_share_one_stream_and_bad_signatures_are_refused() {
-    let app = spawn_app(default_config()).await;
+    let app = spawn_widget(default_config()).await;
     let sig = switchboard_channels::widget::sign_identity(SECRET, "cust-42");
     let (s, v) =
         post(&app, "/widget/v1/session", json!({"key": "pk_shop", "user_id": "cust-42", "user_hash": "00ff"})).await;
@@ -249,7 +250,7 @@ async fn signed_identities_share_one_stream_and_bad_signatures_are_refused() {
 
 #[tokio::test]
 async fn uploads_are_checked_for_size_and_type_and_reach_the_agent() {
-    let app = spawn_app(default_config()).await;
+    let app = spawn_widget(default_config()).await;
     let token = session(&app).await;
     let up = |bytes: Vec<u8>, mime: &str| {
         app.http
@@ -309,7 +310,7 @@ async fn uploads_are_checked_for_size_and_type_and_reach_the_agent() {
 
 #[tokio::test]
 async fn config_speaks_the_visitors_language_and_knows_business_hours() {
-    let app = spawn_app(json!({"public_key": "pk_shop", "calendar": "support"})).await;
+    let app = spawn_widget(json!({"public_key": "pk_shop", "calendar": "support"})).await;
     let r = app.http.get(format!("{}/widget/v1/config?key=pk_shop&locale=zh-CN", app.base)).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let v: Value = r.json().await.unwrap();

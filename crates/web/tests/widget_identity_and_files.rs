@@ -5,17 +5,16 @@
 //! edited with its history in the agent UI.
 #![allow(clippy::unwrap_used)]
 
-mod ui_login;
-mod widget_support;
+mod common;
 
 use std::time::Duration;
 
+use common::widget::*;
+use common::{App, Browser};
 use serde_json::{Value, json};
 use switchboard_channels::widget::sign_identity;
 use switchboard_domain::{ChannelSlug, ContactRef, ConversationId, InboundEvent, Visibility};
 use switchboard_store::{AuditFilter, ConversationFilter};
-use switchboard_web::ui::proxy::TrustedProxies;
-use widget_support::*;
 
 fn site() -> ChannelSlug {
     ChannelSlug::parse("site").unwrap()
@@ -48,7 +47,7 @@ async fn conversation_of(app: &App, message_id: &Value) -> ConversationId {
 }
 
 async fn api(app: &App, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    app.http.request(method, format!("{}{path}", app.base)).bearer_auth(&app.token)
+    app.http.request(method, format!("{}{path}", app.base)).bearer_auth(app.token_of(AGENT))
 }
 
 async fn reply(app: &App, conv: ConversationId, text: &str) -> Value {
@@ -68,7 +67,7 @@ fn texts(events: &[(String, Value)]) -> Vec<String> {
 
 #[tokio::test]
 async fn an_anonymous_chat_joins_the_signed_in_customers_history_once() {
-    let app = spawn_app(default_config()).await;
+    let app = spawn_widget(default_config()).await;
     let sig = sign_identity(SECRET, "cust-42");
     // The customer wrote last week from their laptop, signed in.
     let (_, laptop) =
@@ -162,7 +161,7 @@ async fn an_anonymous_chat_joins_the_signed_in_customers_history_once() {
 
 #[tokio::test]
 async fn a_first_sign_in_keeps_the_anonymous_contact_and_its_thread() {
-    let app = spawn_app(default_config()).await;
+    let app = spawn_widget(default_config()).await;
     let anon = session(&app).await;
     let first = message(&app, &anon, "a1", "Do you ship to Lyon?").await;
     let conv = conversation_of(&app, &first["message_id"]).await;
@@ -209,13 +208,14 @@ async fn send_file(app: &App, conv: &str, mime: &str, bytes: Vec<u8>, key: &str)
 
 /// Signs the agent in; answers the session cookies and the CSRF token.
 async fn sign_in(app: &App) -> (String, String) {
-    let s = ui_login::sign_in(&app.http, &app.base, "lin@example.com", PASSWORD).await;
-    (s.cookie, s.csrf)
+    let mut b = Browser::signed_in(app, AGENT).await;
+    let csrf = b.csrf().await;
+    (b.cookie_header(), csrf)
 }
 
 #[tokio::test]
 async fn agents_send_files_that_only_the_visitors_token_opens() {
-    let app = spawn_app(default_config()).await;
+    let app = spawn_widget(default_config()).await;
     let token = session(&app).await;
     let first = message(&app, &token, "m1", "Can I get my receipt?").await;
     let conv = conversation_of(&app, &first["message_id"]).await.to_string();
@@ -292,14 +292,14 @@ async fn agents_send_files_that_only_the_visitors_token_opens() {
     let got = read_stream(&app, &token, 2, 1).await;
     let item = &got.iter().find(|(k, _)| k == "message").unwrap().1;
     assert_eq!(item["attachments"][0]["name"], "terms.pdf");
-    assert_eq!(item["author"]["name"], "Lin Agent");
+    assert_eq!(item["author"]["name"], "Lin");
 }
 
 #[tokio::test]
 async fn rate_limits_answer_429_with_retry_after_per_visitor_and_per_address() {
     let config = json!({"public_key": "pk_shop", "allowed_origins": [ORIGIN], "visitor_per_minute": 2,
         "ip_per_minute": 12, "new_visitors_per_ip_per_minute": 2});
-    let app = spawn_app_with(config, TrustedProxies::parse(&["127.0.0.1"]).unwrap()).await;
+    let app = spawn_widget_with(config, vec!["127.0.0.1"]).await;
     let from = |ip: &'static str, path: &str, body: Value| {
         app.http
             .post(format!("{}{path}", app.base))
@@ -369,7 +369,7 @@ async fn rate_limits_answer_429_with_retry_after_per_visitor_and_per_address() {
 
 #[tokio::test]
 async fn an_edited_message_shows_as_edited_with_its_history_in_the_agent_ui() {
-    let app = spawn_app(default_config()).await;
+    let app = spawn_widget(default_config()).await;
     let event = |id: &str, text: &str, secs: i64, edit_of: Option<&str>| {
         let mut extra = serde_json::Map::new();
         if let Some(o) = edit_of {

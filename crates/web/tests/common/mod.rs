@@ -1,10 +1,12 @@
 //! What the web integration tests share: the real router on port 0 against a fresh SQLite
-//! database with a channel, users and an API token ([`spawn`]), a cookie-keeping HTTP client
-//! that signs in and posts forms with their CSRF token ([`Browser`]), helpers to read pages, and
-//! headless Debian chromium driven through chromedriver ([`chrome`]).
+//! database with a channel, users and their API tokens ([`spawn`]), a cookie-keeping HTTP client
+//! that signs in and posts forms with their CSRF token ([`Browser`]), helpers to read pages, the
+//! chat widget's visitor side ([`widget`]), and headless Debian chromium driven through
+//! chromedriver ([`chrome`]).
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod chrome;
+pub mod widget;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,10 +14,12 @@ use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
+use switchboard_domain::{ChannelKind, ChannelSlug, Role, UserId};
 use switchboard_engine::kb::KbConfig;
+use switchboard_engine::media::MediaConfig;
+use switchboard_engine::triage::TriageConfig;
 use switchboard_engine::{Engine, EngineConfig};
 use switchboard_store::{AuditFilter, ChannelRecord, DynStore, NewUser, StoreOptions};
 use switchboard_web::{AppState, WebConfig, auth};
@@ -24,7 +28,7 @@ use tokio::net::TcpListener;
 /// Every test user's password.
 pub const PASSWORD: &str = "correct horse battery";
 
-/// The users every app has: an admin (who owns the API token), two agents and a supervisor.
+/// The users every app has: an admin (who owns [`App::token`]), two agents and a supervisor.
 pub const USERS: &[(&str, &str, Role)] = &[
     ("admin@x.io", "Ada Admin", Role::Admin),
     ("lin@x.io", "Lin", Role::Agent),
@@ -43,6 +47,14 @@ pub struct Setup {
     pub engine: EngineConfig,
     /// Start the knowledge base (index in memory) with the seed articles.
     pub kb: bool,
+    /// Start triage with these settings.
+    pub triage: Option<TriageConfig>,
+    /// Keep media (downloads, uploads) under the app's directory, polled every 50 ms.
+    pub media: bool,
+    /// More channels beside `shop`.
+    pub channels: Vec<ChannelRecord>,
+    /// The HTTP layer's settings.
+    pub web: WebConfig,
 }
 
 /// A running app.
@@ -52,6 +64,8 @@ pub struct App {
     pub engine: Engine,
     /// The admin's API token.
     pub token: String,
+    /// Every user's API token, by email.
+    pub tokens: HashMap<&'static str, String>,
     /// Follows no redirects, so tests see them.
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
@@ -62,27 +76,28 @@ pub async fn spawn_app() -> App {
     spawn(Setup::default()).await
 }
 
-/// The app: a `shop` API channel (with a verify token and an access token in its settings),
-/// [`USERS`], and the admin's API token.
+/// The app: a `shop` API channel (with a verify token and an access token in its settings) and
+/// the setup's channels, [`USERS`], each with an API token.
 pub async fn spawn(setup: Setup) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store =
         switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-    store
-        .upsert_channel(&ChannelRecord {
-            slug: ChannelSlug::parse("shop").unwrap(),
-            kind: ChannelKind::Api,
-            name: "Shop".into(),
-            callback_url: setup.callback_url,
-            secret: Some("s3cret-value".into()),
-            config: json!({"verify_token": "vt-123", "access_token": "EAAG-secret-token"}),
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
+    let shop = ChannelRecord {
+        slug: ChannelSlug::parse("shop").unwrap(),
+        kind: ChannelKind::Api,
+        name: "Shop".into(),
+        callback_url: setup.callback_url,
+        secret: Some("s3cret-value".into()),
+        config: json!({"verify_token": "vt-123", "access_token": "EAAG-secret-token"}),
+        created_at: chrono::Utc::now(),
+    };
+    for channel in std::iter::once(&shop).chain(&setup.channels) {
+        store.upsert_channel(channel).await.unwrap();
+    }
     let salt = SaltString::generate(&mut OsRng);
     let hash = argon2::Argon2::default().hash_password(PASSWORD.as_bytes(), &salt).unwrap().to_string();
     let mut token = String::new();
+    let mut tokens = HashMap::new();
     for (email, name, role) in USERS {
         let u = store
             .create_user(&NewUser {
@@ -93,16 +108,26 @@ pub async fn spawn(setup: Setup) -> App {
             })
             .await
             .unwrap();
+        let (t, h) = auth::generate_token();
+        store.create_api_token(u.id, "t", &h).await.unwrap();
         if *role == Role::Admin {
-            let (t, h) = auth::generate_token();
-            store.create_api_token(u.id, "t", &h).await.unwrap();
-            token = t;
+            token = t.clone();
         }
+        tokens.insert(*email, t);
     }
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
-    let engine = Engine::start(store.clone(), setup.engine).await;
+    let mut config = setup.engine;
+    if setup.media {
+        let mut media = MediaConfig::new(dir.path().join("media"));
+        media.poll = Duration::from_millis(50);
+        config.media = Some(media);
+    }
+    let engine = Engine::start(store.clone(), config).await;
+    if let Some(triage) = setup.triage {
+        engine.start_triage(triage).await.unwrap();
+    }
     if setup.kb {
         let kb = engine
             .start_kb(KbConfig {
@@ -118,20 +143,30 @@ pub async fn spawn(setup: Setup) -> App {
         }
     }
     let proxies = switchboard_web::ui::proxy::TrustedProxies::parse(&setup.trusted_proxies).unwrap();
-    let app =
-        switchboard_web::router(AppState::new(engine.clone(), WebConfig::default()).with_trusted_proxies(proxies));
+    let app = switchboard_web::router(AppState::new(engine.clone(), setup.web).with_trusted_proxies(proxies));
     tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
     App {
         base,
         store,
         engine,
         token,
+        tokens,
         http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         _dir: dir,
     }
 }
 
 impl App {
+    /// The API token of the user with this email.
+    pub fn token_of(&self, email: &str) -> &str {
+        self.tokens.get(email).unwrap_or_else(|| panic!("no user {email}"))
+    }
+
+    /// The id of the user with this email.
+    pub async fn user_id(&self, email: &str) -> UserId {
+        self.store.find_user_by_email(email).await.unwrap().unwrap().id
+    }
+
     /// An API call with the admin's token; panics unless it succeeds. The JSON answer.
     pub async fn api(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let r = self
@@ -155,7 +190,10 @@ impl App {
 
 /// A browser over HTTP: keeps cookies, sends a language.
 pub struct Browser<'a> {
-    pub app: &'a App,
+    /// The app's address.
+    pub base: &'a str,
+    /// A client that follows no redirects.
+    pub http: &'a reqwest::Client,
     pub cookies: HashMap<String, String>,
     pub lang: &'static str,
 }
@@ -164,20 +202,31 @@ pub struct Browser<'a> {
 pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
+    pub content_type: Option<String>,
     pub body: String,
 }
 
 impl<'a> Browser<'a> {
     pub fn new(app: &'a App) -> Self {
-        Browser { app, cookies: HashMap::new(), lang: "en" }
+        Browser::at(&app.base, &app.http)
+    }
+
+    /// A browser of the server at `base`; `http` must not follow redirects.
+    pub fn at(base: &'a str, http: &'a reqwest::Client) -> Self {
+        Browser { base, http, cookies: HashMap::new(), lang: "en" }
     }
 
     /// A browser signed in as `email`.
     pub async fn signed_in(app: &'a App, email: &str) -> Browser<'a> {
         let mut b = Browser::new(app);
-        let p = b.login(email, PASSWORD).await;
-        assert_eq!(p.status, StatusCode::SEE_OTHER, "{email}: {}", p.body);
+        b.sign_in(email, PASSWORD).await;
         b
+    }
+
+    /// Signs in; panics unless the server accepts.
+    pub async fn sign_in(&mut self, email: &str, password: &str) {
+        let p = self.login(email, password).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{email}: {}", p.body);
     }
 
     pub fn keep(&mut self, headers: &HeaderMap) {
@@ -199,9 +248,8 @@ impl<'a> Browser<'a> {
 
     pub async fn get(&mut self, path: &str) -> Page {
         let r = self
-            .app
             .http
-            .get(format!("{}{path}", self.app.base))
+            .get(format!("{}{path}", self.base))
             .header("cookie", self.cookie_header())
             .header("accept-language", self.lang)
             .header("accept", "text/html")
@@ -213,9 +261,8 @@ impl<'a> Browser<'a> {
 
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let r = self
-            .app
             .http
-            .post(format!("{}{path}", self.app.base))
+            .post(format!("{}{path}", self.base))
             .header("cookie", self.cookie_header())
             .header("accept-language", self.lang)
             .form(form)
@@ -228,8 +275,9 @@ impl<'a> Browser<'a> {
     pub async fn page(&mut self, r: reqwest::Response) -> Page {
         self.keep(r.headers());
         let status = r.status();
-        let location = r.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_owned());
-        Page { status, location, body: r.text().await.unwrap() }
+        let header = |name: HeaderName| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        let (location, content_type) = (header(LOCATION), header(CONTENT_TYPE));
+        Page { status, location, content_type, body: r.text().await.unwrap() }
     }
 
     pub async fn login(&mut self, email: &str, password: &str) -> Page {

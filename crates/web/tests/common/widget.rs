@@ -1,86 +1,39 @@
-//! The chat widget's test harness, shared by the widget test files: the real server on a
-//! loopback port with a web channel, an agent (password and API token), the media store, and
+//! The chat widget's visitor side: the app with a web channel `site` (and the media store), and
 //! helpers to call the visitor API and read its stream.
-#![allow(clippy::unwrap_used, dead_code)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use serde_json::{Value, json};
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
-use switchboard_engine::media::MediaConfig;
-use switchboard_engine::{Engine, EngineConfig};
-use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions};
-use switchboard_web::ui::proxy::TrustedProxies;
-use switchboard_web::{AppState, WebConfig, auth};
-use tokio::net::TcpListener;
+use switchboard_domain::{ChannelKind, ChannelSlug};
+use switchboard_engine::EngineConfig;
+use switchboard_store::ChannelRecord;
+
+use super::{App, Setup, spawn};
 
 pub const ORIGIN: &str = "https://shop.example";
 pub const SECRET: &str = "widget-secret";
+/// The agent of the widget tests.
+pub const AGENT: &str = "lin@x.io";
 
-pub struct App {
-    pub base: String,
-    pub store: DynStore,
-    pub http: reqwest::Client,
-    pub agent: switchboard_domain::UserId,
-    /// The agent's API token.
-    pub token: String,
-    pub _dir: tempfile::TempDir,
+/// The app with a web channel `site` of this `config`.
+pub async fn spawn_widget(config: Value) -> App {
+    spawn_widget_with(config, Vec::new()).await
 }
 
-/// The agent's password (email `lin@example.com`).
-pub const PASSWORD: &str = "correct horse battery";
-
-pub async fn spawn_app(config: Value) -> App {
-    spawn_app_with(config, TrustedProxies::default()).await
-}
-
-/// The server with these proxies trusted for `X-Forwarded-For`.
-pub async fn spawn_app_with(config: Value, proxies: TrustedProxies) -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-    store
-        .upsert_channel(&ChannelRecord {
-            slug: ChannelSlug::parse("site").unwrap(),
-            kind: ChannelKind::Web,
-            name: "Shop chat".into(),
-            callback_url: None,
-            secret: Some(SECRET.into()),
-            config,
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
-    let agent = store
-        .create_user(&NewUser {
-            email: "lin@example.com".into(),
-            name: "Lin Agent".into(),
-            role: Role::Agent,
-            password_hash: Some(
-                argon2::Argon2::default()
-                    .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
-                    .unwrap()
-                    .to_string(),
-            ),
-        })
-        .await
-        .unwrap();
-    let (token, hash) = auth::generate_token();
-    store.create_api_token(agent.id, "t", &hash).await.unwrap();
-    let mut cfg = EngineConfig::default();
-    cfg.outbox.poll = Duration::from_millis(50);
-    let mut media = MediaConfig::new(dir.path().join("media"));
-    media.poll = Duration::from_millis(50);
-    cfg.media = Some(media);
-    let engine = Engine::start(store.clone(), cfg).await;
-    let app = switchboard_web::router(AppState::new(engine, WebConfig::default()).with_trusted_proxies(proxies));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    App { base: format!("http://{addr}"), store, http, agent: agent.id, token, _dir: dir }
+/// The same, with these proxies trusted for `X-Forwarded-For`.
+pub async fn spawn_widget_with(config: Value, proxies: Vec<&'static str>) -> App {
+    let site = ChannelRecord {
+        slug: ChannelSlug::parse("site").unwrap(),
+        kind: ChannelKind::Web,
+        name: "Shop chat".into(),
+        callback_url: None,
+        secret: Some(SECRET.into()),
+        config,
+        created_at: chrono::Utc::now(),
+    };
+    let mut engine = EngineConfig::default();
+    engine.outbox.poll = Duration::from_millis(50);
+    spawn(Setup { channels: vec![site], media: true, engine, trusted_proxies: proxies, ..Setup::default() }).await
 }
 
 pub fn default_config() -> Value {
