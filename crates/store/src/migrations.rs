@@ -29,6 +29,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "quality_rollups",
         sql: include_str!("../migrations/sqlite/0013_quality_rollups.sql"),
     },
+    Migration {
+        version: 15,
+        name: "button_choices",
+        sql: include_str!("../migrations/sqlite/0015_button_choices.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -52,5 +57,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 13,
         name: "quality_rollups",
         sql: include_str!("../migrations/postgres/0013_quality_rollups.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "button_choices",
+        sql: include_str!("../migrations/postgres/0015_button_choices.sql"),
     },
 ];

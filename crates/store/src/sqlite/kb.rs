@@ -13,6 +13,9 @@ use crate::kb::{
 };
 use crate::{Result, StoreError, now_micros};
 
+/// The inbound event of a message, for its pressed button (index `inbound_events_message`).
+const BUTTON_DATA: &str = "SELECT payload FROM inbound_events WHERE message_id = ?1";
+
 const ARTICLE_COLS: &str = "id, slug, category, tags, intents, created_at, updated_at";
 
 fn status_col(r: &Row<'_>, idx: usize) -> rusqlite::Result<ArticleStatus> {
@@ -351,9 +354,7 @@ impl KbStore for SqliteStore {
     async fn message_button_data(&self, message: MessageId) -> Result<Option<String>> {
         self.conns
             .read(move |c| {
-                let payload: Option<String> = c
-                    .query_row("SELECT payload FROM inbound_events WHERE message_id = ?1", [message.0], |r| r.get(0))
-                    .optional()?;
+                let payload: Option<String> = c.query_row(BUTTON_DATA, [message.0], |r| r.get(0)).optional()?;
                 Ok(payload.and_then(|p| button_data(&p)))
             })
             .await
@@ -384,4 +385,21 @@ pub(crate) fn button_data(payload: &str) -> Option<String> {
         .or_else(|| extra.get("telegram").filter(|t| t.get("callback_query_id").is_some())?.get("data"))?
         .as_str()
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BUTTON_DATA;
+
+    /// The bot asks once per customer message: a scan of the whole event log would grow with it.
+    #[test]
+    fn the_button_data_lookup_searches_the_message_index() {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+        super::super::conn::migrate(&mut c).unwrap_or_else(|e| panic!("{e}"));
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {BUTTON_DATA}"))
+            .and_then(|mut st| st.query_map([[0u8; 16]], |r| r.get::<_, String>(3))?.collect())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(plan.iter().any(|p| p.contains("USING INDEX inbound_events_message")), "{plan:?}");
+    }
 }
