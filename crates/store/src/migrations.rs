@@ -34,6 +34,7 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "button_choices",
         sql: include_str!("../migrations/sqlite/0015_button_choices.sql"),
     },
+    Migration { version: 16, name: "fts_batched", sql: include_str!("../migrations/sqlite/0016_fts_batched.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
