@@ -18,6 +18,7 @@ mod ui;
 mod widget;
 mod widget_merge;
 mod x;
+mod history_import;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
