@@ -381,10 +381,12 @@ impl Generator {
             (true, false) if r.chance(0.15) => Status::Closed,
             (true, false) => Status::Resolved,
         };
-        let resolved = (done && !abandoned).then_some(resolved_at);
+        // Closing sets the resolution time, as the product does (an abandoned conversation is
+        // closed after 14 days).
+        let resolved = done.then_some(resolved_at);
         // Clocks stop at the first reply (first response) and when the conversation is done;
         // the others are still running.
-        let closed = done.then_some(resolved_at);
+        let closed = resolved;
         let mut frt = SlaClock::start(SlaMetric::FirstResponse, SlaTarget { minutes: frt_target, basis }, created);
         let mut escalations = Vec::new();
         match (first_reply, closed) {
@@ -406,7 +408,7 @@ impl Generator {
             clocks.push(TrackedClock { cycle: 0, clock: res });
         }
         let mut answers = Vec::new();
-        if let Some(at) = resolved {
+        if let Some(at) = resolved.filter(|_| !abandoned) {
             let fast = first_reply.is_some_and(|f| f - created < Span::minutes(i64::from(frt_target)));
             if r.chance(0.25) {
                 let when = at + r.log_secs(300.0, 86_400.0);
