@@ -543,13 +543,19 @@ fn buttons_typed_payloads_as_surveys_send_them_go_out_as_buttons_too() {
     // same choices as an untyped payload, not an unknown reply type.
     let cfg = |k| MetaConfig::from_settings(&channel(k)).unwrap();
     let typed = |kind, n: usize| {
-        let mut req = with_buttons(request(kind, "How satisfied are you?"), &["⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"][..n]);
+        let mut req = with_buttons(
+            request(kind, "How satisfied are you?"),
+            &["⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"][..n],
+        );
         req.payload.as_mut().unwrap()["type"] = json!("buttons");
         build(&req, &cfg(kind)).unwrap().body
     };
     let b = typed(ChannelKind::Whatsapp, 5);
     assert_eq!((b["type"].as_str(), b["interactive"]["type"].as_str()), (Some("interactive"), Some("list")));
-    assert_eq!(b["interactive"]["action"]["sections"][0]["rows"][4], json!({"id": "bot:choice:4", "title": "⭐⭐⭐⭐⭐"}));
+    assert_eq!(
+        b["interactive"]["action"]["sections"][0]["rows"][4],
+        json!({"id": "bot:choice:4", "title": "⭐⭐⭐⭐⭐"})
+    );
     assert_eq!(typed(ChannelKind::Whatsapp, 3)["interactive"]["type"], "button");
     for kind in [ChannelKind::Messenger, ChannelKind::Instagram] {
         let b = typed(kind, 5);

@@ -15,7 +15,9 @@ use switchboard_domain::quality::PeriodKind;
 use switchboard_domain::routing::AssignmentPolicy;
 use switchboard_domain::sla::{SlaClock, SlaMetric, SlaTarget, TimeBasis, TrackedClock};
 use switchboard_domain::survey::SurveyKind;
-use switchboard_domain::{ChannelKind, ChannelSlug, ContactId, ConversationId, Direction, Priority, Role, Status, UserId};
+use switchboard_domain::{
+    ChannelKind, ChannelSlug, ContactId, ConversationId, Direction, Priority, Role, Status, UserId,
+};
 use switchboard_engine::{report, rollup};
 use switchboard_store::kb::{BOT_USER, BotOutcomeKind};
 use switchboard_store::quality::{HistoryConversation, HistoryMessage};
@@ -154,8 +156,13 @@ impl Rng {
 const CHANNELS: [(&str, f64); 7] =
     [("wa", 0.34), ("fb", 0.14), ("ig", 0.12), ("tg", 0.10), ("x", 0.07), ("web", 0.17), ("mail", 0.06)];
 /// Teams, whether they work office hours, and their share.
-const TEAMS: [(&str, bool, f64); 5] =
-    [("support", false, 0.38), ("billing", true, 0.2), ("shipping", true, 0.22), ("returns", true, 0.12), ("vip", false, 0.08)];
+const TEAMS: [(&str, bool, f64); 5] = [
+    ("support", false, 0.38),
+    ("billing", true, 0.2),
+    ("shipping", true, 0.22),
+    ("returns", true, 0.12),
+    ("vip", false, 0.08),
+];
 const LANGUAGES: [(&str, f64); 6] = [("en", 0.48), ("zh", 0.2), ("es", 0.1), ("de", 0.09), ("fr", 0.08), ("ja", 0.05)];
 /// Intents, the team that handles them, and their share.
 const INTENTS: [(&str, usize, f64); 8] = [
@@ -232,7 +239,9 @@ impl Generator {
             end,
             hours,
             team_agents,
-            office: office_calendar().and_then(|s| BusinessCalendar::new(&s).ok()).unwrap_or_else(BusinessCalendar::around_the_clock),
+            office: office_calendar()
+                .and_then(|s| BusinessCalendar::new(&s).ok())
+                .unwrap_or_else(BusinessCalendar::around_the_clock),
             contacts: (conversations / 2.2).max(1.0) as u64,
             last_resolved: HashMap::new(),
             case: 0,
@@ -352,7 +361,13 @@ impl Generator {
                     t += r.log_secs(10.0, 3.0 * 3600.0);
                     let text = CUSTOMER_TEXT[r.below(CUSTOMER_TEXT.len())];
                     let triage = triage(r, lang, intent);
-                    messages.push(HistoryMessage { direction: Direction::Inbound, author_id: None, text: text.into(), at: t, triage });
+                    messages.push(HistoryMessage {
+                        direction: Direction::Inbound,
+                        author_id: None,
+                        text: text.into(),
+                        at: t,
+                        triage,
+                    });
                 }
             }
         }
@@ -420,7 +435,11 @@ impl Generator {
             if r.chance(0.08) {
                 let when = at + r.log_secs(600.0, 2.0 * 86_400.0);
                 if when < self.end {
-                    answers.push((SurveyKind::Nps, r.pick(&[1.0, 0.5, 0.5, 0.6, 0.6, 1.0, 1.2, 2.0, 3.0, 3.5, 4.0]) as i32, when));
+                    answers.push((
+                        SurveyKind::Nps,
+                        r.pick(&[1.0, 0.5, 0.5, 0.6, 0.6, 1.0, 1.2, 2.0, 3.0, 3.5, 4.0]) as i32,
+                        when,
+                    ));
                 }
             }
         }
@@ -640,12 +659,7 @@ struct Timed {
     load_average: String,
 }
 
-async fn time_report(
-    store: &DynStore,
-    kind: PeriodKind,
-    now: DateTime<Utc>,
-    runs: usize,
-) -> anyhow::Result<Timed> {
+async fn time_report(store: &DynStore, kind: PeriodKind, now: DateTime<Utc>, runs: usize) -> anyhow::Result<Timed> {
     let period = report::last_complete(kind, now, TZ);
     let targets = report::Targets::default();
     let mut times = Vec::new();
@@ -693,7 +707,10 @@ async fn reports_on(store: &DynStore, backend: &str, args: &ReportsArgs) -> anyh
     let now = Utc::now();
     let existing = store.first_conversation_at().await?.is_some();
     let generated = if existing {
-        eprintln!("reusing the conversations already in {}", args.sqlite_path.as_deref().map_or_else(String::new, |p| p.display().to_string()));
+        eprintln!(
+            "reusing the conversations already in {}",
+            args.sqlite_path.as_deref().map_or_else(String::new, |p| p.display().to_string())
+        );
         None
     } else {
         eprintln!("generating {} messages over {} weeks ({backend}) …", args.messages, args.weeks);
@@ -750,7 +767,15 @@ async fn reports_on(store: &DynStore, backend: &str, args: &ReportsArgs) -> anyh
     for r in [&week, &month] {
         println!(
             "{:<10} {:>10.3} {:>10.3} {:>10.3} {:>8} {:>10} {:>8} {:>14}  {}",
-            r.period, r.first_s, r.median_s, r.max_s, r.days_from_rollups, r.rollup_rows, r.backlog, r.conversations, r.load_average
+            r.period,
+            r.first_s,
+            r.median_s,
+            r.max_s,
+            r.days_from_rollups,
+            r.rollup_rows,
+            r.backlog,
+            r.conversations,
+            r.load_average
         );
     }
     if args.json {
@@ -826,7 +851,12 @@ async fn rollup_ingest_on(
         })
         .await?;
     store
-        .create_user(&NewUser { email: "bench@localhost".into(), name: "Bench".into(), role: Role::Admin, password_hash: None })
+        .create_user(&NewUser {
+            email: "bench@localhost".into(),
+            name: "Bench".into(),
+            role: Role::Admin,
+            password_hash: None,
+        })
         .await?;
     let token = crate::admin::create_token(store, "bench@localhost", "bench").await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -715,7 +715,8 @@ mod tests {
 
     #[test]
     fn targets_read_and_write_configuration_units_and_read_stored_seconds() {
-        let t: Targets = serde_json::from_str(r#"{"first_response_minutes": 30, "resolution_hours": 8, "nps": 10}"#).unwrap();
+        let t: Targets =
+            serde_json::from_str(r#"{"first_response_minutes": 30, "resolution_hours": 8, "nps": 10}"#).unwrap();
         assert_eq!((t.first_response_business_secs, t.resolution_business_secs), (Some(1800.0), Some(28_800.0)));
         assert_eq!((t.nps, t.csat_percent), (Some(10.0), Targets::default().csat_percent), "unset keys keep defaults");
         let v = serde_json::to_value(&t).unwrap();
@@ -723,7 +724,8 @@ mod tests {
         assert_eq!(serde_json::from_value::<Targets>(v).unwrap(), t, "a round trip keeps every target");
         // Reports stored before kept the durations in seconds.
         let old: Targets =
-            serde_json::from_str(r#"{"first_response_business_secs": 3600.0, "resolution_business_secs": null}"#).unwrap();
+            serde_json::from_str(r#"{"first_response_business_secs": 3600.0, "resolution_business_secs": null}"#)
+                .unwrap();
         assert_eq!((old.first_response_business_secs, old.resolution_business_secs), (Some(3600.0), None));
         let err = serde_json::from_str::<Targets>(r#"{"csat": 0.9}"#).unwrap_err().to_string();
         assert!(err.contains("unknown field `csat`"), "{err}");

@@ -67,7 +67,12 @@ async fn spawn() -> App {
             .unwrap();
     }
     let u = store
-        .create_user(&NewUser { email: "agent@x.io".into(), name: "Agent".into(), role: Role::Admin, password_hash: None })
+        .create_user(&NewUser {
+            email: "agent@x.io".into(),
+            name: "Agent".into(),
+            role: Role::Admin,
+            password_hash: None,
+        })
         .await
         .unwrap();
     let (token, hash) = auth::generate_token();

@@ -125,9 +125,9 @@ pub(super) async fn import_history(pool: &sqlx::PgPool, convs: &[HistoryConversa
         c.reopens.push(h.reopen_count);
         c.repeat_of.push(h.repeat_of.map(|r| r.0));
         let created = serde_json::json!({"channel": h.channel, "imported": true}).to_string();
-        for (kind, data, at) in std::iter::once((FactKind::Created, created, h.created_at)).chain(
-            h.escalations.iter().map(|&at| (FactKind::SlaEscalated, r#"{"imported":true}"#.to_owned(), at)),
-        ) {
+        for (kind, data, at) in std::iter::once((FactKind::Created, created, h.created_at))
+            .chain(h.escalations.iter().map(|&at| (FactKind::SlaEscalated, r#"{"imported":true}"#.to_owned(), at)))
+        {
             f.id.push(Uuid::now_v7());
             f.conversation.push(h.id.0);
             f.kind.push(kind.as_str().to_owned());

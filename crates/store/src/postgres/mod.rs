@@ -5,6 +5,7 @@ mod audit;
 mod channel_state;
 mod contact_notes;
 mod edits;
+mod history_import;
 mod kb;
 mod kb_translations;
 mod quality;
@@ -18,7 +19,6 @@ mod ui;
 mod widget;
 mod widget_merge;
 mod x;
-mod history_import;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
