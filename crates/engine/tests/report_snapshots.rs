@@ -53,7 +53,7 @@ fn readable_pdf(pdf: &[u8]) -> String {
         let n = find(tail, end).unwrap_or(tail.len());
         match std::str::from_utf8(&tail[..n]) {
             Ok(text) if tail[..n].is_ascii() => out.push_str(text),
-            _ => out.push_str(&format!("<{} bytes of binary data>", n)),
+            _ => out.push_str(&format!("<{n} bytes of binary data>")),
         }
         out.push_str("\nendstream");
         rest = tail.get(n + end.len()..).unwrap_or_default();
