@@ -536,3 +536,30 @@ fn buttons_go_out_as_reply_buttons_lists_or_quick_replies_with_a_numbered_fallba
     bad.payload = Some(json!({"buttons": [{"data": "no-label"}]}));
     assert!(matches!(build(&bad, &cfg(ChannelKind::Messenger)), Err(SendError::Permanent(r)) if r.contains("no text")));
 }
+
+#[test]
+fn buttons_typed_payloads_as_surveys_send_them_go_out_as_buttons_too() {
+    // Surveys ask with `{"type": "buttons", "buttons": [...]}` (crates/engine/src/surveys.rs): the
+    // same choices as an untyped payload, not an unknown reply type.
+    let cfg = |k| MetaConfig::from_settings(&channel(k)).unwrap();
+    let typed = |kind, n: usize| {
+        let mut req = with_buttons(
+            request(kind, "How satisfied are you?"),
+            &["⭐", "⭐⭐", "⭐⭐⭐", "⭐⭐⭐⭐", "⭐⭐⭐⭐⭐"][..n],
+        );
+        req.payload.as_mut().unwrap()["type"] = json!("buttons");
+        build(&req, &cfg(kind)).unwrap().body
+    };
+    let b = typed(ChannelKind::Whatsapp, 5);
+    assert_eq!((b["type"].as_str(), b["interactive"]["type"].as_str()), (Some("interactive"), Some("list")));
+    assert_eq!(
+        b["interactive"]["action"]["sections"][0]["rows"][4],
+        json!({"id": "bot:choice:4", "title": "⭐⭐⭐⭐⭐"})
+    );
+    assert_eq!(typed(ChannelKind::Whatsapp, 3)["interactive"]["type"], "button");
+    for kind in [ChannelKind::Messenger, ChannelKind::Instagram] {
+        let b = typed(kind, 5);
+        assert_eq!(b["message"]["quick_replies"].as_array().map(Vec::len), Some(5), "{kind:?}");
+        assert_eq!(b["message"]["quick_replies"][0]["payload"], "bot:choice:0");
+    }
+}

@@ -39,6 +39,10 @@ pub enum BenchCommand {
     Metrics(crate::report::BenchMetricsArgs),
     /// Knowledge base: indexing throughput, search latency, bot decisions per second.
     Kb(crate::bench_kb::KbBenchArgs),
+    /// Weekly and monthly reports from daily rollups over millions of generated messages.
+    Reports(crate::bench_reports::ReportsArgs),
+    /// Ingest throughput with the rollup job running vs switched off, in the same run.
+    RollupIngest(crate::bench_reports::RollupIngestArgs),
 }
 
 /// Options of `bench ingest`.
@@ -98,36 +102,38 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Widget(args) => crate::bench_widget::run(args).await,
         BenchCommand::Metrics(args) => crate::report::bench(args).await,
         BenchCommand::Kb(args) => tokio::task::spawn_blocking(move || crate::bench_kb::bench(args)).await?,
+        BenchCommand::Reports(args) => crate::bench_reports::reports(args).await,
+        BenchCommand::RollupIngest(args) => crate::bench_reports::rollup_ingest(args).await,
     }
 }
 
 /// Results of one load run.
 #[derive(Debug, Clone, serde::Serialize)]
-struct RunResult {
+pub(crate) struct RunResult {
     name: String,
-    ok: u64,
-    errors: u64,
+    pub(crate) ok: u64,
+    pub(crate) errors: u64,
     seconds: f64,
-    per_second: f64,
+    pub(crate) per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
     p999_ms: f64,
     max_ms: f64,
 }
 
-struct Load {
-    addr: SocketAddr,
-    token: String,
-    run_id: String,
-    total: u64,
-    concurrency: usize,
-    rate: Option<f64>,
-    deadline: Duration,
+pub(crate) struct Load {
+    pub(crate) addr: SocketAddr,
+    pub(crate) token: String,
+    pub(crate) run_id: String,
+    pub(crate) total: u64,
+    pub(crate) concurrency: usize,
+    pub(crate) rate: Option<f64>,
+    pub(crate) deadline: Duration,
     /// Post signed WhatsApp webhooks with this app secret instead of API events.
-    whatsapp_secret: Option<String>,
+    pub(crate) whatsapp_secret: Option<String>,
     /// With a secret: `x` posts signed X Account Activity deliveries, `telegram` Bot API updates
     /// with the secret token, anything else WhatsApp webhooks.
-    channel: String,
+    pub(crate) channel: String,
 }
 
 /// The brand account the X benchmark's deliveries are for.
@@ -303,7 +309,7 @@ fn summarize(name: &str, hist: &Histogram<u64>, ok: u64, errors: u64, took: Dura
 }
 
 /// Runs the load generator on its own runtime thread so it does not share the server's queue.
-async fn run_load(load: Load, name: &str) -> anyhow::Result<RunResult> {
+pub(crate) async fn run_load(load: Load, name: &str) -> anyhow::Result<RunResult> {
     let load = Arc::new(load);
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new().name("loadgen".into()).spawn(move || {

@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod bench_kb;
+mod bench_reports;
 mod bench_routing;
 mod bench_ui;
 mod bench_widget;

@@ -39,8 +39,9 @@ pub struct QualitySection {
     pub report_to: Vec<String>,
     /// This server's public base URL; survey questions then carry a signed web-survey link.
     pub public_url: Option<String>,
-    /// Targets shown next to each metric on the dashboards and in reports.
-    pub targets: TargetsSection,
+    /// `[quality.targets]`: shown next to each metric on the dashboards and in reports (rates
+    /// are shares, 0.85 = 85 %; `first_response_minutes` and `resolution_hours` business time).
+    pub targets: report::Targets,
     /// Keep daily rollups (a job on this node) so long periods read a few rows per day.
     pub rollups: bool,
     /// Language of scheduled reports (mail, HTML, PDF): `en` or `zh-CN`.
@@ -48,94 +49,6 @@ pub struct QualitySection {
     /// A TrueType font file (`.ttf` or `.ttc`) to embed in PDF reports instead of the built-in
     /// subset (Latin-1 and the 3,755 common Chinese characters), for full coverage.
     pub pdf_font: Option<std::path::PathBuf>,
-}
-
-/// `[quality.targets]`: rates are shares (0.85 = 85 %), times are business time.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetsSection {
-    /// Share of conversations with an agent reply (at least).
-    pub response_rate: Option<f64>,
-    /// Mean first response in business minutes (at most).
-    pub first_response_minutes: Option<f64>,
-    /// Mean resolution time in business hours (at most).
-    pub resolution_hours: Option<f64>,
-    /// Share resolved (at least).
-    pub resolution_rate: Option<f64>,
-    /// First-contact resolution rate (at least).
-    pub fcr_rate: Option<f64>,
-    /// Repeat-contact rate (at most).
-    pub repeat_contact_rate: Option<f64>,
-    /// Escalation ratio (at most).
-    pub escalation_ratio: Option<f64>,
-    /// SLA attainment of every SLA metric (at least).
-    pub sla_attainment: Option<f64>,
-    /// CSAT: share of answers scoring 4 or 5 (at least).
-    pub csat_percent: Option<f64>,
-    /// CSAT average, 1–5 (at least).
-    pub csat_average: Option<f64>,
-    /// NPS, -100–100 (at least).
-    pub nps: Option<f64>,
-    /// Bot deflection rate (at least).
-    pub bot_deflection_rate: Option<f64>,
-    /// Bot handoff rate (at most).
-    pub bot_handoff_rate: Option<f64>,
-}
-
-impl Default for TargetsSection {
-    fn default() -> Self {
-        let t = report::Targets::default();
-        Self {
-            response_rate: t.response_rate,
-            first_response_minutes: t.first_response_business_secs.map(|s| s / 60.0),
-            resolution_hours: t.resolution_business_secs.map(|s| s / 3600.0),
-            resolution_rate: t.resolution_rate,
-            fcr_rate: t.fcr_rate,
-            repeat_contact_rate: t.repeat_contact_rate,
-            escalation_ratio: t.escalation_ratio,
-            sla_attainment: t.sla_attainment,
-            csat_percent: t.csat_percent,
-            csat_average: t.csat_average,
-            nps: t.nps,
-            bot_deflection_rate: t.bot_deflection_rate,
-            bot_handoff_rate: t.bot_handoff_rate,
-        }
-    }
-}
-
-impl TargetsSection {
-    /// The engine's targets, checked; the message names the key under `quality.targets`.
-    pub fn targets(&self) -> anyhow::Result<report::Targets> {
-        for (key, v, max) in [
-            ("first_response_minutes", self.first_response_minutes, 525_600.0),
-            ("resolution_hours", self.resolution_hours, 8760.0),
-        ] {
-            if let Some(x) = v
-                && !(x > 0.0 && x <= max)
-            {
-                bail!(
-                    "invalid configuration: quality.targets.{key} must be more than 0 and at most {max} (one year), got {x}"
-                );
-            }
-        }
-        let t = report::Targets {
-            response_rate: self.response_rate,
-            first_response_business_secs: self.first_response_minutes.map(|m| m * 60.0),
-            resolution_business_secs: self.resolution_hours.map(|h| h * 3600.0),
-            resolution_rate: self.resolution_rate,
-            fcr_rate: self.fcr_rate,
-            repeat_contact_rate: self.repeat_contact_rate,
-            escalation_ratio: self.escalation_ratio,
-            sla_attainment: self.sla_attainment,
-            csat_percent: self.csat_percent,
-            csat_average: self.csat_average,
-            nps: self.nps,
-            bot_deflection_rate: self.bot_deflection_rate,
-            bot_handoff_rate: self.bot_handoff_rate,
-        };
-        t.validate().map_err(|e| anyhow::anyhow!("invalid configuration: quality.{e}"))?;
-        Ok(t)
-    }
 }
 
 impl Default for QualitySection {
@@ -148,7 +61,7 @@ impl Default for QualitySection {
             report_from: "switchboard@localhost".into(),
             report_to: Vec::new(),
             public_url: None,
-            targets: TargetsSection::default(),
+            targets: report::Targets::default(),
             rollups: true,
             report_locale: "en".into(),
             pdf_font: None,
@@ -169,7 +82,7 @@ impl QualitySection {
     /// Checks the section; the message names the key.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.tz()?;
-        self.targets.targets()?;
+        self.targets.validate().map_err(|e| anyhow::anyhow!("invalid configuration: quality.{e}"))?;
         if ReportLocale::parse(&self.report_locale).is_none() {
             bail!("invalid configuration: quality.report_locale {:?} must be en or zh-CN", self.report_locale);
         }
@@ -211,7 +124,7 @@ impl QualitySection {
             time_zone: self.tz().unwrap_or(chrono_tz::UTC),
             reports: self.reports,
             smtp: self.smtp(),
-            targets: self.targets.targets().unwrap_or_default(),
+            targets: if self.targets.validate().is_ok() { self.targets.clone() } else { report::Targets::default() },
             rollups: self.rollups,
             report_locale: ReportLocale::parse(&self.report_locale).unwrap_or_default(),
             pdf_font: self.pdf_font().ok().flatten(),

@@ -17,14 +17,20 @@ use crate::rollup;
 
 /// What the service promises itself; reports and dashboards show each metric against its target.
 /// Every target is optional (`None`: no target shown). Rates are shares (0.85 = 85 %).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+///
+/// This is also the `[quality.targets]` configuration section: in configuration and in report
+/// documents the two durations are written in the units people set them in,
+/// `first_response_minutes` and `resolution_hours` (business time); the fields hold seconds.
+/// Keys left out keep their defaults; an unknown key is refused.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Targets {
     /// Share of conversations with an agent reply (at least).
     pub response_rate: Option<f64>,
-    /// Mean first response, business seconds (at most).
+    /// Mean first response, business seconds (at most); `first_response_minutes` in serde.
+    #[serde(rename = "first_response_minutes", serialize_with = "in_minutes")]
     pub first_response_business_secs: Option<f64>,
-    /// Mean resolution time, business seconds (at most).
+    /// Mean resolution time, business seconds (at most); `resolution_hours` in serde.
+    #[serde(rename = "resolution_hours", serialize_with = "in_hours")]
     pub resolution_business_secs: Option<f64>,
     /// Share resolved (at least).
     pub resolution_rate: Option<f64>,
@@ -68,8 +74,81 @@ impl Default for Targets {
     }
 }
 
+fn in_minutes<S: serde::Serializer>(secs: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    secs.map(|x| x / 60.0).serialize(s)
+}
+
+fn in_hours<S: serde::Serializer>(secs: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    secs.map(|x| x / 3600.0).serialize(s)
+}
+
+/// The keys of [`Targets`] (configuration units).
+const TARGET_KEYS: &[&str] = &[
+    "response_rate",
+    "first_response_minutes",
+    "resolution_hours",
+    "resolution_rate",
+    "fcr_rate",
+    "repeat_contact_rate",
+    "escalation_ratio",
+    "sla_attainment",
+    "csat_percent",
+    "csat_average",
+    "nps",
+    "bot_deflection_rate",
+    "bot_handoff_rate",
+];
+
+impl<'de> Deserialize<'de> for Targets {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = Targets;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("report targets")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Targets, A::Error> {
+                let mut t = Targets::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let slot = match key.as_str() {
+                        "first_response_minutes" => {
+                            t.first_response_business_secs = map.next_value::<Option<f64>>()?.map(|m| m * 60.0);
+                            continue;
+                        }
+                        "resolution_hours" => {
+                            t.resolution_business_secs = map.next_value::<Option<f64>>()?.map(|h| h * 3600.0);
+                            continue;
+                        }
+                        // Reports stored before the durations were written in configuration units.
+                        "first_response_business_secs" => &mut t.first_response_business_secs,
+                        "resolution_business_secs" => &mut t.resolution_business_secs,
+                        "response_rate" => &mut t.response_rate,
+                        "resolution_rate" => &mut t.resolution_rate,
+                        "fcr_rate" => &mut t.fcr_rate,
+                        "repeat_contact_rate" => &mut t.repeat_contact_rate,
+                        "escalation_ratio" => &mut t.escalation_ratio,
+                        "sla_attainment" => &mut t.sla_attainment,
+                        "csat_percent" => &mut t.csat_percent,
+                        "csat_average" => &mut t.csat_average,
+                        "nps" => &mut t.nps,
+                        "bot_deflection_rate" => &mut t.bot_deflection_rate,
+                        "bot_handoff_rate" => &mut t.bot_handoff_rate,
+                        other => return Err(serde::de::Error::unknown_field(other, TARGET_KEYS)),
+                    };
+                    *slot = map.next_value()?;
+                }
+                Ok(t)
+            }
+        }
+        d.deserialize_map(Keys)
+    }
+}
+
 impl Targets {
-    /// Checks every target's range; the message names the key (`targets.<key>`) and the range.
+    /// Checks every target's range; the message names the key (`targets.<key>`, configuration
+    /// units) and the range.
     pub fn validate(&self) -> Result<(), String> {
         let shares = [
             ("response_rate", self.response_rate),
@@ -89,14 +168,14 @@ impl Targets {
                 return Err(format!("targets.{key} must be a share between 0 and 1 (0.85 = 85 %), got {x}"));
             }
         }
-        for (key, v) in [
-            ("first_response_business_secs", self.first_response_business_secs),
-            ("resolution_business_secs", self.resolution_business_secs),
+        for (key, v, unit, max) in [
+            ("first_response_minutes", self.first_response_business_secs, 60.0, 525_600.0),
+            ("resolution_hours", self.resolution_business_secs, 3600.0, 8760.0),
         ] {
-            if let Some(x) = v
-                && !(x > 0.0 && x <= 365.0 * 86_400.0)
+            if let Some(x) = v.map(|secs| secs / unit)
+                && !(x > 0.0 && x <= max)
             {
-                return Err(format!("targets.{key} must be more than 0 and at most one year, got {x}"));
+                return Err(format!("targets.{key} must be more than 0 and at most {max} (one year), got {x}"));
             }
         }
         if let Some(x) = self.csat_average
@@ -627,4 +706,30 @@ pub fn to_html(doc: &ReportDoc, locale: ReportLocale) -> String {
 pub fn last_complete(kind: PeriodKind, now: DateTime<Utc>, tz: Tz) -> Period {
     let today = now.with_timezone(&tz).date_naive();
     Period::containing(kind, today).previous()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_read_and_write_configuration_units_and_read_stored_seconds() {
+        let t: Targets =
+            serde_json::from_str(r#"{"first_response_minutes": 30, "resolution_hours": 8, "nps": 10}"#).unwrap();
+        assert_eq!((t.first_response_business_secs, t.resolution_business_secs), (Some(1800.0), Some(28_800.0)));
+        assert_eq!((t.nps, t.csat_percent), (Some(10.0), Targets::default().csat_percent), "unset keys keep defaults");
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!((v["first_response_minutes"].as_f64(), v["resolution_hours"].as_f64()), (Some(30.0), Some(8.0)));
+        assert_eq!(serde_json::from_value::<Targets>(v).unwrap(), t, "a round trip keeps every target");
+        // Reports stored before kept the durations in seconds.
+        let old: Targets =
+            serde_json::from_str(r#"{"first_response_business_secs": 3600.0, "resolution_business_secs": null}"#)
+                .unwrap();
+        assert_eq!((old.first_response_business_secs, old.resolution_business_secs), (Some(3600.0), None));
+        let err = serde_json::from_str::<Targets>(r#"{"csat": 0.9}"#).unwrap_err().to_string();
+        assert!(err.contains("unknown field `csat`"), "{err}");
+        let bad = Targets { first_response_business_secs: Some(0.0), ..Targets::default() };
+        assert!(bad.validate().unwrap_err().starts_with("targets.first_response_minutes must be more than 0"));
+    }
 }

@@ -180,7 +180,8 @@ fn text_with_choices(req: &OutboundRequest) -> Result<String, SendError> {
 /// replies, or numbered when they do not fit), or a media attachment by URL.
 fn dm_message(req: &OutboundRequest) -> Result<Value, SendError> {
     match req.payload.as_ref().and_then(|p| p.get("type")).and_then(|t| t.as_str()) {
-        None => {
+        // `"type": "buttons"` (surveys) names what a payload without a type means.
+        None | Some("buttons") => {
             let choices = buttons::from_payload(req.payload.as_ref())?;
             if choices.is_empty() {
                 return Ok(json!({"text": req.text}));
@@ -236,7 +237,7 @@ fn whatsapp(req: &OutboundRequest, base: &str, phone_number_id: &str) -> Result<
         }
     }
     match payload_type {
-        None => {
+        None | Some("buttons") => {
             let choices = buttons::from_payload(req.payload.as_ref())?;
             match whatsapp_interactive(&req.text, &choices, req.payload.as_ref()) {
                 Some(interactive) => {

@@ -5,6 +5,7 @@ mod audit;
 mod channel_state;
 mod contact_notes;
 mod edits;
+mod history_import;
 mod kb;
 mod kb_translations;
 mod quality;

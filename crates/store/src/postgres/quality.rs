@@ -15,7 +15,7 @@ use switchboard_domain::survey::SurveyKind;
 use switchboard_domain::{ContactId, ConversationId, Direction, FactKind, MessageId, Priority, Status, UserId};
 use uuid::Uuid;
 
-use super::{PgStore, Tx, add_fact};
+use super::{PgStore, Tx};
 use crate::kb::BotOutcomeKind;
 use crate::quality::{
     HistoryConversation, QualityStore, ReportRecord, Survey, SurveyCandidate, SurveySettings, SurveyState,
@@ -93,128 +93,6 @@ impl PgStore {
         };
         q.fetch_all(&self.pool).await?.iter().map(survey_from_row).collect()
     }
-}
-
-async fn import_one(tx: &mut Tx<'_>, h: &HistoryConversation) -> Result<()> {
-    sqlx::query("INSERT INTO contacts (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-        .bind(h.contact_id.0)
-        .bind(h.created_at)
-        .execute(&mut **tx)
-        .await?;
-    let last = h.messages.last().map_or(h.created_at, |m| m.at);
-    let first_response = h
-        .messages
-        .iter()
-        .find(|m| m.direction == Direction::Outbound && m.author_id.is_some_and(|a| is_person(a.0)))
-        .map(|m| m.at);
-    sqlx::query(
-        "INSERT INTO conversations (id, case_number, channel, thread_key, contact_id, status, priority, team, assignee_id, \
-         tags, created_at, updated_at, last_message_at, first_response_at, resolved_at, reopen_count, repeat_of) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '[]', $10, $11, $11, $12, $13, $14, $15)",
-    )
-    .bind(h.id.0)
-    .bind(h.case_number)
-    .bind(&h.channel)
-    .bind(format!("import:{}", h.id.0))
-    .bind(h.contact_id.0)
-    .bind(h.status.as_str())
-    .bind(h.priority.as_str())
-    .bind(&h.team)
-    .bind(h.assignee_id.map(|u| u.0))
-    .bind(h.created_at)
-    .bind(last)
-    .bind(first_response)
-    .bind(h.resolved_at)
-    .bind(h.reopen_count)
-    .bind(h.repeat_of.map(|r| r.0))
-    .execute(&mut **tx)
-    .await?;
-    add_fact(
-        tx,
-        h.id,
-        FactKind::Created,
-        None,
-        serde_json::json!({"channel": h.channel, "imported": true}),
-        h.created_at,
-    )
-    .await?;
-    for &at in &h.escalations {
-        add_fact(tx, h.id, FactKind::SlaEscalated, None, serde_json::json!({"imported": true}), at).await?;
-    }
-    for m in &h.messages {
-        let id = MessageId::new();
-        let visibility = if m.direction == Direction::Note { "private" } else { "public" };
-        sqlx::query(
-            "INSERT INTO messages (id, conversation_id, direction, visibility, author_id, text, attachments, sent_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, '[]', $7, $7)",
-        )
-        .bind(id.0)
-        .bind(h.id.0)
-        .bind(m.direction.as_str())
-        .bind(visibility)
-        .bind(m.author_id.map(|u| u.0))
-        .bind(&m.text)
-        .bind(m.at)
-        .execute(&mut **tx)
-        .await?;
-        if let Some((lang, intent, sentiment)) = &m.triage {
-            sqlx::query(
-                "INSERT INTO message_triage (message_id, conversation_id, language, language_confidence, sentiment, \
-                 sentiment_score, intent, intent_confidence, priority, priority_reasons, pii, redacted_text, created_at) \
-                 VALUES ($1, $2, $3, 1.0, $4, 0.0, $5, 1.0, 'P3', '[]', '[]', '', $6)",
-            )
-            .bind(id.0)
-            .bind(h.id.0)
-            .bind(lang)
-            .bind(sentiment)
-            .bind(intent)
-            .bind(m.at)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
-    if !h.clocks.is_empty() {
-        sqlx::query(
-            "INSERT INTO routing_state (conversation_id, synced_at, seen_message_at, clocks) VALUES ($1, $2, $2, $3)",
-        )
-        .bind(h.id.0)
-        .bind(last)
-        .bind(serde_json::to_string(&h.clocks)?)
-        .execute(&mut **tx)
-        .await?;
-    }
-    for (kind, at) in &h.bot_outcomes {
-        sqlx::query(
-            "INSERT INTO bot_outcomes (id, conversation_id, message_id, channel_slug, outcome, reason, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'import', $6)",
-        )
-        .bind(Uuid::now_v7())
-        .bind(h.id.0)
-        .bind(Uuid::now_v7())
-        .bind(&h.channel)
-        .bind(kind.as_str())
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
-    }
-    for (kind, score, at) in &h.answers {
-        sqlx::query(
-            "INSERT INTO surveys (id, conversation_id, contact_id, channel, kind, state, agent_id, team, score, \
-             answered_via, created_at, sent_at, answered_at) VALUES ($1, $2, $3, $4, $5, 'answered', $6, $7, $8, 'import', $9, $9, $9)",
-        )
-        .bind(Uuid::now_v7())
-        .bind(h.id.0)
-        .bind(h.contact_id.0)
-        .bind(&h.channel)
-        .bind(kind.as_str())
-        .bind(h.assignee_id.map(|u| u.0))
-        .bind(&h.team)
-        .bind(score)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
 }
 
 pub(super) async fn metrics_input(
@@ -390,12 +268,7 @@ impl QualityStore for PgStore {
     }
 
     async fn import_history(&self, convs: Vec<HistoryConversation>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for h in &convs {
-            import_one(&mut tx, h).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        super::history_import::import_history(&self.pool, &convs).await
     }
 
     async fn survey_settings(&self) -> Result<Vec<SurveySettings>> {
