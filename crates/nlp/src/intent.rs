@@ -31,7 +31,16 @@ pub struct IntentGuess {
 
 /// Features of the customer-service intent model (same family as the banking77/CLINC150 ones).
 pub fn features() -> FeatureConfig {
-    FeatureConfig { bits: 14, word_ngrams: 2, char_min: 2, char_max: 5, negation: false, word_weight: 1.0 }
+    FeatureConfig {
+        bits: 14,
+        word_ngrams: 2,
+        char_min: 2,
+        char_max: 5,
+        negation: false,
+        word_weight: 1.0,
+        char_wb: false,
+        block_norm: false,
+    }
 }
 
 /// Below this top score (one-vs-rest margin) an answer is out of scope.

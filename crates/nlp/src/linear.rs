@@ -413,8 +413,16 @@ mod tests {
     use crate::features::Scratch;
 
     fn toy() -> (FeatureConfig, Vec<SparseVec>, Vec<usize>) {
-        let cfg =
-            FeatureConfig { bits: 12, word_ngrams: 2, char_min: 0, char_max: 0, negation: false, word_weight: 1.0 };
+        let cfg = FeatureConfig {
+            bits: 12,
+            word_ngrams: 2,
+            char_min: 0,
+            char_max: 0,
+            negation: false,
+            word_weight: 1.0,
+            char_wb: false,
+            block_norm: false,
+        };
         let texts = ["good great fine", "great good", "bad awful", "awful terrible bad", "good fine", "terrible bad"];
         let y = vec![0, 0, 1, 1, 0, 1];
         let mut s = Scratch::default();

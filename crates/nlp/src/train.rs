@@ -194,11 +194,29 @@ pub const LANG_TABLE_ORDER: u8 = 3;
 pub const BANKING_VAL_FRACTION: f64 = 0.1;
 
 fn sentiment_features(bits: u8, char_max: u8) -> FeatureConfig {
-    FeatureConfig { bits, word_ngrams: 2, char_min: 1, char_max, negation: true, word_weight: 1.0 }
+    FeatureConfig {
+        bits,
+        word_ngrams: 2,
+        char_min: 1,
+        char_max,
+        negation: true,
+        word_weight: 1.0,
+        char_wb: false,
+        block_norm: false,
+    }
 }
 
 fn intent_features() -> FeatureConfig {
-    FeatureConfig { bits: 14, word_ngrams: 2, char_min: 2, char_max: 5, negation: false, word_weight: 1.0 }
+    FeatureConfig {
+        bits: 14,
+        word_ngrams: 2,
+        char_min: 2,
+        char_max: 5,
+        negation: false,
+        word_weight: 1.0,
+        char_wb: false,
+        block_norm: false,
+    }
 }
 
 fn svm(c: f32) -> TrainOptions {
@@ -213,6 +231,20 @@ fn route_report(trained: &[(String, Model)], route: &str, val: &Dataset) -> metr
     let mut v = SparseVec::default();
     let pred: Vec<String> = val.texts.iter().map(|t| models.predict(t, "*", &mut s, &mut v).label.to_owned()).collect();
     metrics::evaluate(&val.labels, &pred)
+}
+
+/// The English sentiment recipe (features, learner, provenance).
+pub fn english_recipe() -> Recipe {
+    Recipe {
+        name: "sentiment-en",
+        features: sentiment_features(18, 5),
+        learner: Learner::Svm,
+        options: svm(0.5),
+        oos_label: None,
+        idf: false,
+        nb: None,
+        provenance: "trained on sentiment_en_tweeteval_train (SemEval-2017 Task 4 pool; no data licence stated, Twitter terms); `switchboard nlp train sentiment`, seed 42",
+    }
 }
 
 pub const XLMT_LANGS: &[&str] = &["ar", "de", "en", "es", "fr", "hi", "it", "pt"];
@@ -242,17 +274,7 @@ pub fn train_all(dir: &Path, out: &Path, only: Option<&str>, log: &mut dyn FnMut
         // tweets are in sentiment_en_xlmt_train), so it must not train the English model.
         let en = load(dir, "sentiment_en_tweeteval_train.tsv")?;
         let en_val = load(dir, "sentiment_en_tweeteval_val.tsv")?;
-        let r = Recipe {
-            name: "sentiment-en",
-            features: sentiment_features(18, 5),
-            learner: Learner::Svm,
-            options: svm(0.5),
-            oos_label: None,
-            idf: false,
-            nb: None,
-            provenance: "trained on sentiment_en_tweeteval_train (SemEval-2017 Task 4 pool; no data licence stated, Twitter terms); `switchboard nlp train sentiment`, seed 42",
-        };
-        let m_en = fit(&r, &en, &en_val);
+        let m_en = fit(&english_recipe(), &en, &en_val);
         log(&format!("sentiment-en: TweetEval val macro-recall {:.4}", report(&m_en, &en_val, None).macro_recall));
         save(out, "sentiment-en.sbm", &m_en.to_bytes())?;
 
