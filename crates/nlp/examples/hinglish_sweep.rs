@@ -34,7 +34,7 @@ fn main() {
         let en = train::report(&m, &en_dev, None);
         // Hindi dev tweets as the pipeline scores them: detected language, that language's route,
         // with this English model in place of the shipped one.
-        let (mut s, mut v) = (Default::default(), Default::default());
+        let mut s = Default::default();
         let sm = SentimentModels::new(vec![("sentiment-en".into(), m.clone())], "*\tsentiment-en\n");
         let pred: Vec<String> = hi_dev
             .texts
@@ -42,9 +42,9 @@ fn main() {
             .zip(&detected)
             .map(|(t, &l)| {
                 if l == "en" {
-                    sm.predict(t, "en", &mut s, &mut v).label.to_owned()
+                    sm.predict(t, "en", &mut s).label.to_owned()
                 } else {
-                    embedded.predict(t, l, &mut s, &mut v).label.to_owned()
+                    embedded.predict(t, l, &mut s).label.to_owned()
                 }
             })
             .collect();

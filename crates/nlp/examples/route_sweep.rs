@@ -5,7 +5,7 @@
 //! Prints each model alone, then the average of all of them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use switchboard_nlp::data::Dataset;
-use switchboard_nlp::features::{FeatureConfig, Scratch, SparseVec};
+use switchboard_nlp::features::{FeatureConfig, Scratch};
 use switchboard_nlp::linear::{Model, TrainOptions};
 use switchboard_nlp::sentiment::SentimentModels;
 use switchboard_nlp::train::{self, Learner, Recipe};
@@ -69,7 +69,7 @@ fn main() {
 
 fn score(models: &[(String, Model)], route: &str, va: &Dataset) -> switchboard_nlp::metrics::Report {
     let sm = SentimentModels::new(models.to_vec(), &format!("*\t{route}\n"));
-    let (mut s, mut v) = (Scratch::default(), SparseVec::default());
-    let pred: Vec<String> = va.texts.iter().map(|t| sm.predict(t, "*", &mut s, &mut v).label.to_owned()).collect();
+    let mut s = Scratch::default();
+    let pred: Vec<String> = va.texts.iter().map(|t| sm.predict(t, "*", &mut s).label.to_owned()).collect();
     switchboard_nlp::metrics::evaluate(&va.labels, &pred)
 }

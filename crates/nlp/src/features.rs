@@ -148,26 +148,22 @@ impl FeatureConfig {
         self.from_hashed(&scratch.hashed, idf, out);
     }
 
-    /// This configuration's vector from a hashing pass that produced (at least) its kinds.
-    pub fn from_hashed(&self, h: &Hashed, idf: Option<&[f32]>, out: &mut SparseVec) {
-        out.idx.clear();
-        out.val.clear();
+    /// Each of this configuration's buckets in a hashing pass, once and in bucket order:
+    /// `f(bucket, sublinear term frequency × word-block weight, in the word block?)` (the
+    /// word-block weight is applied later when the blocks are normalised separately).
+    #[inline]
+    pub fn buckets(&self, h: &Hashed, mut f: impl FnMut(u32, f32, bool)) {
         let mask = u64::from(self.kinds());
         debug_assert!(mask & u64::from(h.mask) == mask, "hashing pass lacks kinds this model needs");
         let shift = 64 - u32::from(self.bits);
         let mut cur = u32::MAX;
         let mut count = 0u32;
         let mut word_first = false;
-        let push = |k: u32, count: u32, word: bool, out: &mut SparseVec| {
+        let mut emit = |k: u32, count: u32, word: bool| {
             // 1 + ln(1) = 1: most buckets occur once, so skip the logarithm for them.
             let tf = if count == 1 { 1.0 } else { 1.0 + (count as f32).ln() };
             let w = if word && !self.block_norm { self.word_weight } else { 1.0 };
-            let weight = idf.and_then(|t| t.get(k as usize)).copied().unwrap_or(1.0);
-            out.idx.push(k);
-            // With separate block norms the word block is marked by a negative sign until the
-            // norms are known (every value is positive otherwise: tf ≥ 1, weights > 0).
-            let v = w * tf * weight;
-            out.val.push(if word && self.block_norm { -v } else { v });
+            f(k, w * tf, word);
         };
         for &e in &h.entries {
             if e & mask == 0 {
@@ -179,15 +175,29 @@ impl FeatureConfig {
                 continue;
             }
             if count > 0 {
-                push(cur, count, word_first, out);
+                emit(cur, count, word_first);
             }
             cur = k;
             count = 1;
             word_first = e & u64::from(W1_PLAIN | W1_NEG | W2_PLAIN | W2_NEG) != 0;
         }
         if count > 0 {
-            push(cur, count, word_first, out);
+            emit(cur, count, word_first);
         }
+    }
+
+    /// This configuration's vector from a hashing pass that produced (at least) its kinds.
+    pub fn from_hashed(&self, h: &Hashed, idf: Option<&[f32]>, out: &mut SparseVec) {
+        out.idx.clear();
+        out.val.clear();
+        self.buckets(h, |k, v, word| {
+            let weight = idf.and_then(|t| t.get(k as usize)).copied().unwrap_or(1.0);
+            out.idx.push(k);
+            // With separate block norms the word block is marked by a negative sign until the
+            // norms are known (every value is positive otherwise: tf ≥ 1, weights > 0).
+            let v = v * weight;
+            out.val.push(if word && self.block_norm { -v } else { v });
+        });
         if self.block_norm {
             let (mut nw, mut nc) = (0f32, 0f32);
             for &v in &out.val {

@@ -228,8 +228,7 @@ fn svm(c: f32) -> TrainOptions {
 fn route_report(trained: &[(String, Model)], route: &str, val: &Dataset) -> metrics::Report {
     let models = crate::sentiment::SentimentModels::new(trained.to_vec(), &format!("*\t{route}\n"));
     let mut s = Scratch::default();
-    let mut v = SparseVec::default();
-    let pred: Vec<String> = val.texts.iter().map(|t| models.predict(t, "*", &mut s, &mut v).label.to_owned()).collect();
+    let pred: Vec<String> = val.texts.iter().map(|t| models.predict(t, "*", &mut s).label.to_owned()).collect();
     metrics::evaluate(&val.labels, &pred)
 }
 
