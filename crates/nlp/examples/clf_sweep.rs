@@ -49,7 +49,7 @@ fn main() {
     let splits: Vec<(Dataset, Dataset)> = match folds {
         0 => vec![(tr, va)],
         1 => vec![tr.stratified_split(train::BANKING_VAL_FRACTION, train::SEED)],
-        k => (0..k).map(|f| fold(&tr, k, f)).collect(),
+        k => (0..k).map(|f| tr.fold(k, f, train::SEED)).collect(),
     };
     let mut sums: Vec<[f64; 3]> = vec![[0.0; 3]; cs.len()];
     for (tr, va) in &splits {
@@ -70,27 +70,6 @@ fn main() {
             s[2] / n,
         );
     }
-}
-
-/// Fold `f` of `k`: every row whose per-label position (after a seeded shuffle) is `f` mod `k`
-/// is held out.
-fn fold(d: &Dataset, k: usize, f: usize) -> (Dataset, Dataset) {
-    let mut by_label: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
-    for (i, l) in d.labels.iter().enumerate() {
-        by_label.entry(l).or_default().push(i);
-    }
-    let mut held = vec![false; d.len()];
-    for (_, mut rows) in by_label {
-        linear::Rng::new(train::SEED).shuffle(&mut rows);
-        for (j, &r) in rows.iter().enumerate() {
-            held[r] = j % k == f;
-        }
-    }
-    let (mut a, mut b) = (Dataset::default(), Dataset::default());
-    for (i, &h) in held.iter().enumerate() {
-        if h { &mut b } else { &mut a }.push(&d.labels[i], &d.texts[i]);
-    }
-    (a, b)
 }
 
 #[allow(clippy::too_many_arguments)]
