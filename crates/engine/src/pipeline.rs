@@ -18,6 +18,11 @@ const BATCH_SQLITE: usize = 64;
 /// Events threaded per transaction on PostgreSQL: threading costs a fixed number of round trips
 /// per batch, and ingest commits alongside it.
 const BATCH_POSTGRES: usize = 256;
+/// A backlog grows the batch (doubling per full batch) up to this many times the base size: each
+/// batch costs one commit round trip (with its fsync), so small batches cap a backlogged
+/// pipeline at a few thousand events per second; a batch that comes back short resets the size,
+/// so a steady trickle keeps the short transactions that keep ingest latency low.
+const MAX_GROWTH: usize = 16;
 /// How often the worker looks for work it was not told about (other nodes, restarts).
 const POLL: Duration = Duration::from_millis(500);
 
@@ -32,10 +37,11 @@ pub(crate) async fn run(
 ) {
     // Events that failed on their own; skipped until restart so one bad event cannot stall the rest.
     let mut quarantined: HashSet<EventId> = HashSet::new();
-    let batch = match store.backend() {
+    let base = match store.backend() {
         Backend::Sqlite => BATCH_SQLITE,
         Backend::Postgres => BATCH_POSTGRES,
     };
+    let mut batch = base;
     loop {
         loop {
             let events = match store.unprocessed_events(batch + quarantined.len()).await {
@@ -46,8 +52,10 @@ pub(crate) async fn run(
                 }
             };
             if events.is_empty() {
+                batch = base;
                 break;
             }
+            batch = next_batch(batch, events.len(), base);
             // Survey answers are recorded on their survey, never threaded (no reopen, no bot).
             let events = crate::surveys::take_answers(&store, &bus, events).await;
             if events.is_empty() {
@@ -74,6 +82,11 @@ pub(crate) async fn run(
             _ = tokio::time::sleep(POLL) => {}
         }
     }
+}
+
+/// The next batch size: doubled after a full batch (a backlog), back to `base` after a short one.
+fn next_batch(current: usize, got: usize, base: usize) -> usize {
+    if got >= current { (current * 2).min(base * MAX_GROWTH) } else { base }
 }
 
 async fn one_by_one(
@@ -123,4 +136,22 @@ async fn publish(bus: &Bus, metrics: &Metrics, outcomes: &[ThreadOutcome]) {
     }
     // One round trip for the batch: a notification per event costs more than threading it.
     bus.publish_all(events).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backlog_grows_the_batch_to_the_cap_and_a_short_batch_resets_it() {
+        let mut b = BATCH_SQLITE;
+        let mut sizes = Vec::new();
+        for _ in 0..6 {
+            b = next_batch(b, b, BATCH_SQLITE);
+            sizes.push(b);
+        }
+        assert_eq!(sizes, vec![128, 256, 512, 1024, 1024, 1024]);
+        assert_eq!(next_batch(1024, 1000, BATCH_SQLITE), BATCH_SQLITE);
+        assert_eq!(next_batch(BATCH_SQLITE, 3, BATCH_SQLITE), BATCH_SQLITE);
+    }
 }

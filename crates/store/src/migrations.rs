@@ -29,6 +29,7 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "quality_rollups",
         sql: include_str!("../migrations/sqlite/0013_quality_rollups.sql"),
     },
+    Migration { version: 16, name: "fts_batched", sql: include_str!("../migrations/sqlite/0016_fts_batched.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[

@@ -439,7 +439,9 @@ async fn inbox_full_text_search_triage_filters_and_sla_due_order() {
                 auto_resolve_hours: None,
             };
             let warning = TimerSpec { kind: SlaTimerKind::Warning, fire_at: t0(), ..timer(due) };
-            s.save_routing_state(&state, &[timer(due), warning]).await.unwrap();
+            // A second running clock: the conversation is placed once, at its earliest breach.
+            let resolution = TimerSpec { metric: SlaMetric::Resolution, ..timer(due + 5) };
+            s.save_routing_state(&state, &[timer(due), warning, resolution]).await.unwrap();
         }
         let sla = InboxQuery { sort: InboxSort::SlaDue, ..query(ana.id, InboxView::All) };
         assert_eq!(ids(&s, sla.clone()).await, vec![c[3], c[2], c[0], c[1]]);

@@ -41,6 +41,9 @@ fn configure(conn: &Connection, sync_full: bool) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", if sync_full { "FULL" } else { "NORMAL" })?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "cache_size", -32_000)?;
+    // Statement journals in memory: on disk, every write transaction past 64 KiB of them created,
+    // wrote and deleted a temporary file.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 
@@ -64,6 +67,10 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         }
         tx.commit()?;
     }
+    // Rows noted for indexing by a write that did not go through the writer's commit.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    index_pending(&tx)?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -250,7 +257,30 @@ fn run_batch(conn: &Connection, jobs: &mut Vec<Job>, finishers: &mut Vec<Finish>
         finishers.push(fin);
     }
     result?;
+    index_pending(conn).map_err(|e| format!("full-text indexing before commit failed: {e}"))?;
     conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+}
+
+/// Adds the rows the transaction inserted or edited to the trigram indexes, one statement per
+/// index (migration 16: indexing row by row wrote one index segment per row).
+pub(crate) fn index_pending(conn: &Connection) -> rusqlite::Result<()> {
+    let pending: bool =
+        conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM fts_pending)")?.query_row([], |r| r.get(0))?;
+    if !pending {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO messages_fts (rowid, text) SELECT m.rowid, m.text FROM fts_pending p \
+         JOIN messages m ON m.rowid = p.rid WHERE p.tbl = 1",
+    )?
+    .execute([])?;
+    conn.prepare_cached(
+        "INSERT INTO contacts_fts (rowid, name) SELECT k.rowid, k.name FROM fts_pending p \
+         JOIN contacts k ON k.rowid = p.rid WHERE p.tbl = 2",
+    )?
+    .execute([])?;
+    conn.prepare_cached("DELETE FROM fts_pending")?.execute([])?;
+    Ok(())
 }
 
 fn checkpoint_loop(conn: Connection, stop: &AtomicBool) {
@@ -277,4 +307,90 @@ fn checkpoint_loop(conn: Connection, stop: &AtomicBool) {
         }
     }
     let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().expect("in-memory database");
+        migrate(&mut c).expect("migrations");
+        // Bare rows, without the conversations and contacts they would belong to.
+        c.pragma_update(None, "foreign_keys", "OFF").expect("pragma");
+        c
+    }
+
+    fn hits(c: &Connection, table: &str, q: &str) -> Vec<i64> {
+        let sql = format!("SELECT rowid FROM {table} WHERE {table} MATCH ?1 ORDER BY rowid");
+        let mut st = c.prepare(&sql).expect("query");
+        st.query_map([format!("\"{q}\"")], |r| r.get(0)).expect("rows").collect::<rusqlite::Result<_>>().expect("rows")
+    }
+
+    fn check(c: &Connection) {
+        c.execute_batch(
+            "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1); \
+             INSERT INTO contacts_fts (contacts_fts, rank) VALUES ('integrity-check', 1);",
+        )
+        .expect("the indexes match their tables");
+        let left: i64 = c.query_row("SELECT COUNT(*) FROM fts_pending", [], |r| r.get(0)).expect("count");
+        assert_eq!(left, 0, "nothing left to index after a commit");
+    }
+
+    fn message(c: &Connection, id: u8, text: &str) -> i64 {
+        c.execute(
+            "INSERT INTO messages (id, conversation_id, direction, visibility, text, sent_at, created_at) \
+             VALUES (?1, x'00', 'inbound', 'private', ?2, 0, 0)",
+            rusqlite::params![vec![id], text],
+        )
+        .expect("insert");
+        c.last_insert_rowid()
+    }
+
+    #[test]
+    fn rows_are_indexed_once_per_transaction_with_edits_and_deletes_in_between() {
+        let c = db();
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let a = message(&c, 1, "my parcel is late");
+        let b = message(&c, 2, "refund please");
+        c.execute("UPDATE messages SET text = 'invoice now' WHERE rowid = ?1", [b]).unwrap();
+        let gone = message(&c, 3, "deleted before commit");
+        c.execute("DELETE FROM messages WHERE rowid = ?1", [gone]).unwrap();
+        c.execute("INSERT INTO contacts (id, name, created_at) VALUES (x'01', 'Zoë Ångström', 0)", []).unwrap();
+        assert!(hits(&c, "messages_fts", "parcel").is_empty(), "indexed at commit, not per row");
+        index_pending(&c).unwrap();
+        c.execute_batch("COMMIT").unwrap();
+        check(&c);
+        assert_eq!(hits(&c, "messages_fts", "parcel"), vec![a]);
+        assert_eq!(hits(&c, "messages_fts", "invoice"), vec![b]);
+        assert!(hits(&c, "messages_fts", "refund").is_empty(), "the edited-away text is not found");
+        assert!(hits(&c, "messages_fts", "deleted").is_empty());
+        assert_eq!(hits(&c, "contacts_fts", "ngstr").len(), 1);
+
+        // Rows indexed by an earlier commit: edits and deletes update the index.
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        c.execute("UPDATE messages SET text = 'box lost' WHERE rowid = ?1", [a]).unwrap();
+        c.execute("UPDATE messages SET text = 'box found' WHERE rowid = ?1", [a]).unwrap();
+        c.execute("DELETE FROM messages WHERE rowid = ?1", [b]).unwrap();
+        c.execute("UPDATE contacts SET name = 'Kim' WHERE id = x'01'", []).unwrap();
+        index_pending(&c).unwrap();
+        c.execute_batch("COMMIT").unwrap();
+        check(&c);
+        assert_eq!(hits(&c, "messages_fts", "found"), vec![a]);
+        assert!(hits(&c, "messages_fts", "parcel").is_empty());
+        assert!(hits(&c, "messages_fts", "lost").is_empty());
+        assert!(hits(&c, "messages_fts", "invoice").is_empty());
+        assert!(hits(&c, "contacts_fts", "ngstr").is_empty());
+        assert_eq!(hits(&c, "contacts_fts", "Kim").len(), 1);
+
+        // A rolled-back job leaves nothing to index.
+        c.execute_batch("BEGIN IMMEDIATE; SAVEPOINT job").unwrap();
+        message(&c, 4, "never committed");
+        c.execute_batch("ROLLBACK TO job; RELEASE job").unwrap();
+        index_pending(&c).unwrap();
+        c.execute_batch("COMMIT").unwrap();
+        check(&c);
+        assert!(hits(&c, "messages_fts", "never").is_empty());
+    }
 }

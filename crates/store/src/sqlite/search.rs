@@ -11,10 +11,6 @@ pub(crate) const FTS_CONTACT: &str = " AND (c.contact_id IN (SELECT k.id FROM co
 pub(crate) const FTS_MESSAGE: &str = " OR c.id IN (SELECT m.conversation_id FROM messages m WHERE m.rowid IN \
      (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)))";
 
-/// The earliest pending breach timer of conversation `c` (null: no running SLA clock).
-pub(crate) const SLA_DUE: &str = "(SELECT MIN(t.fire_at) FROM sla_timers t \
-     WHERE t.conversation_id = c.id AND t.kind = 'breach' AND t.fired_at IS NULL)";
-
 /// The FTS5 query for a substring search: one quoted phrase (the trigram tokenizer matches it
 /// anywhere, case-insensitively). `None` when the text is shorter than a trigram; the caller
 /// then falls back to `LIKE`.

@@ -261,35 +261,58 @@ impl UiStore for SqliteStore {
                 }
                 let limit = page_limit(q.limit);
                 let page = format!(" LIMIT {} OFFSET {}", limit + 1, q.offset);
-                match q.sort {
-                    InboxSort::Urgency => sql.push_str(&format!(" ORDER BY {rank}, c.last_message_at, c.id{page}")),
-                    InboxSort::Recent => sql.push_str(&format!(" ORDER BY c.last_message_at DESC, c.id DESC{page}")),
+                let read = |sql: &str, args: &[V]| -> rusqlite::Result<Vec<InboxRow>> {
+                    c.prepare(sql)?
+                        .query_map(rusqlite::params_from_iter(args), |r| {
+                            Ok(InboxRow {
+                                summary: ConversationSummary { conversation: conv_from_row(r)?, contact_name: r.get(18)? },
+                                last_text: r.get(19)?,
+                                unread: r.get(20)?,
+                            })
+                        })?
+                        .collect()
+                };
+                let mut rows = match q.sort {
+                    InboxSort::Urgency => {
+                        sql.push_str(&format!(" ORDER BY {rank}, c.last_message_at, c.id{page}"));
+                        read(&sql, &args)?
+                    }
+                    InboxSort::Recent => {
+                        sql.push_str(&format!(" ORDER BY c.last_message_at DESC, c.id DESC{page}"));
+                        read(&sql, &args)?
+                    }
                     InboxSort::SlaDue => {
-                        // No index gives this order, so every conversation in view is sorted: sort
-                        // only ids and keys, and read the row columns (contact name, last text,
-                        // unread mark) for the page's rows alone.
+                        // Order: earliest pending breach first, then the conversations without one
+                        // in urgency order. Two index walks that stop at the page instead of
+                        // computing every conversation's due time and sorting them all: first the
+                        // pending timers by due time (each conversation at its earliest), then, if
+                        // the page is not full, the urgency order of those with none.
                         let from = " FROM conversations c WHERE 1 = 1";
                         let at = sql.find(from).unwrap_or(sql.len());
                         let (select, filters) = sql.split_at(at);
                         let filters = filters.get(from.len()..).unwrap_or("");
-                        sql = format!(
-                            "{select} FROM (SELECT c.id AS pid, {due} AS due, {rank} AS rk, c.last_message_at AS lm \
-                             FROM conversations c WHERE 1 = 1{filters} ORDER BY due NULLS LAST, rk, lm, c.id{page}) p \
-                             JOIN conversations c ON c.id = p.pid ORDER BY p.due NULLS LAST, p.rk, p.lm, c.id",
-                            due = super::search::SLA_DUE
+                        let want = q.offset as usize + limit as usize + 1;
+                        let timed = format!(
+                            "{select} FROM sla_timers t CROSS JOIN conversations c ON c.id = t.conversation_id \
+                             WHERE t.fired_at IS NULL AND t.kind = 'breach' AND NOT EXISTS (SELECT 1 FROM sla_timers e \
+                             WHERE e.conversation_id = t.conversation_id AND e.kind = 'breach' AND e.fired_at IS NULL \
+                             AND (e.fire_at < t.fire_at OR (e.fire_at = t.fire_at AND e.rowid < t.rowid))){filters} \
+                             ORDER BY t.fire_at, {rank}, c.last_message_at, c.id LIMIT {want}"
                         );
+                        let mut rows = read(&timed, &args)?;
+                        if rows.len() < want {
+                            let untimed = format!(
+                                "{select} FROM conversations c WHERE NOT EXISTS (SELECT 1 FROM sla_timers t \
+                                 WHERE t.conversation_id = c.id AND t.kind = 'breach' AND t.fired_at IS NULL){filters} \
+                                 ORDER BY {rank}, c.last_message_at, c.id LIMIT {}",
+                                want - rows.len()
+                            );
+                            rows.extend(read(&untimed, &args)?);
+                        }
+                        rows.drain(..(q.offset as usize).min(rows.len()));
+                        rows
                     }
-                }
-                let mut rows = c
-                    .prepare(&sql)?
-                    .query_map(rusqlite::params_from_iter(args), |r| {
-                        Ok(InboxRow {
-                            summary: ConversationSummary { conversation: conv_from_row(r)?, contact_name: r.get(18)? },
-                            last_text: r.get(19)?,
-                            unread: r.get(20)?,
-                        })
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                };
                 let has_more = rows.len() > limit as usize;
                 rows.truncate(limit as usize);
                 Ok(InboxPage { rows, has_more })
