@@ -1,5 +1,6 @@
 //! Language-id cascade experiments: table size/order and margins vs accuracy and speed.
-//! `cargo run --release -p switchboard-nlp --example lang_sweep -- DATASETS BITS ORDER`
+//! `cargo run --release -p switchboard-nlp --example lang_sweep -- DATASETS BITS ORDER MARGINS CANDIDATES PRUNES`
+//! (the last three comma-separated lists; the tweets decide, the sentences are the evaluation set)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::time::Instant;
 use switchboard_nlp::lang::{LanguageId, SUPPORTED, Stage};
@@ -11,6 +12,8 @@ fn main() {
     let margins: Vec<f32> =
         a.get(4).map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect()).unwrap_or(vec![0.6]);
     let cands: Vec<f32> = a.get(5).map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect()).unwrap_or(vec![0.6]);
+    let prunes: Vec<f32> =
+        a.get(6).map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect()).unwrap_or(vec![f32::INFINITY]);
     let ls = switchboard_nlp::data::read_tsv(&dir.join("langid_sentences.tsv")).unwrap();
     let mut tw = switchboard_nlp::data::Dataset::default();
     for l in ["de", "es", "fr", "it", "pt"] {
@@ -24,7 +27,7 @@ fn main() {
     eprintln!("distilled in {:?}", t0.elapsed());
     let bytes = table.as_ref().map(|t| t.to_bytes());
     for &m in &margins {
-        for &c in &cands {
+        for (&c, &pr) in cands.iter().flat_map(|c| prunes.iter().map(move |p| (c, p))) {
             let mut id = LanguageId::with_table(
                 SUPPORTED,
                 bytes.as_ref().map(|b| switchboard_nlp::fastlang::FastLang::from_bytes(b).unwrap()),
@@ -32,7 +35,8 @@ fn main() {
             .unwrap();
             id.fast_margin = m;
             id.fst_candidates = c as usize;
-            let mut line = format!("bits {bits} order {order} margin {m} cand {c}:");
+            id.fst_prune = pr;
+            let mut line = format!("bits {bits} order {order} margin {m} cand {c} prune {pr}:");
             for (name, d) in [("sent", &ls), ("tweets", &tw)] {
                 for short in [false, true] {
                     let (mut ok, mut lingua) = (0, 0);

@@ -140,12 +140,12 @@ pub fn run(enricher: &Enricher, corpus: &[String], n: usize, line: &mut dyn FnMu
     let rate = r.language;
     emit(&mut r, "language", rate);
     r.sentiment = measure(n, corpus, |t| {
-        std::hint::black_box(enricher.sentiment.predict(t, "en", &mut scratch, &mut v));
+        std::hint::black_box(enricher.sentiment.predict(t, "en", &mut scratch));
     });
     let rate = r.sentiment;
     emit(&mut r, "sentiment (language given)", rate);
     r.intent = measure(n, corpus, |t| {
-        std::hint::black_box(intent::classify(&enricher.intent, t, intent::OTHER, &mut scratch, &mut v));
+        std::hint::black_box(intent::classify(&enricher.intent, t, intent::OTHER, &mut scratch));
     });
     let rate = r.intent;
     emit(&mut r, "intent", rate);

@@ -71,6 +71,29 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// Fold `f` of `k` for cross-validation: (the rest, the fold). Per label, rows are shuffled
+    /// with `seed` and every `k`-th one (offset `f`) is held out. Deterministic.
+    pub fn fold(&self, k: usize, f: usize, seed: u64) -> (Dataset, Dataset) {
+        let mut by_label: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+        for (i, l) in self.labels.iter().enumerate() {
+            by_label.entry(l).or_default().push(i);
+        }
+        let mut held = vec![false; self.len()];
+        for (_, mut rows) in by_label {
+            crate::linear::Rng::new(seed).shuffle(&mut rows);
+            for (j, &r) in rows.iter().enumerate() {
+                held[r] = j % k.max(1) == f;
+            }
+        }
+        let (mut rest, mut fold) = (Dataset::default(), Dataset::default());
+        for (i, &h) in held.iter().enumerate() {
+            if h { &mut fold } else { &mut rest }.push(&self.labels[i], &self.texts[i]);
+        }
+        (rest, fold)
+    }
+}
+
 pub fn read_tsv(path: &Path) -> Result<Dataset, DataError> {
     let p = path.display().to_string();
     let raw = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: p.clone(), source })?;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{Scratch, SparseVec};
+use crate::features::Scratch;
 use crate::intent;
 use crate::lang::LanguageId;
 use crate::linear::Model;
@@ -35,7 +35,6 @@ pub struct Enricher {
 #[derive(Default)]
 pub struct Buffers {
     scratch: Scratch,
-    v: SparseVec,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,8 +75,8 @@ impl Enricher {
         // One tokenising and hashing pass serves both models.
         let kinds = self.sentiment.kinds_for(lang.code) | intent_model.meta.features.kinds();
         buf.scratch.hash(text, kinds);
-        let s = self.sentiment.predict_hashed(&buf.scratch.hashed, lang.code, &mut buf.v);
-        let i = intent::classify_hashed(intent_model, &buf.scratch.hashed, intent::OTHER, &mut buf.v);
+        let s = self.sentiment.predict_hashed(&buf.scratch.hashed, lang.code);
+        let i = intent::classify_hashed(intent_model, &buf.scratch.hashed, intent::OTHER);
         let priority = urgency::assess(text, &i.label, s.label, s.score, ctx);
         let spans = pii::detect(text, self.phone_region.as_deref());
         Triage {

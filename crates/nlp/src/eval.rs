@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::data::{self, Dataset};
-use crate::features::{Scratch, SparseVec};
+use crate::features::Scratch;
 use crate::intent;
 use crate::lang::LanguageId;
 use crate::linear::Model;
@@ -65,10 +65,9 @@ pub fn language(d: &Dataset, id: &LanguageId) -> (Outcome, Outcome) {
 /// Sentiment as the pipeline does it: detect the language, route to that language's model.
 pub fn sentiment(d: &Dataset, id: &LanguageId, models: &SentimentModels) -> Outcome {
     let mut s = Scratch::default();
-    let mut v = SparseVec::default();
     let (pred, rate) = timed(&d.texts, |t| {
         let lang = id.detect(t);
-        models.predict(t, lang.code, &mut s, &mut v).label.to_owned()
+        models.predict(t, lang.code, &mut s).label.to_owned()
     });
     Outcome { report: metrics::evaluate(&d.labels, &pred), per_second: rate, extra: String::new() }
 }
@@ -96,8 +95,7 @@ pub fn pick_intent_model(d: &Dataset) -> Result<Model, EvalError> {
 pub fn intent_eval(d: &Dataset, model: &Model) -> Outcome {
     let oos = if model.labels().iter().any(|l| l == "oos") { "oos" } else { intent::OTHER };
     let mut s = Scratch::default();
-    let mut v = SparseVec::default();
-    let (pred, rate) = timed(&d.texts, |t| intent::classify(model, t, oos, &mut s, &mut v).label);
+    let (pred, rate) = timed(&d.texts, |t| intent::classify(model, t, oos, &mut s).label);
     let mut extra = String::new();
     if d.labels.iter().any(|l| l == oos) {
         let (ins, rec) = train::oos_figures(&d.labels, &pred, oos);
@@ -283,8 +281,7 @@ pub fn vader_groundtruth(dir: &Path) -> Result<Dataset, EvalError> {
 
 fn intent_predictions(d: &Dataset, m: &Model) -> Vec<String> {
     let mut s = Scratch::default();
-    let mut v = SparseVec::default();
-    d.texts.iter().map(|t| intent::classify(m, t, "oos", &mut s, &mut v).label).collect()
+    d.texts.iter().map(|t| intent::classify(m, t, "oos", &mut s).label).collect()
 }
 
 pub fn render_table(rows: &[SuiteRow]) -> String {

@@ -18,6 +18,20 @@ pub struct FeatureConfig {
     pub negation: bool,
     /// Weight of the word block relative to the character block before the L2 norm.
     pub word_weight: f32,
+    /// Character n-grams only inside word boundaries (each word padded with one space, as
+    /// scikit-learn's `char_wb`) instead of across them.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub char_wb: bool,
+    /// L2-normalise the word block and the character block separately (then weight the word
+    /// block by `word_weight` and normalise the whole), as a union of two vectorisers does.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub block_norm: bool,
+}
+
+// Old model files lack the newer switches: leaving them out when off keeps those files
+// byte-identical when retrained.
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl FeatureConfig {
@@ -75,6 +89,12 @@ const W2_NEG: u16 = 1 << 3;
 const fn char_kind(n: usize) -> u16 {
     1 << (3 + n)
 }
+/// Character n-grams inside word boundaries (`char_wb`), n = 1..=5: bits 9..=13.
+const fn wb_kind(n: usize) -> u16 {
+    1 << (8 + n)
+}
+const CHAR_KINDS: u16 = 0x1f << 4;
+const WB_KINDS: u16 = 0x1f << 9;
 const KIND_BITS: u32 = 16;
 const KIND_MASK: u64 = (1 << KIND_BITS) - 1;
 /// Longest character n-gram a model may ask for.
@@ -111,7 +131,7 @@ impl FeatureConfig {
         }
         if self.char_max > 0 {
             for n in usize::from(self.char_min.max(1))..=usize::from(self.char_max.min(MAX_CHAR_NGRAM)) {
-                m |= char_kind(n);
+                m |= if self.char_wb { wb_kind(n) } else { char_kind(n) };
             }
         }
         m
@@ -128,23 +148,22 @@ impl FeatureConfig {
         self.from_hashed(&scratch.hashed, idf, out);
     }
 
-    /// This configuration's vector from a hashing pass that produced (at least) its kinds.
-    pub fn from_hashed(&self, h: &Hashed, idf: Option<&[f32]>, out: &mut SparseVec) {
-        out.idx.clear();
-        out.val.clear();
+    /// Each of this configuration's buckets in a hashing pass, once and in bucket order:
+    /// `f(bucket, sublinear term frequency × word-block weight, in the word block?)` (the
+    /// word-block weight is applied later when the blocks are normalised separately).
+    #[inline]
+    pub fn buckets(&self, h: &Hashed, mut f: impl FnMut(u32, f32, bool)) {
         let mask = u64::from(self.kinds());
         debug_assert!(mask & u64::from(h.mask) == mask, "hashing pass lacks kinds this model needs");
         let shift = 64 - u32::from(self.bits);
         let mut cur = u32::MAX;
         let mut count = 0u32;
         let mut word_first = false;
-        let push = |k: u32, count: u32, word: bool, out: &mut SparseVec| {
+        let mut emit = |k: u32, count: u32, word: bool| {
             // 1 + ln(1) = 1: most buckets occur once, so skip the logarithm for them.
             let tf = if count == 1 { 1.0 } else { 1.0 + (count as f32).ln() };
-            let w = if word { self.word_weight } else { 1.0 };
-            let weight = idf.and_then(|t| t.get(k as usize)).copied().unwrap_or(1.0);
-            out.idx.push(k);
-            out.val.push(w * tf * weight);
+            let w = if word && !self.block_norm { self.word_weight } else { 1.0 };
+            f(k, w * tf, word);
         };
         for &e in &h.entries {
             if e & mask == 0 {
@@ -156,14 +175,45 @@ impl FeatureConfig {
                 continue;
             }
             if count > 0 {
-                push(cur, count, word_first, out);
+                emit(cur, count, word_first);
             }
             cur = k;
             count = 1;
             word_first = e & u64::from(W1_PLAIN | W1_NEG | W2_PLAIN | W2_NEG) != 0;
         }
         if count > 0 {
-            push(cur, count, word_first, out);
+            emit(cur, count, word_first);
+        }
+    }
+
+    /// This configuration's vector from a hashing pass that produced (at least) its kinds.
+    pub fn from_hashed(&self, h: &Hashed, idf: Option<&[f32]>, out: &mut SparseVec) {
+        out.idx.clear();
+        out.val.clear();
+        self.buckets(h, |k, v, word| {
+            let weight = idf.and_then(|t| t.get(k as usize)).copied().unwrap_or(1.0);
+            out.idx.push(k);
+            // With separate block norms the word block is marked by a negative sign until the
+            // norms are known (every value is positive otherwise: tf ≥ 1, weights > 0).
+            let v = v * weight;
+            out.val.push(if word && self.block_norm { -v } else { v });
+        });
+        if self.block_norm {
+            let (mut nw, mut nc) = (0f32, 0f32);
+            for &v in &out.val {
+                if v < 0.0 {
+                    nw += v * v;
+                } else {
+                    nc += v * v;
+                }
+            }
+            let (sw, sc) = (
+                if nw > 0.0 { self.word_weight / nw.sqrt() } else { 0.0 },
+                if nc > 0.0 { 1.0 / nc.sqrt() } else { 0.0 },
+            );
+            for v in &mut out.val {
+                *v = if *v < 0.0 { -*v * sw } else { *v * sc };
+            }
         }
         let norm = out.val.iter().map(|v| v * v).sum::<f32>().sqrt();
         if norm > 0.0 {
@@ -221,10 +271,12 @@ impl Scratch {
             }
             entries.retain(|&e| e & KIND_MASK != 0);
         }
-        let char_kinds = kinds >> 4;
-        if char_kinds != 0 {
-            let lo = char_kinds.trailing_zeros() as usize + 1;
-            let hi = (16 - char_kinds.leading_zeros()) as usize;
+        let char_kinds = (kinds & CHAR_KINDS) >> 4;
+        let wb_kinds = (kinds & WB_KINDS) >> 9;
+        let all_kinds = char_kinds | wb_kinds;
+        if all_kinds != 0 {
+            let lo = all_kinds.trailing_zeros() as usize + 1;
+            let hi = (16 - all_kinds.leading_zeros()) as usize;
             let chars = &mut self.chars;
             chars.clear();
             chars.push(' ');
@@ -242,11 +294,21 @@ impl Scratch {
             }
             for i in 0..chars.len() {
                 let mut h = 0xcbf2_9ce4_8422_2325u64;
+                // Whether the n-gram so far has a space inside it (not at either end): it then
+                // crosses a word boundary, and so does every longer one from `i`.
+                let mut crosses = false;
                 for n in 1..=hi {
                     let Some(&c) = chars.get(i + n - 1) else { break };
                     h = step(h, u64::from(c as u32));
-                    if n >= lo && kinds & char_kind(n) != 0 && !(n == 1 && c == ' ') {
+                    crosses |= n >= 3 && chars[i + n - 2] == ' ';
+                    if n < lo || (n == 1 && c == ' ') {
+                        continue;
+                    }
+                    if kinds & char_kind(n) != 0 {
                         entries.push(tag(h ^ n as u64, char_kind(n)));
+                    }
+                    if kinds & wb_kind(n) != 0 && !crosses {
+                        entries.push(tag(h ^ n as u64, wb_kind(n)));
                     }
                 }
             }
@@ -262,8 +324,16 @@ mod tests {
 
     #[test]
     fn vectors_are_normalised_and_deterministic() {
-        let cfg =
-            FeatureConfig { bits: 16, word_ngrams: 2, char_min: 1, char_max: 4, negation: true, word_weight: 1.0 };
+        let cfg = FeatureConfig {
+            bits: 16,
+            word_ngrams: 2,
+            char_min: 1,
+            char_max: 4,
+            negation: true,
+            word_weight: 1.0,
+            char_wb: false,
+            block_norm: false,
+        };
         let (mut s, mut a, mut b) = (Scratch::default(), SparseVec::default(), SparseVec::default());
         cfg.extract("I do not like this at all!", &mut s, &mut a);
         cfg.extract("I do not like this at all!", &mut s, &mut b);
@@ -277,10 +347,26 @@ mod tests {
 
     #[test]
     fn one_shared_pass_gives_each_model_its_own_vector() {
-        let sentiment =
-            FeatureConfig { bits: 18, word_ngrams: 2, char_min: 1, char_max: 5, negation: true, word_weight: 1.0 };
-        let intent =
-            FeatureConfig { bits: 14, word_ngrams: 2, char_min: 2, char_max: 5, negation: false, word_weight: 1.0 };
+        let sentiment = FeatureConfig {
+            bits: 18,
+            word_ngrams: 2,
+            char_min: 1,
+            char_max: 5,
+            negation: true,
+            word_weight: 1.0,
+            char_wb: false,
+            block_norm: false,
+        };
+        let intent = FeatureConfig {
+            bits: 14,
+            word_ngrams: 2,
+            char_min: 2,
+            char_max: 5,
+            negation: false,
+            word_weight: 1.0,
+            char_wb: false,
+            block_norm: false,
+        };
         let (mut s, mut own, mut shared) = (Scratch::default(), SparseVec::default(), SparseVec::default());
         for text in ["I do not like this at all! #fail @bob", "我不喜欢这个 app 😡", "no no NO, never again", ""]
         {
@@ -296,6 +382,56 @@ mod tests {
             // Negation marking changes the sentiment words but not the intent ones.
             if text.starts_with("I do not") {
                 cfg_differs(&sentiment, &intent, &hashed);
+            }
+        }
+    }
+
+    fn cfg(word_ngrams: u8, char_max: u8, char_wb: bool, block_norm: bool) -> FeatureConfig {
+        FeatureConfig {
+            bits: 24,
+            word_ngrams,
+            char_min: 1,
+            char_max,
+            negation: false,
+            word_weight: 1.0,
+            char_wb,
+            block_norm,
+        }
+    }
+
+    #[test]
+    fn word_bounded_char_ngrams_stay_inside_words() {
+        let (mut s, mut v) = (Scratch::default(), SparseVec::default());
+        let only = |n: u8, wb: bool| FeatureConfig { char_min: n, ..cfg(0, n, wb, false) };
+        // " ab cd ": 3-grams " ab", "ab ", "b c", " cd", "cd "; inside words: all but "b c".
+        only(3, false).extract("ab cd", &mut s, &mut v);
+        assert_eq!(v.idx.len(), 5);
+        only(3, true).extract("ab cd", &mut s, &mut v);
+        assert_eq!(v.idx.len(), 4);
+        // A one-letter word padded: " a " is a 3-gram of its own; nothing longer fits.
+        only(3, true).extract("a", &mut s, &mut v);
+        assert_eq!(v.idx.len(), 1);
+        only(4, true).extract("a", &mut s, &mut v);
+        assert!(v.idx.is_empty());
+        // Chinese runs stay contiguous, as for the plain character n-grams.
+        only(2, true).extract("很好", &mut s, &mut v);
+        assert_eq!(v.idx.len(), 3);
+    }
+
+    #[test]
+    fn separate_block_norms_weigh_words_and_characters_equally() {
+        let (mut s, mut words, mut chars, mut both) =
+            (Scratch::default(), SparseVec::default(), SparseVec::default(), SparseVec::default());
+        let text = "the parcel never arrived, never!";
+        cfg(2, 0, false, false).extract(text, &mut s, &mut words);
+        cfg(0, 4, false, false).extract(text, &mut s, &mut chars);
+        cfg(2, 4, false, true).extract(text, &mut s, &mut both);
+        assert_eq!(both.idx.len(), words.idx.len() + chars.idx.len());
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        for part in [&words, &chars] {
+            for (i, v) in part.idx.iter().zip(&part.val) {
+                let j = both.idx.binary_search(i).unwrap();
+                assert!((both.val[j] - v * h).abs() < 1e-5, "bucket {i}");
             }
         }
     }

@@ -3,7 +3,7 @@
 //! through the API. Out-of-scope texts (top one-vs-rest score under the threshold) get `other`.
 
 use crate::data::Dataset;
-use crate::features::{FeatureConfig, Hashed, Scratch, SparseVec};
+use crate::features::{FeatureConfig, Hashed, Scratch};
 use crate::linear::{self, Model, ModelMeta, TrainOptions};
 
 pub const INTENTS: &[&str] = &[
@@ -31,7 +31,16 @@ pub struct IntentGuess {
 
 /// Features of the customer-service intent model (same family as the banking77/CLINC150 ones).
 pub fn features() -> FeatureConfig {
-    FeatureConfig { bits: 14, word_ngrams: 2, char_min: 2, char_max: 5, negation: false, word_weight: 1.0 }
+    FeatureConfig {
+        bits: 14,
+        word_ngrams: 2,
+        char_min: 2,
+        char_max: 5,
+        negation: false,
+        word_weight: 1.0,
+        char_wb: false,
+        block_norm: false,
+    }
 }
 
 /// Below this top score (one-vs-rest margin) an answer is out of scope.
@@ -79,14 +88,13 @@ pub fn train(examples: &[(String, String)], seed: u64, provenance: &str) -> Resu
 }
 
 /// Classifies with any intent model; `oos_label` is what out-of-scope answers are called.
-pub fn classify(model: &Model, text: &str, oos_label: &str, scratch: &mut Scratch, v: &mut SparseVec) -> IntentGuess {
+pub fn classify(model: &Model, text: &str, oos_label: &str, scratch: &mut Scratch) -> IntentGuess {
     scratch.hash(text, model.meta.features.kinds());
-    classify_hashed(model, &scratch.hashed, oos_label, v)
+    classify_hashed(model, &scratch.hashed, oos_label)
 }
 
 /// As [`classify`] from a hashing pass that covered the model's feature kinds.
-pub fn classify_hashed(model: &Model, hashed: &Hashed, oos_label: &str, v: &mut SparseVec) -> IntentGuess {
-    model.features_from(hashed, v);
+pub fn classify_hashed(model: &Model, hashed: &Hashed, oos_label: &str) -> IntentGuess {
     let k = model.labels().len();
     let mut stack = [0f32; 256];
     let mut heap = Vec::new();
@@ -96,7 +104,7 @@ pub fn classify_hashed(model: &Model, hashed: &Hashed, oos_label: &str, v: &mut 
         heap.resize(k, 0.0);
         &mut heap
     };
-    model.scores(v, p);
+    model.scores_hashed(hashed, p);
     let (best, top) = p.iter().enumerate().fold((0, f32::MIN), |a, (i, &x)| if x > a.1 { (i, x) } else { a });
     linear::softmax(p, model.meta.temperature);
     let label = &model.labels()[best];
@@ -363,16 +371,16 @@ mod tests {
     fn cold_start_model_learns_and_accepts_new_labels() {
         let mut ex = default_examples();
         let m = train(&ex, 7, "test").unwrap();
-        let (mut s, mut v) = (Scratch::default(), SparseVec::default());
-        assert_eq!(classify(&m, "where is my order??", OTHER, &mut s, &mut v).label, "order_status");
-        assert_eq!(classify(&m, "我要退款", OTHER, &mut s, &mut v).label, "refund_return");
+        let mut s = Scratch::default();
+        assert_eq!(classify(&m, "where is my order??", OTHER, &mut s).label, "order_status");
+        assert_eq!(classify(&m, "我要退款", OTHER, &mut s).label, "refund_return");
         // An agent's label teaches a phrase the cold-start set does not cover.
         let novel = "the widget sprocket is wobbling";
         for _ in 0..3 {
             ex.push(("technical_problem".into(), novel.into()));
         }
         let m2 = train(&ex, 7, "test").unwrap();
-        assert_eq!(classify(&m2, novel, OTHER, &mut s, &mut v).label, "technical_problem");
+        assert_eq!(classify(&m2, novel, OTHER, &mut s).label, "technical_problem");
         assert!(train(&[("nope".into(), "x".into())], 1, "").is_err());
     }
 }

@@ -91,6 +91,8 @@ struct Group {
 
 /// See [`LanguageId::fst_candidates`].
 pub const FST_CANDIDATES: usize = 6;
+/// See [`LanguageId::fst_prune`].
+pub const FST_PRUNE: f32 = f32::INFINITY;
 
 pub struct LanguageId {
     groups: Vec<Group>,
@@ -113,6 +115,10 @@ pub struct LanguageId {
     fst: Option<(crate::fastlang::FstScorer, Vec<usize>)>,
     /// How many of the table's best languages the direct scorer compares.
     pub fst_candidates: usize,
+    /// Of those, only languages whose table score per character is within this of the best
+    /// one (at least two): a language the table already puts far behind cannot win the blend,
+    /// and each one scored costs a walk through its FST per position.
+    pub fst_prune: f32,
 }
 
 fn truncate_letters(s: &str, n: usize) -> &str {
@@ -214,6 +220,7 @@ impl LanguageId {
             fast_weight: FAST_WEIGHT,
             fst,
             fst_candidates: FST_CANDIDATES,
+            fst_prune: FST_PRUNE,
         })
     }
 
@@ -363,7 +370,13 @@ impl LanguageId {
                     return (LanguageGuess { code: iso_str(cols[best.0].0), confidence: conf }, Stage::Table);
                 }
                 if let Some((scorer, fcols)) = &self.fst {
-                    let cand: Vec<usize> = ranked.iter().take(self.fst_candidates.max(2)).map(|r| r.0).collect();
+                    let cand: Vec<usize> = ranked
+                        .iter()
+                        .take(self.fst_candidates.max(2))
+                        .enumerate()
+                        .filter(|(j, r)| *j < 2 || (best.1 - r.1) / norm <= self.fst_prune)
+                        .map(|(_, r)| r.0)
+                        .collect();
                     let langs: Vec<usize> = cand.iter().map(|&g| fcols[g]).collect();
                     let mut sc = [0f32; 16];
                     scorer.scores(text, &langs, &mut sc[..langs.len()]);

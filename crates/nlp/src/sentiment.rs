@@ -3,7 +3,7 @@
 //! Which model serves which language is decided by `switchboard nlp train` and stored in
 //! `models/sentiment-routing.tsv`.
 
-use crate::features::{Hashed, Scratch, SparseVec};
+use crate::features::{Hashed, Scratch};
 use crate::linear::Model;
 use crate::models;
 
@@ -81,22 +81,21 @@ impl SentimentModels {
         self.route_models(self.route_name(lang)).next().or(self.models.first().map(|m| &m.1))
     }
 
-    pub fn predict(&self, text: &str, lang: &str, scratch: &mut Scratch, v: &mut SparseVec) -> Sentiment {
+    pub fn predict(&self, text: &str, lang: &str, scratch: &mut Scratch) -> Sentiment {
         scratch.hash(text, self.kinds_for(lang));
-        self.predict_hashed(&scratch.hashed, lang, v)
+        self.predict_hashed(&scratch.hashed, lang)
     }
 
     /// As [`predict`](Self::predict) from a hashing pass that covered
     /// [`kinds_for`](Self::kinds_for)`(lang)`.
-    pub fn predict_hashed(&self, hashed: &Hashed, lang: &str, v: &mut SparseVec) -> Sentiment {
+    pub fn predict_hashed(&self, hashed: &Hashed, lang: &str) -> Sentiment {
         // Probabilities of negative, neutral, positive, averaged over the route's models.
         let mut sum = [0f32; 3];
         let mut n = 0;
         for model in self.route_models(self.route_name(lang)) {
-            model.features_from(hashed, v);
             let mut p = [0f32; 8];
             let k = model.labels().len().min(8);
-            model.probs(v, &mut p[..k]);
+            model.probs_hashed(hashed, &mut p[..k]);
             for (l, pi) in model.labels().iter().zip(&p[..k]) {
                 sum[match static_label(l) {
                     "negative" => 0,
@@ -125,11 +124,11 @@ mod tests {
         let all = SentimentModels::embedded().unwrap();
         let pick = |route: &str| SentimentModels::new(all.models.clone(), &format!("*\t{route}\n"));
         let (de, multi, both) = (pick("sentiment-de"), pick("sentiment-multi"), pick("sentiment-de+sentiment-multi"));
-        let (mut s, mut v) = (Scratch::default(), SparseVec::default());
+        let mut s = Scratch::default();
         for t in ["Das ist wirklich super, danke!", "Schlechtester Service aller Zeiten", "Heute ist Montag"] {
-            let a = de.predict(t, "de", &mut s, &mut v).score;
-            let b = multi.predict(t, "de", &mut s, &mut v).score;
-            let m = both.predict(t, "de", &mut s, &mut v).score;
+            let a = de.predict(t, "de", &mut s).score;
+            let b = multi.predict(t, "de", &mut s).score;
+            let m = both.predict(t, "de", &mut s).score;
             assert!((m - (a + b) / 2.0).abs() < 1e-5, "{t}: {a} {b} {m}");
         }
         assert!(both.kinds_for("de") != 0);

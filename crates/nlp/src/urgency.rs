@@ -1,5 +1,8 @@
 //! Urgency → a suggested priority P1 (most urgent) … P4, with the reasons shown to agents.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default)]
@@ -108,15 +111,66 @@ const ESCALATION: &[&str] = &[
     "advogado",
 ];
 
-fn contains_any(lower: &str, words: &'static [&'static str]) -> Option<&'static str> {
-    words.iter().copied().find(|w| {
-        if w.is_ascii() && w.len() <= 4 {
-            // Short ASCII words must stand alone ("sue" is not in "issue").
-            lower.split(|c: char| !c.is_alphanumeric()).any(|t| t == *w)
-        } else {
-            lower.contains(*w)
+/// The three keyword lists in one automaton, so a message is scanned once, not once per word.
+struct Keywords {
+    ac: AhoCorasick,
+    /// For each pattern: its list (0 security, 1 urgent, 2 escalation) and its place in it.
+    of: Vec<(usize, usize)>,
+}
+
+static KEYWORDS: LazyLock<Option<Keywords>> = LazyLock::new(|| {
+    let lists = [SECURITY, URGENT, ESCALATION];
+    let mut of = Vec::new();
+    let mut pats = Vec::new();
+    for (l, words) in lists.iter().enumerate() {
+        for (i, w) in words.iter().enumerate() {
+            of.push((l, i));
+            pats.push(*w);
         }
-    })
+    }
+    AhoCorasick::new(&pats).ok().map(|ac| Keywords { ac, of })
+});
+
+/// For each list, the first of its words (in list order) that `lower` contains. Short ASCII
+/// words must stand alone ("sue" is not in "issue").
+fn keywords_in(lower: &str) -> [Option<&'static str>; 3] {
+    let lists = [SECURITY, URGENT, ESCALATION];
+    let mut best = [usize::MAX; 3];
+    match KEYWORDS.as_ref() {
+        Some(k) => {
+            for m in k.ac.find_overlapping_iter(lower) {
+                let (l, i) = k.of[m.pattern().as_usize()];
+                if i < best[l] && stands_alone(lower, lists[l][i], m.start(), m.end()) {
+                    best[l] = i;
+                }
+            }
+        }
+        // The automaton is built from constant words; this only runs if building it ever failed.
+        None => {
+            for (l, words) in lists.iter().enumerate() {
+                best[l] = words
+                    .iter()
+                    .position(|w| {
+                        if w.is_ascii() && w.len() <= 4 {
+                            lower.split(|c: char| !c.is_alphanumeric()).any(|t| t == *w)
+                        } else {
+                            lower.contains(*w)
+                        }
+                    })
+                    .unwrap_or(usize::MAX);
+            }
+        }
+    }
+    [0, 1, 2].map(|l| lists[l].get(best[l]).copied())
+}
+
+fn stands_alone(lower: &str, w: &str, start: usize, end: usize) -> bool {
+    if !(w.is_ascii() && w.len() <= 4) {
+        return true;
+    }
+    let before = lower[..start].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+    let after = lower[end..].chars().next().is_none_or(|c| !c.is_alphanumeric());
+    before && after
 }
 
 pub fn assess(text: &str, intent: &str, sentiment: &str, sentiment_score: f32, ctx: &MessageContext) -> Priority {
@@ -140,13 +194,14 @@ pub fn assess(text: &str, intent: &str, sentiment: &str, sentiment_score: f32, c
             add(1.0, "negative sentiment".into());
         }
     }
-    if let Some(w) = contains_any(&lower, SECURITY) {
+    let [security, urgent, escalation] = keywords_in(&lower);
+    if let Some(w) = security {
         add(3.0, format!("security/fraud keyword \"{w}\""));
     }
-    if let Some(w) = contains_any(&lower, URGENT) {
+    if let Some(w) = urgent {
         add(2.0, format!("urgency keyword \"{w}\""));
     }
-    if let Some(w) = contains_any(&lower, ESCALATION) {
+    if let Some(w) = escalation {
         add(2.0, format!("escalation keyword \"{w}\""));
     }
     if ctx.public {
@@ -192,5 +247,34 @@ mod tests {
         assert!(p.reasons.is_empty());
         let p = assess("this is an issue with my order", "order_status", "neutral", 0.0, &MessageContext::default());
         assert_eq!(p.level, "P4", "'sue' inside 'issue' is not a keyword: {p:?}");
+    }
+
+    /// The word-by-word search this module used before the automaton: the reference.
+    fn reference(lower: &str) -> [Option<&'static str>; 3] {
+        [SECURITY, URGENT, ESCALATION].map(|words| {
+            words.iter().copied().find(|w| {
+                if w.is_ascii() && w.len() <= 4 {
+                    lower.split(|c: char| !c.is_alphanumeric()).any(|t| t == *w)
+                } else {
+                    lower.contains(*w)
+                }
+            })
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_scan_finds_what_the_word_by_word_search_found(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "sue", "issue", "hack", "hacked", "asap", "急", "紧急", "lawyer", "police", "acil", "golpe",
+                    "scam", "scammer", "right now", "now", " ", ", ", "x", "9", "é", "взлом", "sued", "abogado",
+                ]),
+                0..12,
+            )
+        ) {
+            let text: String = parts.concat();
+            proptest::prop_assert_eq!(keywords_in(&text), reference(&text), "{:?}", text);
+        }
     }
 }

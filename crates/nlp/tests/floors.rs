@@ -90,8 +90,7 @@ fn clinc_floor() {
     let o = eval::intent_eval(&d, &m);
     let pred: Vec<String> = {
         let mut s = switchboard_nlp::features::Scratch::default();
-        let mut v = switchboard_nlp::features::SparseVec::default();
-        d.texts.iter().map(|t| switchboard_nlp::intent::classify(&m, t, "oos", &mut s, &mut v).label).collect()
+        d.texts.iter().map(|t| switchboard_nlp::intent::classify(&m, t, "oos", &mut s).label).collect()
     };
     let (ins, rec) = switchboard_nlp::train::oos_figures(&d.labels, &pred, "oos");
     println!("clinc accuracy {:.4} in-scope {ins:.4} oos recall {rec:.4}", o.report.accuracy);
@@ -103,8 +102,7 @@ fn banking_model_loads_and_answers_in_its_label_set() {
     let m = Model::from_bytes(models::INTENT_BANKING77).unwrap();
     assert_eq!(m.labels().len(), 77);
     let mut s = switchboard_nlp::features::Scratch::default();
-    let mut v = switchboard_nlp::features::SparseVec::default();
-    let g = switchboard_nlp::intent::classify(&m, "my card still hasn't arrived", "oos", &mut s, &mut v);
+    let g = switchboard_nlp::intent::classify(&m, "my card still hasn't arrived", "oos", &mut s);
     assert_eq!(g.label, "card_arrival");
 }
 
