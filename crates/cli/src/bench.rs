@@ -107,6 +107,35 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Creates the benchmarks' admin user and returns an API token for it.
+pub(crate) async fn admin_token(store: &switchboard_store::DynStore) -> anyhow::Result<String> {
+    store
+        .create_user(&NewUser {
+            email: "bench@localhost".into(),
+            name: "Bench".into(),
+            role: Role::Admin,
+            password_hash: None,
+        })
+        .await?;
+    crate::admin::create_token(store, "bench@localhost", "bench").await
+}
+
+/// Creates the API channel `bench` the benchmarks post to (its replies go nowhere).
+pub(crate) async fn api_channel(store: &switchboard_store::DynStore) -> anyhow::Result<()> {
+    store
+        .upsert_channel(&ChannelRecord {
+            slug: ChannelSlug::parse("bench")?,
+            kind: ChannelKind::Api,
+            name: "Benchmark".into(),
+            callback_url: Some("http://127.0.0.1:9/unused".into()),
+            secret: None,
+            config: serde_json::json!({}),
+            created_at: chrono::Utc::now(),
+        })
+        .await?;
+    Ok(())
+}
+
 /// Results of one load run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct RunResult {
@@ -462,15 +491,7 @@ async fn measure_server(
             created_at: chrono::Utc::now(),
         })
         .await?;
-    store
-        .create_user(&NewUser {
-            email: "bench@localhost".into(),
-            name: "Bench".into(),
-            role: Role::Admin,
-            password_hash: None,
-        })
-        .await?;
-    let token = crate::admin::create_token(&store, "bench@localhost", "bench").await?;
+    let token = admin_token(&store).await?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let mut engine_cfg = cfg.clone();
     engine_cfg.log.level = "warn".into();

@@ -15,14 +15,12 @@ use switchboard_domain::quality::PeriodKind;
 use switchboard_domain::routing::AssignmentPolicy;
 use switchboard_domain::sla::{SlaClock, SlaMetric, SlaTarget, TimeBasis, TrackedClock};
 use switchboard_domain::survey::SurveyKind;
-use switchboard_domain::{
-    ChannelKind, ChannelSlug, ContactId, ConversationId, Direction, Priority, Role, Status, UserId,
-};
+use switchboard_domain::{ContactId, ConversationId, Direction, Priority, Role, Status, UserId};
 use switchboard_engine::{report, rollup};
 use switchboard_store::kb::{BOT_USER, BotOutcomeKind};
 use switchboard_store::quality::{HistoryConversation, HistoryMessage};
 use switchboard_store::routing::TeamInput;
-use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions};
+use switchboard_store::{DynStore, NewUser, StoreOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::bench::{Load, RunResult, run_load};
@@ -839,26 +837,8 @@ async fn rollup_ingest_on(
     cfg.quality.rollups = false;
     cfg.quality.reports = false;
     cfg.log.level = "warn".into();
-    store
-        .upsert_channel(&ChannelRecord {
-            slug: ChannelSlug::parse("bench")?,
-            kind: ChannelKind::Api,
-            name: "Benchmark".into(),
-            callback_url: Some("http://127.0.0.1:9/unused".into()),
-            secret: None,
-            config: serde_json::json!({}),
-            created_at: Utc::now(),
-        })
-        .await?;
-    store
-        .create_user(&NewUser {
-            email: "bench@localhost".into(),
-            name: "Bench".into(),
-            role: Role::Admin,
-            password_hash: None,
-        })
-        .await?;
-    let token = crate::admin::create_token(store, "bench@localhost", "bench").await?;
+    crate::bench::api_channel(store).await?;
+    let token = crate::bench::admin_token(store).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = crate::serve::start_with_workers(&cfg, store.clone(), listener, true).await?;
     let addr = running.addr;

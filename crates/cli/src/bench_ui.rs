@@ -17,9 +17,9 @@ use chrono::Utc;
 use clap::Args;
 use hdrhistogram::Histogram;
 use switchboard_domain::{
-    ChannelKind, ChannelSlug, ContactRef, ConversationPatch, InboundEvent, Priority, Role, Status, Visibility,
+    ChannelSlug, ContactRef, ConversationPatch, InboundEvent, Priority, Role, Status, Visibility,
 };
-use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions, ThreadingRules, UiSession};
+use switchboard_store::{DynStore, NewUser, StoreOptions, ThreadingRules, UiSession};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -173,28 +173,10 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let cfg = Config { data_dir: tmp.path().to_owned(), ..Config::default() };
     let store = switchboard_store::open(&cfg.database_url(), &StoreOptions::default()).await?;
-    store
-        .upsert_channel(&ChannelRecord {
-            slug: ChannelSlug::parse("bench")?,
-            kind: ChannelKind::Api,
-            name: "Benchmark".into(),
-            callback_url: Some("http://127.0.0.1:9/unused".into()),
-            secret: None,
-            config: serde_json::json!({}),
-            created_at: Utc::now(),
-        })
-        .await?;
+    crate::bench::api_channel(&store).await?;
     println!("bench ui: SQLite (WAL, synchronous=FULL), {} conversations", args.conversations);
     let agent = seed(&store, args.conversations).await?;
-    store
-        .create_user(&NewUser {
-            email: "bench@localhost".into(),
-            name: "Bench".into(),
-            role: Role::Admin,
-            password_hash: None,
-        })
-        .await?;
-    let token = crate::admin::create_token(&store, "bench@localhost", "bench").await?;
+    let token = crate::bench::admin_token(&store).await?;
     // A signed-in browser session for the agent (the sign-in form itself is not what is timed).
     let raw = format!("bench-{}", uuid::Uuid::now_v7().simple());
     let now = Utc::now();

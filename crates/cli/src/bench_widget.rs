@@ -22,9 +22,9 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::Args;
 use hdrhistogram::Histogram;
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
+use switchboard_domain::{ChannelKind, ChannelSlug};
 use switchboard_engine::{Engine, EngineConfig};
-use switchboard_store::{ChannelRecord, NewUser, StoreOptions};
+use switchboard_store::{ChannelRecord, StoreOptions};
 use switchboard_web::{AppState, WebConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -167,15 +167,7 @@ pub async fn run(args: WidgetArgs) -> anyhow::Result<()> {
             created_at: Utc::now(),
         })
         .await?;
-    store
-        .create_user(&NewUser {
-            email: "bench@localhost".into(),
-            name: "Bench".into(),
-            role: Role::Admin,
-            password_hash: None,
-        })
-        .await?;
-    let token = crate::admin::create_token(&store, "bench@localhost", "bench").await?;
+    let token = crate::bench::admin_token(&store).await?;
     let engine = Engine::start(store.clone(), EngineConfig::default()).await;
     let state = AppState::new(engine.clone(), WebConfig::default());
     let app = switchboard_web::router(state.clone());
