@@ -206,17 +206,9 @@ fn sentiment_features(bits: u8, char_max: u8) -> FeatureConfig {
     }
 }
 
+/// The banking77 / CLINC150 models use the customer-service intent model's features.
 fn intent_features() -> FeatureConfig {
-    FeatureConfig {
-        bits: 14,
-        word_ngrams: 2,
-        char_min: 2,
-        char_max: 5,
-        negation: false,
-        word_weight: 1.0,
-        char_wb: false,
-        block_norm: false,
-    }
+    crate::intent::features()
 }
 
 fn svm(c: f32) -> TrainOptions {
