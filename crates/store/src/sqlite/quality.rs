@@ -71,21 +71,30 @@ fn get_survey(c: &Connection, id: Uuid) -> Result<Option<Survey>> {
         .optional()?)
 }
 
+/// The conversations of a cohort (created in `[?1, ?2)`) with what the metrics need of each.
+///
+/// `+f.kind`: without the `+`, SQLite walks `conversation_facts_kind` (every escalation ever
+/// recorded) once per conversation instead of the conversation's own facts, so each day's
+/// rollup grew with the whole history (0.85 s instead of 4 ms per day at 200,000 messages).
+fn cohort_sql() -> String {
+    format!(
+        "SELECT c.id, c.case_number, c.contact_id, c.status, c.created_at, c.resolved_at, c.reopen_count, \
+         c.repeat_of IS NOT NULL, \
+         EXISTS (SELECT 1 FROM conversation_facts f WHERE f.conversation_id = c.id AND +f.kind = '{esc}'), \
+         (SELECT rs.clocks FROM routing_state rs WHERE rs.conversation_id = c.id), \
+         CASE WHEN c.resolved_at IS NULL THEN NULL ELSE (SELECT MIN(o.created_at) FROM conversations o \
+            WHERE o.contact_id = c.contact_id AND o.id <> c.id AND o.created_at >= c.resolved_at) END, \
+         {ATTR_COLS} \
+         FROM conversations c WHERE c.created_at >= ?1 AND c.created_at < ?2 ORDER BY c.created_at, c.id",
+        esc = FactKind::SlaEscalated.as_str()
+    )
+}
+
 pub(super) fn metrics_input(c: &Connection, from: i64, to: i64, with_backlog: bool) -> Result<MetricsInput> {
     let mut convs: Vec<ConvRecord> = Vec::new();
     let mut index: HashMap<Uuid, usize> = HashMap::new();
     {
-        let mut st = c.prepare(&format!(
-            "SELECT c.id, c.case_number, c.contact_id, c.status, c.created_at, c.resolved_at, c.reopen_count, \
-             c.repeat_of IS NOT NULL, \
-             EXISTS (SELECT 1 FROM conversation_facts f WHERE f.conversation_id = c.id AND f.kind = '{esc}'), \
-             (SELECT rs.clocks FROM routing_state rs WHERE rs.conversation_id = c.id), \
-             CASE WHEN c.resolved_at IS NULL THEN NULL ELSE (SELECT MIN(o.created_at) FROM conversations o \
-                WHERE o.contact_id = c.contact_id AND o.id <> c.id AND o.created_at >= c.resolved_at) END, \
-             {ATTR_COLS} \
-             FROM conversations c WHERE c.created_at >= ?1 AND c.created_at < ?2 ORDER BY c.created_at, c.id",
-            esc = FactKind::SlaEscalated.as_str()
-        ))?;
+        let mut st = c.prepare(&cohort_sql())?;
         let mut rows = st.query(params![from, to])?;
         while let Some(r) = rows.next()? {
             let clocks: Option<String> = r.get(9)?;
@@ -664,5 +673,34 @@ impl QualityStore for SqliteStore {
                 }))
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The query plan's lines (`EXPLAIN QUERY PLAN`), joined.
+    fn plan(c: &Connection, sql: &str) -> String {
+        let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let n = st.parameter_count();
+        let args: Vec<i64> = vec![0; n];
+        st.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+            .join("\n")
+    }
+
+    #[test]
+    fn conversation_facts_are_read_through_the_conversation_not_the_kind() {
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::conn::migrate(&mut c).unwrap();
+        for sql in [cohort_sql().as_str(), super::super::routing::DROP_FIRST_RESPONSE] {
+            let p = plan(&c, sql);
+            assert!(p.contains("conversation_facts_conversation"), "{sql}\n{p}");
+            assert!(!p.contains("conversation_facts_kind"), "{sql}\n{p}");
+        }
     }
 }

@@ -21,6 +21,10 @@ use crate::routing::{
 };
 use crate::{NewMessage, Result, StoreError};
 
+/// Removes a conversation's first-response fact. `+kind`: through the conversation's own facts,
+/// not every first response ever recorded (`conversation_facts_kind`).
+pub(super) const DROP_FIRST_RESPONSE: &str = "DELETE FROM conversation_facts WHERE conversation_id = ?1 AND +kind = ?2";
+
 fn unique(e: rusqlite::Error, what: impl FnOnce() -> String) -> StoreError {
     match e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
@@ -778,10 +782,7 @@ impl RoutingStore for SqliteStore {
                 if created && before.first_response_at.is_none() {
                     // An automatic reply is no answer from the team: the first response is still owed.
                     c.execute("UPDATE conversations SET first_response_at = NULL WHERE id = ?1", [before.id.0])?;
-                    c.execute(
-                        "DELETE FROM conversation_facts WHERE conversation_id = ?1 AND kind = ?2",
-                        params![before.id.0, FactKind::FirstResponse.as_str()],
-                    )?;
+                    c.execute(DROP_FIRST_RESPONSE, params![before.id.0, FactKind::FirstResponse.as_str()])?;
                 }
                 Ok((m, created))
             })
