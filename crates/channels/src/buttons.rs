@@ -57,7 +57,10 @@ pub fn from_payload(payload: Option<&Value>) -> Result<Vec<Button>, SendError> {
         .collect()
 }
 
-/// The numbered fallback: the text, then one line per choice (`1. Yes`).
+/// The numbered fallback: the text, then one line per choice (`1. Yes`). Choices that are
+/// numbers themselves (an NPS scale `0`…`10`) are listed as they are, on one line (`0 · 1 · …`):
+/// numbering them too would show `2. 1`, and a customer who types `1` would be read as choosing
+/// the number the question asked for, not the first item.
 pub fn numbered(text: &str, buttons: &[Button]) -> String {
     let mut out = text.trim_end().to_owned();
     if buttons.is_empty() {
@@ -65,6 +68,10 @@ pub fn numbered(text: &str, buttons: &[Button]) -> String {
     }
     if !out.is_empty() {
         out.push_str("\n\n");
+    }
+    if buttons.iter().all(|b| b.text.parse::<i64>().is_ok()) {
+        out.push_str(&buttons.iter().map(|b| b.text.as_str()).collect::<Vec<_>>().join(" · "));
+        return out;
     }
     let lines: Vec<String> = buttons.iter().enumerate().map(|(i, b)| format!("{}. {}", i + 1, b.text)).collect();
     out.push_str(&lines.join("\n"));
@@ -99,5 +106,14 @@ mod tests {
         assert!(from_payload(Some(&json!({"buttons": "yes"}))).is_err());
         assert_eq!(from_payload(Some(&json!({"type": "template"}))).map(|b| b.len()), Ok(0));
         assert_eq!(numbered("Did this help?", &b), "Did this help?\n\n1. Yes\n2. No");
+    }
+
+    #[test]
+    fn a_scale_of_numbers_is_listed_without_item_numbers() {
+        let scale: Vec<Button> = (0..=10).map(|n| Button { text: n.to_string(), data: format!("nps:x:{n}") }).collect();
+        assert_eq!(numbered("How likely?", &scale), "How likely?\n\n0 · 1 · 2 · 3 · 4 · 5 · 6 · 7 · 8 · 9 · 10");
+        let mixed =
+            vec![Button { text: "1".into(), data: "a".into() }, Button { text: "Later".into(), data: "b".into() }];
+        assert_eq!(numbered("", &mixed), "1. 1\n2. Later");
     }
 }
