@@ -608,6 +608,7 @@ async fn generate(
     });
     let (conversations, messages) = producer.await?;
     writer.await??;
+    store.finish_import().await?;
     Ok(Generated { conversations, messages, seconds: t0.elapsed().as_secs_f64() })
 }
 

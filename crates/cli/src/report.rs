@@ -298,6 +298,7 @@ pub async fn bench(args: BenchMetricsArgs) -> anyhow::Result<()> {
         }
     }
     store.import_history(batch).await?;
+    store.finish_import().await?;
     eprintln!(
         "generated {} conversations ({messages} messages) in {:.1} s",
         args.conversations,

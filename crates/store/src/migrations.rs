@@ -35,6 +35,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0015_button_choices.sql"),
     },
     Migration { version: 16, name: "fts_batched", sql: include_str!("../migrations/sqlite/0016_fts_batched.sql") },
+    Migration {
+        version: 17,
+        name: "contact_created",
+        sql: include_str!("../migrations/sqlite/0017_contact_created.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -63,5 +68,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 15,
         name: "button_choices",
         sql: include_str!("../migrations/postgres/0015_button_choices.sql"),
+    },
+    Migration {
+        version: 17,
+        name: "contact_created",
+        sql: include_str!("../migrations/postgres/0017_contact_created.sql"),
     },
 ];

@@ -271,6 +271,16 @@ impl QualityStore for PgStore {
         super::history_import::import_history(&self.pool, &convs).await
     }
 
+    async fn finish_import(&self) -> Result<()> {
+        sqlx::query(
+            "ANALYZE contacts, conversations, messages, conversation_facts, message_triage, routing_state, \
+             bot_outcomes, surveys",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn survey_settings(&self) -> Result<Vec<SurveySettings>> {
         sqlx::query("SELECT channel, csat, nps, delay_minutes, min_days_between FROM survey_settings ORDER BY channel")
             .fetch_all(&self.pool)
