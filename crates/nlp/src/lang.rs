@@ -112,7 +112,7 @@ pub struct LanguageId {
     pub fast_weight: f32,
     /// lingua's models scored directly (see [`crate::fastlang::NgramScorer`]) when the table is
     /// not sure, with each Latin-group language's index in it.
-    fst: Option<(crate::fastlang::NgramScorer, Vec<usize>)>,
+    fst: Option<(std::sync::Arc<crate::fastlang::NgramScorer>, Vec<usize>)>,
     /// How many of the table's best languages the direct scorer compares.
     pub fst_candidates: usize,
     /// Of those, only languages whose table score per character is within this of the best
@@ -205,7 +205,7 @@ impl LanguageId {
             cols.map(|c| (f, c))
         });
         let fst = groups.iter().find(|g| g.script == Script::Latin).and_then(|latin| {
-            let scorer = crate::fastlang::NgramScorer::new().ok()?;
+            let scorer = crate::fastlang::NgramScorer::shared()?;
             let cols: Option<Vec<usize>> =
                 latin.languages.iter().map(|l| scorer.codes.iter().position(|c| *c == iso_str(*l))).collect();
             cols.map(|c| (scorer, c))
