@@ -562,6 +562,7 @@ mod tests {
             word_weight: 1.0,
             char_wb: false,
             block_norm: false,
+            jieba_words: 0,
         };
         let texts = ["good great fine", "great good", "bad awful", "awful terrible bad", "good fine", "terrible bad"];
         let y = vec![0, 0, 1, 1, 0, 1];
