@@ -1,6 +1,6 @@
 //! Classifier experiments on train/validation data only (float weights, no quantisation):
 //! `clf_sweep DATASETS TASK BITS WORD_NGRAMS CHAR_MIN CHAR_MAX NEGATION(0|1) WEIGHTING(0 none|1 idf|2 nb)
-//! C[,C…] EPOCHS [NB_FLOOR] [WORD_WEIGHT] [CHAR_WB(0|1)] [BLOCK_NORM(0|1)] [LOGREG_LAMBDA (0 = SVM)]`; TASK: banking | clinc | zh |
+//! C[,C…] EPOCHS [NB_FLOOR] [WORD_WEIGHT] [CHAR_WB(0|1)] [BLOCK_NORM(0|1)] [LOGREG_LAMBDA (0 = SVM)] [JIEBA_WORDS(0|1|2)]`; TASK: banking | clinc | zh |
 //! en | xlmt-LANG, optionally with `@dev`: tune on a stratified 10 % of the training data
 //! (seed 42) instead of the validation file, which then stays untouched for reporting, or
 //! `@cv5`: the mean over 5 stratified folds of the training data (small sets such as XLM-T).
@@ -23,6 +23,7 @@ fn main() {
         word_weight: p(12, 1.0),
         char_wb: p(13, 0.0) > 0.0,
         block_norm: p(14, 0.0) > 0.0,
+        jieba_words: p(16, 0.0) as u8,
     };
     let weighting = p(8, 1.0) as u8;
     let nb_floor = p(11, 0.5);

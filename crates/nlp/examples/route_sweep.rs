@@ -1,7 +1,7 @@
 //! Sentiment routes of several models (probabilities averaged, as `sentiment-routing.tsv` does),
 //! quantised and calibrated exactly as shipped: `route_sweep DATASETS TASK SPEC [SPEC…]` with TASK
 //! `zh@dev` (tune: 10 % of the training file held out, seed 42) or `zh` (train file → val file),
-//! and SPEC `bits,word_ngrams,char_min,char_max,negation,weighting(0 none|1 idf|2 nb),C[,char_wb,block_norm,logreg]`.
+//! and SPEC `bits,word_ngrams,char_min,char_max,negation,weighting(0 none|1 idf|2 nb),C[,char_wb,block_norm,logreg,jieba_words]`.
 //! Prints each model alone, then the average of all of them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use switchboard_nlp::data::Dataset;
@@ -24,6 +24,7 @@ fn recipe(spec: &str, name: &'static str) -> Recipe {
             word_weight: 1.0,
             char_wb: g(7) > 0.0,
             block_norm: g(8) > 0.0,
+            jieba_words: g(10) as u8,
         },
         learner: if g(9) > 0.0 { Learner::LogReg } else { Learner::Svm },
         options: TrainOptions { c: g(6), lambda: 1e-5, epochs: 10, balanced: true, seed: train::SEED },

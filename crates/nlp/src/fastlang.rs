@@ -4,8 +4,7 @@
 //! Scoring a message is a few table look-ups per character instead of lingua's per-n-gram FST
 //! searches; when the top two languages are close, [`crate::lang::LanguageId`] still asks lingua.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+use std::sync::{Arc, OnceLock};
 
 use include_dir::Dir;
 
@@ -194,114 +193,130 @@ impl FastLang {
     }
 }
 
-/// lingua's n-gram probability models for the Latin-script languages, read straight from the
-/// FSTs the lingua model crates embed (nothing copied), and scored the way lingua's
-/// high-accuracy mode does — distinct n-grams of length 1..=5, each backing off to its longest
-/// known prefix, summed and divided by the number of distinct known unigrams — but with one FST
-/// walk per position and language instead of one search per n-gram, no allocation per n-gram,
-/// and only for the candidate languages the table left open. Every path of up to
-/// [`PREFIX_CHARS`] characters is decoded once at start-up into a hash map (its probability and
-/// the FST node where it ends), so a walk only decodes FST nodes for the 4th and 5th character.
-/// lingua's character rules are not applied here.
-pub struct FstScorer {
+/// lingua's n-gram probability models for the Latin-script languages (the FSTs inside the lingua
+/// model crates), merged at start-up into one hash table: each distinct n-gram of length 1..=5
+/// once, with the log-probability of every language that knows it. A text is scored the way
+/// lingua's high-accuracy mode does — distinct n-grams of length 1..=5, each backing off to its
+/// longest known prefix, summed and divided by the number of distinct known unigrams — with one
+/// look-up per n-gram for all candidate languages instead of an FST search (or walk) per n-gram
+/// and language. The values are lingua's, as `f32`, so the scores equal per-language FST look-ups
+/// (tested). lingua's character rules are not applied here.
+pub struct NgramScorer {
     pub codes: Vec<&'static str>,
-    maps: Vec<fst::Map<&'static [u8]>>,
-    prefixes: Vec<HashMap<u64, Prefix, BuildHasherDefault<Mixed>>>,
+    /// `64 - log2(slots.len())`: a key's slot is its top bits.
+    shift: u32,
+    /// Open addressing, linear probing: a key's low 32 bits (a check, the slot being its top
+    /// bits) and `1 +` its offset in `pool` (0 = empty slot).
+    slots: Vec<u64>,
+    /// Per n-gram: a bit mask of the languages that know it, then their log-probabilities
+    /// (`f32` bits) in language order.
+    pool: Vec<u32>,
 }
 
-/// N-grams up to this many characters are looked up in the start-up map, longer ones in the FST.
-pub const PREFIX_CHARS: usize = 3;
+/// Longest n-gram lingua scores.
+const N: usize = MAX_ORDER;
 
-/// A path from the FST root: its log-probability when it is an n-gram of the model (else NaN),
-/// the node it ends in and the output accumulated on the way.
-#[derive(Clone, Copy)]
-struct Prefix {
-    logp: f32,
-    addr: usize,
-    out: u64,
-}
+/// See [`NgramScorer::shared`].
+static SHARED: OnceLock<Option<Arc<NgramScorer>>> = OnceLock::new();
 
-/// The keys are already mixed hashes: hashing them again would only cost time.
-#[derive(Default)]
-struct Mixed(u64);
-
-impl std::hash::Hasher for Mixed {
-    fn finish(&self) -> u64 {
-        self.0
+impl NgramScorer {
+    /// The process's scorer, merged on first use. A server builds several detectors (triage,
+    /// bot, survey comments); the table is the same read-only data for all of them, so they
+    /// share one copy instead of 35 MB and 0.3 s each. `None` if the models cannot be read.
+    pub fn shared() -> Option<Arc<NgramScorer>> {
+        SHARED.get_or_init(|| NgramScorer::new().ok().map(Arc::new)).clone()
     }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
+
+    /// Merges the models of [`lingua_sources`] (about 1.3 million distinct n-grams, 35 MB).
+    pub fn new() -> Result<NgramScorer, FastLangError> {
+        use fst::Streamer;
+        let sources = lingua_sources();
+        let mut maps = Vec::new();
+        for (code, dir) in &sources {
+            let file = dir
+                .get_file("ngrams.fst")
+                .ok_or_else(|| FastLangError::Source((*code).into(), "no ngrams.fst".into()))?;
+            maps.push(
+                fst::Map::new(file.contents()).map_err(|e| FastLangError::Source((*code).into(), e.to_string()))?,
+            );
         }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
-
-/// The key of an n-gram: its characters chained through `step`, mixed with its length.
-fn gram_key(chars: &[char]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for &c in chars {
-        h = step(h, c);
-    }
-    fmix64(h ^ chars.len() as u64)
-}
-
-fn decode_prefixes(map: &fst::Map<&'static [u8]>) -> HashMap<u64, Prefix, BuildHasherDefault<Mixed>> {
-    let f = map.as_fst();
-    let mut out = HashMap::default();
-    // Depth-first over bytes: (node address, output so far, bytes of the path, chars completed).
-    let mut stack: Vec<(usize, u64, Vec<u8>)> = vec![(f.root().addr(), 0, Vec::new())];
-    while let Some((addr, acc, bytes)) = stack.pop() {
-        let node = f.node(addr);
-        for t in node.transitions() {
-            let mut b = bytes.clone();
-            b.push(t.inp);
-            let acc = fst::raw::Output::new(acc).cat(t.out);
-            let child = f.node(t.addr);
-            match std::str::from_utf8(&b) {
-                Ok(s) => {
-                    let chars: Vec<char> = s.chars().collect();
-                    let logp = if child.is_final() {
-                        f64::from_bits(acc.cat(child.final_output()).value()) as f32
-                    } else {
-                        f32::NAN
-                    };
-                    out.insert(gram_key(&chars), Prefix { logp, addr: t.addr, out: acc.value() });
-                    if chars.len() < PREFIX_CHARS {
-                        stack.push((t.addr, acc.value(), b));
-                    }
+        let mut union = maps.iter().collect::<fst::map::OpBuilder>().union();
+        let mut keys: Vec<(u64, u32)> = Vec::new();
+        let mut pool: Vec<u32> = Vec::new();
+        let mut vals = [0u32; 32];
+        while let Some((gram, found)) = union.next() {
+            let Ok(gram) = std::str::from_utf8(gram) else { continue };
+            let (mut h, mut n) = (0xcbf2_9ce4_8422_2325u64, 0u64);
+            for c in gram.chars() {
+                h = step(h, c);
+                n += 1;
+            }
+            if n == 0 || n > N as u64 {
+                continue;
+            }
+            let mut mask = 0u32;
+            for v in found {
+                if v.index < vals.len() {
+                    mask |= 1 << v.index;
+                    vals[v.index] = (f64::from_bits(v.value) as f32).to_bits();
                 }
-                // In the middle of a multi-byte character.
-                Err(e) if e.error_len().is_none() && b.len() < 4 * PREFIX_CHARS => stack.push((t.addr, acc.value(), b)),
-                Err(_) => {}
+            }
+            let offset = u32::try_from(pool.len()).map_err(|_| FastLangError::Corrupt)?;
+            keys.push((fmix64(h ^ n), offset));
+            pool.push(mask);
+            let mut m = mask;
+            while m != 0 {
+                pool.push(vals[m.trailing_zeros() as usize]);
+                m &= m - 1;
             }
         }
-    }
-    out
-}
-
-impl FstScorer {
-    pub fn new() -> Result<FstScorer, FastLangError> {
-        let mut codes = Vec::new();
-        let mut maps = Vec::new();
-        let mut prefixes = Vec::new();
-        for (code, dir) in lingua_sources() {
-            let file =
-                dir.get_file("ngrams.fst").ok_or_else(|| FastLangError::Source(code.into(), "no ngrams.fst".into()))?;
-            let map = fst::Map::new(file.contents()).map_err(|e| FastLangError::Source(code.into(), e.to_string()))?;
-            codes.push(code);
-            prefixes.push(decode_prefixes(&map));
-            maps.push(map);
+        // At most two thirds full.
+        let bits = (keys.len() * 3 / 2).max(2).next_power_of_two().trailing_zeros();
+        let mut slots = vec![0u64; 1 << bits];
+        let shift = 64 - bits;
+        let last = slots.len() - 1;
+        for (key, offset) in keys {
+            let mut i = (key >> shift) as usize;
+            while slots[i] != 0 {
+                i = (i + 1) & last;
+            }
+            slots[i] = (key << 32) | (u64::from(offset) + 1);
         }
-        Ok(FstScorer { codes, maps, prefixes })
+        Ok(NgramScorer { codes: sources.iter().map(|s| s.0).collect(), shift, slots, pool })
+    }
+
+    /// Where `key`'s languages and values start in `pool`.
+    #[inline]
+    fn find(&self, key: u64) -> Option<usize> {
+        let last = self.slots.len() - 1;
+        let mut i = (key >> self.shift) as usize;
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                return None;
+            }
+            if s >> 32 == key & 0xffff_ffff {
+                return Some((s & 0xffff_ffff) as usize - 1);
+            }
+            i = (i + 1) & last;
+        }
+    }
+
+    /// `lang`'s log-probability in the entry at `at` (see [`find`](Self::find)), if it knows it.
+    #[inline]
+    fn value(&self, at: usize, lang: usize) -> Option<f32> {
+        let mask = self.pool[at];
+        let bit = 1u32.checked_shl(lang as u32)?;
+        if mask & bit == 0 {
+            return None;
+        }
+        let rank = (mask & (bit - 1)).count_ones() as usize;
+        self.pool.get(at + 1 + rank).map(|&v| f32::from_bits(v))
     }
 
     /// lingua's score (natural log scale; higher is more likely) of `clean` for each language
     /// index in `langs`, into `out[i]` for `langs[i]`. Returns the number of distinct unigrams.
     pub fn scores(&self, clean: &str, langs: &[usize], out: &mut [f32]) -> usize {
-        const N: usize = MAX_ORDER;
         let mut chars: Vec<char> = Vec::with_capacity(clean.len());
         // Each word followed by a '\0' stop.
         for word in clean.split(' ') {
@@ -311,10 +326,10 @@ impl FstScorer {
             chars.extend(word.chars().flat_map(char::to_lowercase).filter(|c| c.is_alphabetic()));
             chars.push('\0');
         }
-        // Distinct n-grams (key, position, length) and each position's prefix keys.
+        // Distinct n-grams (key, position, length) and each position's n-gram keys.
         let mut grams: Vec<(u64, u32, u8)> = Vec::with_capacity(chars.len() * N);
-        let mut keys = vec![[0u64; PREFIX_CHARS]; chars.len()];
-        for (i, prefix_keys) in keys.iter_mut().enumerate() {
+        let mut keys = vec![[0u64; N]; chars.len()];
+        for (i, row) in keys.iter_mut().enumerate() {
             let mut h = 0xcbf2_9ce4_8422_2325u64;
             for n in 1..=N {
                 let Some(&c) = chars.get(i + n - 1) else { break };
@@ -322,61 +337,31 @@ impl FstScorer {
                     break;
                 }
                 h = step(h, c);
-                let key = fmix64(h ^ n as u64);
-                if n <= PREFIX_CHARS {
-                    prefix_keys[n - 1] = key;
-                }
-                grams.push((key, i as u32, n as u8));
+                row[n - 1] = fmix64(h ^ n as u64);
+                grams.push((row[n - 1], i as u32, n as u8));
             }
         }
         grams.sort_unstable_by_key(|g| g.0);
         grams.dedup_by_key(|g| g.0);
         let unigrams = grams.iter().filter(|g| g.2 == 1).count();
-        // How deep each position's walk must go.
+        // How long the n-grams kept at each position are: they back off to shorter ones there.
         let mut depth = vec![0u8; chars.len()];
         for g in &grams {
             depth[g.1 as usize] = depth[g.1 as usize].max(g.2);
         }
-        let mut lp = vec![[f32::NAN; N]; chars.len()];
-        let mut utf8 = [0u8; 4];
-        for (o, &li) in out.iter_mut().zip(langs) {
-            let (Some(map), Some(pre)) = (self.maps.get(li), self.prefixes.get(li)) else {
-                *o = f32::MIN / 4.0;
-                continue;
-            };
-            let f = map.as_fst();
-            for (i, row) in lp.iter_mut().enumerate() {
-                *row = [f32::NAN; N];
-                let d = usize::from(depth[i]);
-                let mut last = None;
-                for k in 0..d.min(PREFIX_CHARS) {
-                    let Some(p) = pre.get(&keys[i][k]) else { break };
-                    row[k] = p.logp;
-                    last = Some((k, *p));
-                }
-                // Longer n-grams: continue the walk in the FST from where the prefix ended.
-                let Some((k0, p)) = last else { continue };
-                if k0 + 1 < PREFIX_CHARS || d <= PREFIX_CHARS {
-                    continue;
-                }
-                let mut node = f.node(p.addr);
-                let mut acc = fst::raw::Output::new(p.out);
-                'walk: for k in PREFIX_CHARS..d {
-                    for &b in chars[i + k].encode_utf8(&mut utf8).as_bytes() {
-                        let Some(t) = node.find_input(b) else { break 'walk };
-                        let tr = node.transition(t);
-                        acc = acc.cat(tr.out);
-                        node = f.node(tr.addr);
-                    }
-                    if node.is_final() {
-                        row[k] = f64::from_bits(acc.cat(node.final_output()).value()) as f32;
-                    }
-                }
+        // Each needed n-gram looked up once for all languages: where its entry starts in `pool`.
+        let mut found = vec![[None; N]; chars.len()];
+        for ((row, key), &d) in found.iter_mut().zip(&keys).zip(&depth) {
+            for (r, &k) in row.iter_mut().zip(key).take(usize::from(d)) {
+                *r = self.find(k);
             }
+        }
+        for (o, &li) in out.iter_mut().zip(langs) {
             let (mut sum, mut known_unigrams) = (0f32, 0usize);
             for g in &grams {
-                let row = &lp[g.1 as usize];
-                if let Some(v) = (0..usize::from(g.2)).rev().map(|k| row[k]).find(|v| !v.is_nan()) {
+                let row = &found[g.1 as usize];
+                let hit = (0..usize::from(g.2)).rev().find_map(|k| row[k].and_then(|at| self.value(at, li)));
+                if let Some(v) = hit {
                     sum += v;
                     if g.2 == 1 {
                         known_unigrams += 1;
@@ -386,5 +371,62 @@ impl FstScorer {
             *o = if known_unigrams > 0 && sum < 0.0 { sum / known_unigrams as f32 } else { f32::MIN / 4.0 };
         }
         unigrams
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// lingua's high-accuracy score of `clean` in one language, the plain way: every distinct
+    /// n-gram searched in that language's FST, backing off to shorter prefixes.
+    fn reference(map: &fst::Map<&[u8]>, clean: &str) -> f32 {
+        let mut grams: Vec<String> = Vec::new();
+        for word in clean.split(' ') {
+            let w: Vec<char> = word.chars().flat_map(char::to_lowercase).filter(|c| c.is_alphabetic()).collect();
+            for i in 0..w.len() {
+                for n in 1..=N.min(w.len() - i) {
+                    grams.push(w[i..i + n].iter().collect());
+                }
+            }
+        }
+        grams.sort();
+        grams.dedup();
+        let (mut sum, mut unigrams) = (0f64, 0usize);
+        for g in &grams {
+            let chars: Vec<char> = g.chars().collect();
+            let hit = (1..=chars.len()).rev().find_map(|n| map.get(chars[..n].iter().collect::<String>()));
+            if let Some(v) = hit {
+                sum += f64::from(f64::from_bits(v) as f32);
+                unigrams += usize::from(chars.len() == 1);
+            }
+        }
+        if unigrams > 0 && sum < 0.0 { (sum / unigrams as f64) as f32 } else { f32::MIN / 4.0 }
+    }
+
+    #[test]
+    fn one_table_scores_as_each_language_model_does() {
+        let scorer = NgramScorer::new().unwrap();
+        let sources = lingua_sources();
+        let langs: Vec<usize> = (0..sources.len()).collect();
+        let mut out = vec![0f32; langs.len()];
+        for text in [
+            "the parcel never arrived and nobody answers",
+            "o pedido não chegou até hoje",
+            "el pedido no ha llegado todavía",
+            "Straße über Äpfel schön",
+            "ne ne ne",
+            "xqzv",
+            "",
+        ] {
+            scorer.scores(text, &langs, &mut out);
+            for (li, (code, dir)) in sources.iter().enumerate() {
+                let map = fst::Map::new(dir.get_file("ngrams.fst").unwrap().contents()).unwrap();
+                let want = reference(&map, text);
+                // Same values, summed in another order.
+                assert!((out[li] - want).abs() <= 1e-4 * want.abs().max(1.0), "{code} {text:?}: {} vs {want}", out[li]);
+            }
+        }
     }
 }

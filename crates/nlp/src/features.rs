@@ -26,12 +26,27 @@ pub struct FeatureConfig {
     /// block by `word_weight` and normalise the whole), as a union of two vectorisers does.
     #[serde(default, skip_serializing_if = "is_false")]
     pub block_norm: bool,
+    /// Words of runs of Chinese characters as segmented by jieba (its default dictionary, no
+    /// HMM): 0 = none, 1 = unigrams, 2 = unigrams and bigrams; in the word block. The character
+    /// n-grams already see every short word, but not where a word ends.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub jieba_words: u8,
 }
 
 // Old model files lack the newer switches: leaving them out when off keeps those files
 // byte-identical when retrained.
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+
+/// jieba's default dictionary, loaded once per process (~0.3 s) on the first Chinese model.
+fn jieba() -> &'static jieba_rs::Jieba {
+    static JIEBA: std::sync::OnceLock<jieba_rs::Jieba> = std::sync::OnceLock::new();
+    JIEBA.get_or_init(jieba_rs::Jieba::new)
 }
 
 impl FeatureConfig {
@@ -95,6 +110,10 @@ const fn wb_kind(n: usize) -> u16 {
 }
 const CHAR_KINDS: u16 = 0x1f << 4;
 const WB_KINDS: u16 = 0x1f << 9;
+/// jieba words and word bigrams of Chinese runs.
+const JW1: u16 = 1 << 14;
+const JW2: u16 = 1 << 15;
+const WORD_KINDS: u16 = W1_PLAIN | W1_NEG | W2_PLAIN | W2_NEG | JW1 | JW2;
 const KIND_BITS: u32 = 16;
 const KIND_MASK: u64 = (1 << KIND_BITS) - 1;
 /// Longest character n-gram a model may ask for.
@@ -116,6 +135,9 @@ pub struct Hashed {
 pub struct Scratch {
     toks: text::Tokens,
     chars: Vec<char>,
+    /// A run of unspaced-script characters waiting for jieba.
+    run: String,
+    sort_buf: Vec<u64>,
     pub hashed: Hashed,
 }
 
@@ -128,6 +150,12 @@ impl FeatureConfig {
         }
         if self.word_ngrams > 1 {
             m |= if self.negation { W2_NEG } else { W2_PLAIN };
+        }
+        if self.jieba_words > 0 {
+            m |= JW1;
+        }
+        if self.jieba_words > 1 {
+            m |= JW2;
         }
         if self.char_max > 0 {
             for n in usize::from(self.char_min.max(1))..=usize::from(self.char_max.min(MAX_CHAR_NGRAM)) {
@@ -179,7 +207,7 @@ impl FeatureConfig {
             }
             cur = k;
             count = 1;
-            word_first = e & u64::from(W1_PLAIN | W1_NEG | W2_PLAIN | W2_NEG) != 0;
+            word_first = e & u64::from(WORD_KINDS) != 0;
         }
         if count > 0 {
             emit(cur, count, word_first);
@@ -271,6 +299,22 @@ impl Scratch {
             }
             entries.retain(|&e| e & KIND_MASK != 0);
         }
+        if kinds & (JW1 | JW2) != 0 {
+            let run = &mut self.run;
+            run.clear();
+            for t in self.toks.iter() {
+                let mut it = t.chars();
+                if matches!((it.next(), it.next()), (Some(c), None) if text::is_unspaced_script(c)) {
+                    run.push_str(t);
+                } else if !run.is_empty() {
+                    push_jieba_words(run, kinds, entries);
+                    run.clear();
+                }
+            }
+            if !run.is_empty() {
+                push_jieba_words(run, kinds, entries);
+            }
+        }
         let char_kinds = (kinds & CHAR_KINDS) >> 4;
         let wb_kinds = (kinds & WB_KINDS) >> 9;
         let all_kinds = char_kinds | wb_kinds;
@@ -313,7 +357,65 @@ impl Scratch {
                 }
             }
         }
-        entries.sort_unstable();
+        sort_hashes(entries, &mut self.sort_buf);
+    }
+}
+
+/// jieba's words of one run of Chinese characters (and their bigrams when `kinds` asks).
+fn push_jieba_words(run: &str, kinds: u16, entries: &mut Vec<u64>) {
+    let tag = |h: u64, kind: u16| (fmix64(h) & !KIND_MASK) | u64::from(kind);
+    let mut prev: Option<u64> = None;
+    for t in jieba().cut(run, false) {
+        let h = hash_str(0x51_7cc1_b727_220a, t.word);
+        if kinds & JW1 != 0 {
+            entries.push(tag(h, JW1));
+        }
+        if let Some(p) = prev
+            && kinds & JW2 != 0
+        {
+            entries.push(tag(step(p.rotate_left(17), h), JW2));
+        }
+        prev = Some(h);
+    }
+}
+
+/// Sorts `v` into the order `sort_unstable` gives, faster for the few hundred mixed hashes of a
+/// message: two counting passes on the top 16 bits, then an insertion sort that only moves the
+/// rare entries sharing them. `buf` is scratch space.
+fn sort_hashes(v: &mut [u64], buf: &mut Vec<u64>) {
+    if v.len() < 64 {
+        v.sort_unstable();
+        return;
+    }
+    buf.clear();
+    buf.resize(v.len(), 0);
+    counting_pass(v, buf, 48);
+    counting_pass(buf, v, 56);
+    for i in 1..v.len() {
+        let x = v[i];
+        let mut j = i;
+        while j > 0 && v[j - 1] > x {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
+    }
+}
+
+/// Stable counting sort of `src` into `dst` by the byte at `shift`.
+fn counting_pass(src: &[u64], dst: &mut [u64], shift: u32) {
+    let mut start = [0usize; 256];
+    for &x in src {
+        start[((x >> shift) & 0xff) as usize] += 1;
+    }
+    let mut sum = 0;
+    for c in &mut start {
+        (*c, sum) = (sum, sum + *c);
+    }
+    for &x in src {
+        let b = ((x >> shift) & 0xff) as usize;
+        dst[start[b]] = x;
+        start[b] += 1;
     }
 }
 
@@ -321,6 +423,27 @@ impl Scratch {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn hashes_sort_as_sort_unstable_does() {
+        let mut rng = crate::linear::Rng::new(7);
+        let mut buf = Vec::new();
+        for len in [0, 1, 63, 64, 65, 500, 3000] {
+            // Some shared top bits and exact duplicates, as n-grams repeated in a text give.
+            let mut v: Vec<u64> = (0..len)
+                .map(|i| match i % 5 {
+                    0 => rng.next_u64() & 0xffff_0000_0000_00ff,
+                    _ => rng.next_u64(),
+                })
+                .collect();
+            let dup: Vec<u64> = v.iter().step_by(7).copied().collect();
+            v.extend(dup);
+            let mut want = v.clone();
+            want.sort_unstable();
+            sort_hashes(&mut v, &mut buf);
+            assert_eq!(v, want, "length {len}");
+        }
+    }
 
     #[test]
     fn vectors_are_normalised_and_deterministic() {
@@ -333,6 +456,7 @@ mod tests {
             word_weight: 1.0,
             char_wb: false,
             block_norm: false,
+            jieba_words: 0,
         };
         let (mut s, mut a, mut b) = (Scratch::default(), SparseVec::default(), SparseVec::default());
         cfg.extract("I do not like this at all!", &mut s, &mut a);
@@ -356,6 +480,7 @@ mod tests {
             word_weight: 1.0,
             char_wb: false,
             block_norm: false,
+            jieba_words: 0,
         };
         let intent = FeatureConfig {
             bits: 14,
@@ -366,6 +491,7 @@ mod tests {
             word_weight: 1.0,
             char_wb: false,
             block_norm: false,
+            jieba_words: 0,
         };
         let (mut s, mut own, mut shared) = (Scratch::default(), SparseVec::default(), SparseVec::default());
         for text in ["I do not like this at all! #fail @bob", "我不喜欢这个 app 😡", "no no NO, never again", ""]
@@ -396,6 +522,7 @@ mod tests {
             word_weight: 1.0,
             char_wb,
             block_norm,
+            jieba_words: 0,
         }
     }
 
@@ -434,6 +561,27 @@ mod tests {
                 assert!((both.val[j] - v * h).abs() < 1e-5, "bucket {i}");
             }
         }
+    }
+
+    #[test]
+    fn jieba_words_come_from_chinese_runs_only() {
+        let (mut s, mut v) = (Scratch::default(), SparseVec::default());
+        let words = |n: u8| FeatureConfig { jieba_words: n, ..cfg(0, 0, false, false) };
+        // "我 / 喜欢 / 这个 / 手机": four words, three bigrams.
+        words(1).extract("我喜欢这个手机", &mut s, &mut v);
+        assert_eq!(v.idx.len(), 4);
+        words(2).extract("我喜欢这个手机", &mut s, &mut v);
+        assert_eq!(v.idx.len(), 7);
+        // Latin words are not segmented; a Latin word ends a Chinese run.
+        words(2).extract("great phone", &mut s, &mut v);
+        assert!(v.idx.is_empty());
+        words(1).extract("手机 ok 手机", &mut s, &mut v);
+        assert_eq!(v.idx.len(), 1);
+        // They join the word block, so the word weight applies to them.
+        let both = FeatureConfig { jieba_words: 1, word_weight: 2.0, ..cfg(0, 1, false, true) };
+        both.extract("手机", &mut s, &mut v);
+        assert_eq!(v.idx.len(), 3);
+        assert!(v.val.iter().any(|&x| (x - 2.0 / 5f32.sqrt()).abs() < 1e-5), "{:?}", v.val);
     }
 
     fn cfg_differs(a: &FeatureConfig, b: &FeatureConfig, h: &Hashed) {

@@ -40,6 +40,7 @@ pub fn features() -> FeatureConfig {
         word_weight: 1.0,
         char_wb: false,
         block_norm: false,
+        jieba_words: 0,
     }
 }
 

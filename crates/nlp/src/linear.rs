@@ -242,6 +242,26 @@ fn pack_rows(k: usize, w: &[i8], idf: Option<&[f32]>) -> Vec<u8> {
     rows
 }
 
+/// Buckets scored per batch by [`Model::scores_hashed`].
+const CHUNK: usize = 32;
+
+/// A batch of one hashing pass's buckets: index, weighted term frequency, in the word block.
+struct Chunk {
+    bucket: [u32; CHUNK],
+    value: [f32; CHUNK],
+    word: [bool; CHUNK],
+    len: usize,
+}
+
+/// Running sums of [`Model::scores_hashed`]: class scores (character block, or everything when
+/// the blocks share one norm), word-block scores, and the squared norms of both blocks.
+struct Acc<'a> {
+    out: &'a mut [f32],
+    word_acc: &'a mut [f32],
+    nw: f32,
+    nc: f32,
+}
+
 /// IDF values are stored as one byte in steps of 1/16 (0 ..= 15.9).
 pub fn quantise_idf(v: f32) -> u8 {
     (v * 16.0).round().clamp(0.0, 255.0) as u8
@@ -378,7 +398,6 @@ impl Model {
     pub fn scores_hashed(&self, hashed: &crate::features::Hashed, out: &mut [f32]) {
         let cfg = &self.meta.features;
         let k = self.k;
-        let s = k + 1;
         out.iter_mut().for_each(|v| *v = 0.0);
         let mut stack = [0f32; 256];
         let mut heap = Vec::new();
@@ -391,27 +410,21 @@ impl Model {
                 &mut heap
             }
         };
-        let (mut nw, mut nc) = (0f32, 0f32);
-        let has_idf = self.idf.is_some();
+        let mut acc = Acc { out, word_acc, nw: 0.0, nc: 0.0 };
+        let mut chunk = Chunk { bucket: [0; CHUNK], value: [0.0; CHUNK], word: [false; CHUNK], len: 0 };
         cfg.buckets(hashed, |b, v, word| {
-            let row = self.rows.get(b as usize * s..(b as usize + 1) * s);
-            let v = match row {
-                Some(r) if has_idf => v * dequantise_idf(r[0]),
-                _ => v,
-            };
-            let acc = if word && cfg.block_norm {
-                nw += v * v;
-                &mut *word_acc
-            } else {
-                nc += v * v;
-                &mut *out
-            };
-            if let Some(r) = row {
-                for (o, &w) in acc.iter_mut().zip(&r[1..]) {
-                    *o += v * f32::from(w as i8);
-                }
+            let n = chunk.len;
+            chunk.bucket[n] = b;
+            chunk.value[n] = v;
+            chunk.word[n] = word;
+            chunk.len += 1;
+            if chunk.len == CHUNK {
+                self.score_chunk(&chunk, &mut acc);
+                chunk.len = 0;
             }
         });
+        self.score_chunk(&chunk, &mut acc);
+        let Acc { out, word_acc, nw, nc } = acc;
         if cfg.block_norm {
             let sw = if nw > 0.0 { cfg.word_weight / nw.sqrt() } else { 0.0 };
             let sc = if nc > 0.0 { 1.0 / nc.sqrt() } else { 0.0 };
@@ -428,6 +441,39 @@ impl Model {
             }
         }
         self.finish(out);
+    }
+
+    /// Adds a chunk of buckets to the sums. Every row's first byte is read before any is used:
+    /// those reads do not depend on each other, so the CPU overlaps their cache misses (the
+    /// tables are larger than its near caches) instead of waiting for one row at a time.
+    fn score_chunk(&self, chunk: &Chunk, acc: &mut Acc<'_>) {
+        let s = self.k + 1;
+        let n = chunk.len;
+        let mut first = [None; CHUNK];
+        for (f, &b) in first.iter_mut().zip(&chunk.bucket[..n]) {
+            *f = self.rows.get(b as usize * s).copied();
+        }
+        let has_idf = self.idf.is_some();
+        let block_norm = self.meta.features.block_norm;
+        let items = chunk.bucket.iter().zip(&chunk.value).zip(&chunk.word).zip(&first).take(n);
+        for (((&b, &v), &word), &q) in items {
+            let (b, mut v) = (b as usize, v);
+            if let (Some(q), true) = (q, has_idf) {
+                v *= dequantise_idf(q);
+            }
+            let sums = if word && block_norm {
+                acc.nw += v * v;
+                &mut *acc.word_acc
+            } else {
+                acc.nc += v * v;
+                &mut *acc.out
+            };
+            if let Some(r) = self.rows.get(b * s + 1..(b + 1) * s) {
+                for (o, &w) in sums.iter_mut().zip(r) {
+                    *o += v * f32::from(w as i8);
+                }
+            }
+        }
     }
 
     /// Calibrated probabilities from a hashing pass (see [`scores_hashed`](Self::scores_hashed)).
@@ -516,6 +562,7 @@ mod tests {
             word_weight: 1.0,
             char_wb: false,
             block_norm: false,
+            jieba_words: 0,
         };
         let texts = ["good great fine", "great good", "bad awful", "awful terrible bad", "good fine", "terrible bad"];
         let y = vec![0, 0, 1, 1, 0, 1];
