@@ -141,22 +141,19 @@ pub struct InboxCounts {
 
 /// How an inbox text search is answered (see docs/ui.md, *Search*). With few index hits the
 /// search starts from the hits: it reads each hit's conversation and sorts the ones in the view.
-/// With many, it walks the view in its sort order and asks the index about each conversation
-/// until the page is full, which is cheap when the hits are dense in the view; when the page is
-/// still not full after `walk_max_probes` conversations it falls back to the hits.
+/// With many, it walks the view in its sort order and checks each conversation against the hits
+/// until the page is full, which is cheap when the hits are dense in the view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InboxSearchTuning {
     /// Most index hits (messages plus contacts) for which the search starts from the hits.
     pub join_max_hits: u64,
-    /// Most conversations the walk probes before it falls back to the hits.
-    pub walk_max_probes: u64,
 }
 
 impl Default for InboxSearchTuning {
     fn default() -> Self {
-        // Reading one hit's conversation costs about 1/40 of probing one conversation in the
-        // index (SQLite, `switchboard bench ui`): 20,000 hits cost about as much as 500 probes.
-        Self { join_max_hits: 20_000, walk_max_probes: 500 }
+        // On SQLite reading a hit's conversation costs about as much as walking a few
+        // conversations of the view: 5,000 hits cost about a walk through 15,000.
+        Self { join_max_hits: 5_000 }
     }
 }
 

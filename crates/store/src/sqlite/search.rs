@@ -4,10 +4,9 @@
 //!
 //! A full-text search is planned from the number of index hits ([`InboxSearchTuning`]): none is
 //! an empty page at once; a few are read one by one and the ones in the view sorted (the cost
-//! follows the hits, wherever they are); many are left in the index while the view is walked in
-//! its sort order and each conversation is asked for (the cost follows the rows walked, which is
-//! small when the hits are dense in the view), falling back to the hits when the walk finds too
-//! little. Either way the page holds the same conversations in the same order.
+//! follows the hits, wherever they are); with many, the hits' conversation ids are collected once
+//! and the view is walked in its sort order until the page is full (cheap when the hits are dense
+//! in the view). Either way the page holds the same conversations in the same order.
 
 use rusqlite::types::Value as V;
 use rusqlite::{Connection, Statement};
@@ -57,9 +56,19 @@ pub(crate) fn sla_walks(select: &str, filters: &str, rank: &str) -> [String; 2] 
     ]
 }
 
-/// The rowids of conversations `offset..want` among those in the view (`filters` over `c` with
-/// `args`, `sort`) whose contact's name or one of whose messages matches the FTS `phrase`.
-pub(crate) fn search_page(
+/// How a full-text search is answered.
+pub(crate) enum SearchPlan {
+    /// Nothing matches anywhere.
+    Empty,
+    /// The rowids of the page's conversations, `offset..want` of the view, in order.
+    Page(Vec<i64>),
+    /// A condition on conversation `c` (its `?` is the phrase) for the view's own query.
+    Filter(String),
+}
+
+/// Plans the search for the FTS `phrase` in the view (`filters` over `c` with `args`, `sort`)
+/// from the number of index hits; with few, answers it from the hits.
+pub(crate) fn plan(
     c: &Connection,
     tuning: InboxSearchTuning,
     phrase: &str,
@@ -67,7 +76,7 @@ pub(crate) fn search_page(
     filters: &str,
     args: &[V],
     (offset, want): (usize, usize),
-) -> rusqlite::Result<Vec<i64>> {
+) -> rusqlite::Result<SearchPlan> {
     // Counting stops past the join limit: the count is only asked "few or many?".
     let cap = tuning.join_max_hits.saturating_add(1);
     let count = |table: &str| -> rusqlite::Result<u64> {
@@ -75,62 +84,25 @@ pub(crate) fn search_page(
             .query_row(rusqlite::params![phrase, cap as i64], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
     };
-    let hits = Hits { messages: count("messages_fts")?, contacts: count("contacts_fts")? };
-    if hits.messages == 0 && hits.contacts == 0 {
-        return Ok(Vec::new());
+    let (messages, contacts) = (count("messages_fts")?, count("contacts_fts")?);
+    if messages == 0 && contacts == 0 {
+        return Ok(SearchPlan::Empty);
     }
+    let hits = hit_conversations(messages > 0, contacts > 0);
+    if messages + contacts > tuning.join_max_hits {
+        // Many: SQLite collects the hits' conversation ids once and walks the view in its
+        // order, stopping at the page. Names are turned into conversations inside the list, so
+        // the walk never reads a row for its contact.
+        return Ok(SearchPlan::Filter(format!(" AND c.id IN ({hits})")));
+    }
+    // Few: each hit's conversation once, filtered to the view and sorted. CROSS JOIN keeps the
+    // hits outside: SQLite would otherwise walk the whole view in order.
     let rank = crate::ui::PRIORITY_RANK.replace("priority", "c.priority");
-    if hits.messages + hits.contacts > tuning.join_max_hits
-        && (want as u64) <= tuning.walk_max_probes
-        && let Some(mut found) = walk(c, tuning, phrase, hits, sort, filters, args, want, &rank)?
-    {
-        found.drain(..offset.min(found.len()));
-        return Ok(found);
-    }
-    join(c, phrase, hits, sort, filters, args, (offset, want), &rank)
-}
-
-/// Index hits of a phrase (each count stops past the join limit).
-#[derive(Clone, Copy)]
-struct Hits {
-    messages: u64,
-    contacts: u64,
-}
-
-/// From the hits: each matching message's and contact's conversation, filtered to the view and
-/// sorted.
-#[allow(clippy::too_many_arguments)]
-fn join(
-    c: &Connection,
-    phrase: &str,
-    hits: Hits,
-    sort: InboxSort,
-    filters: &str,
-    args: &[V],
-    (offset, want): (usize, usize),
-    rank: &str,
-) -> rusqlite::Result<Vec<i64>> {
-    let p = args.len() + 1;
-    let mut sources = Vec::new();
-    if hits.messages > 0 {
-        sources.push(format!(
-            "SELECT m.conversation_id AS id FROM messages_fts f CROSS JOIN messages m ON m.rowid = f.rowid \
-             WHERE messages_fts MATCH ?{p}"
-        ));
-    }
-    if hits.contacts > 0 {
-        sources.push(format!(
-            "SELECT kc.id FROM contacts_fts g CROSS JOIN contacts k ON k.rowid = g.rowid \
-             CROSS JOIN conversations kc ON kc.contact_id = k.id WHERE contacts_fts MATCH ?{p}"
-        ));
-    }
-    // Each conversation once, however many of its messages match. CROSS JOIN keeps the hits
-    // outside: SQLite would otherwise walk the whole view in order.
     let sql = format!(
         "SELECT c.rowid FROM (SELECT DISTINCT id FROM ({})) h CROSS JOIN conversations c ON c.id = h.id \
          WHERE 1 = 1{filters} ORDER BY {} LIMIT {} OFFSET {offset}",
-        sources.join(" UNION ALL "),
-        order_by(sort, rank),
+        hits.replace('?', &format!("?{}", args.len() + 1)),
+        order_by(sort, &rank),
         want.saturating_sub(offset)
     );
     let mut all = args.to_vec();
@@ -142,61 +114,26 @@ fn join(
     while let Some(r) = rows.next()? {
         out.push(r.get(0)?);
     }
-    Ok(out)
+    Ok(SearchPlan::Page(out))
 }
 
-/// Walks the view in its order and asks the index about each conversation until `want` match;
-/// `None` when that takes more than `walk_max_probes` conversations.
-#[allow(clippy::too_many_arguments)]
-fn walk(
-    c: &Connection,
-    tuning: InboxSearchTuning,
-    phrase: &str,
-    hits: Hits,
-    sort: InboxSort,
-    filters: &str,
-    args: &[V],
-    want: usize,
-    rank: &str,
-) -> rusqlite::Result<Option<Vec<i64>>> {
-    let select = "SELECT c.rowid, c.id";
-    let walks = match sort {
-        InboxSort::SlaDue => sla_walks(select, filters, rank).to_vec(),
-        _ => vec![format!("{select} FROM conversations c WHERE 1 = 1{filters} ORDER BY {}", order_by(sort, rank))],
-    };
-    let mut in_messages = c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM messages m CROSS JOIN messages_fts f ON f.rowid = m.rowid \
-         WHERE m.conversation_id = ?1 AND messages_fts MATCH ?2)",
-    )?;
-    let mut in_contact = c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM conversations c CROSS JOIN contacts k ON k.id = c.contact_id \
-         CROSS JOIN contacts_fts g ON g.rowid = k.rowid WHERE c.rowid = ?1 AND contacts_fts MATCH ?2)",
-    )?;
-    let mut found = Vec::new();
-    let mut probed = 0u64;
-    for sql in walks {
-        let mut stmt = c.prepare(&sql)?;
-        bind(&mut stmt, args)?;
-        let mut rows = stmt.raw_query();
-        while let Some(r) = rows.next()? {
-            if probed == tuning.walk_max_probes {
-                return Ok(None);
-            }
-            probed += 1;
-            let (rowid, id): (i64, V) = (r.get(0)?, r.get(1)?);
-            let matches = (hits.messages > 0
-                && in_messages.query_row(rusqlite::params![id, phrase], |r| r.get::<_, bool>(0))?)
-                || (hits.contacts > 0
-                    && in_contact.query_row(rusqlite::params![rowid, phrase], |r| r.get::<_, bool>(0))?);
-            if matches {
-                found.push(rowid);
-                if found.len() == want {
-                    return Ok(Some(found));
-                }
-            }
-        }
+/// The ids of the conversations with a message, or a contact whose name, matches the phrase
+/// `?` (a side without hits left out); a conversation may come more than once.
+fn hit_conversations(messages: bool, contacts: bool) -> String {
+    let mut sources = Vec::new();
+    if messages {
+        sources.push(
+            "SELECT m.conversation_id AS id FROM messages_fts f CROSS JOIN messages m ON m.rowid = f.rowid \
+             WHERE messages_fts MATCH ?",
+        );
     }
-    Ok(Some(found))
+    if contacts {
+        sources.push(
+            "SELECT kc.id FROM contacts_fts g CROSS JOIN contacts k ON k.rowid = g.rowid \
+             CROSS JOIN conversations kc ON kc.contact_id = k.id WHERE contacts_fts MATCH ?",
+        );
+    }
+    sources.join(" UNION ALL ")
 }
 
 /// Conversations whose contact's name matches the FTS phrase (opens a parenthesis that

@@ -7,6 +7,7 @@ use rusqlite::{OptionalExtension, params};
 use switchboard_domain::{CaseNumber, ConversationId, UserId};
 
 use super::{CONV_COLS, SqliteStore, USER_COLS, conv_from_row, from_ts, ts, user_from_row};
+use super::search::SearchPlan;
 use crate::records::page_limit;
 use crate::ui::{PRIORITY_RANK, priority_rank};
 use crate::{
@@ -278,9 +279,19 @@ impl UiStore for SqliteStore {
                     Ok(out)
                 };
                 let read = |sql: &str, args: &[V]| read_with(&mut c.prepare(sql)?, args);
-                let mut rows = if let Some(phrase) = phrase {
+                let mut page = None;
+                if let Some(phrase) = phrase {
+                    match super::search::plan(c, tuning, &phrase, q.sort, &filters, &args, (offset, want))? {
+                        SearchPlan::Empty => return Ok(InboxPage { rows: Vec::new(), has_more: false }),
+                        SearchPlan::Page(ids) => page = Some(ids),
+                        SearchPlan::Filter(clause) => {
+                            args.push(V::Text(phrase));
+                            filters.push_str(&clause.replace('?', &format!("?{}", args.len())));
+                        }
+                    }
+                }
+                let mut rows = if let Some(ids) = page {
                     // The page's conversations first, then their row columns, 50 at most.
-                    let ids = super::search::search_page(c, tuning, &phrase, q.sort, &filters, &args, (offset, want))?;
                     let mut one = c.prepare_cached(&format!("{select} FROM conversations c WHERE c.rowid = ?2"))?;
                     let mut rows = Vec::with_capacity(ids.len());
                     for id in ids {
