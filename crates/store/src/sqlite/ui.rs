@@ -6,8 +6,8 @@ use rusqlite::types::Value as V;
 use rusqlite::{OptionalExtension, params};
 use switchboard_domain::{CaseNumber, ConversationId, UserId};
 
-use super::{CONV_COLS, SqliteStore, USER_COLS, conv_from_row, from_ts, ts, user_from_row};
 use super::search::SearchPlan;
+use super::{CONV_COLS, SqliteStore, USER_COLS, conv_from_row, from_ts, ts, user_from_row};
 use crate::records::page_limit;
 use crate::ui::{PRIORITY_RANK, priority_rank};
 use crate::{
