@@ -17,7 +17,7 @@ use chrono::Utc;
 use clap::Args;
 use hdrhistogram::Histogram;
 use switchboard_domain::{
-    ChannelSlug, ContactRef, ConversationPatch, InboundEvent, Priority, Role, Status, Visibility,
+    CaseNumber, ChannelSlug, ContactRef, ConversationPatch, InboundEvent, Priority, Role, Status, Visibility,
 };
 use switchboard_store::{DynStore, NewUser, StoreOptions, ThreadingRules, UiSession};
 use tokio::net::TcpListener;
@@ -28,8 +28,8 @@ use crate::serve;
 /// Options of `bench ui`.
 #[derive(Debug, Args)]
 pub struct UiArgs {
-    /// Conversations in the database.
-    #[arg(long, default_value_t = 100_000)]
+    /// Conversations in the database (at least 1).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub conversations: u64,
     /// Timed requests per page variant.
     #[arg(long, default_value_t = 300)]
@@ -69,8 +69,9 @@ fn event(i: u64, run: &str, at: chrono::DateTime<Utc>) -> InboundEvent {
     }
 }
 
-/// Fills the store with `n` conversations and varies their state; returns the agent's id.
-async fn seed(store: &DynStore, n: u64) -> anyhow::Result<switchboard_domain::UserId> {
+/// Fills the store with `n` conversations and varies their state; returns the agent's id and the
+/// newest case number.
+async fn seed(store: &DynStore, n: u64) -> anyhow::Result<(switchboard_domain::UserId, i64)> {
     let agent = store
         .create_user(&NewUser {
             email: "agent@bench".into(),
@@ -134,7 +135,7 @@ async fn seed(store: &DynStore, n: u64) -> anyhow::Result<switchboard_domain::Us
         r??;
     }
     println!("  changed {changed} of them (resolved, priority, assignee, tags) in {:.1} s", t.elapsed().as_secs_f64());
-    Ok(agent.id)
+    Ok((agent.id, newest))
 }
 
 struct Timing {
@@ -175,7 +176,11 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
     let store = switchboard_store::open(&cfg.database_url(), &StoreOptions::default()).await?;
     crate::bench::api_channel(&store).await?;
     println!("bench ui: SQLite (WAL, synchronous=FULL), {} conversations", args.conversations);
-    let agent = seed(&store, args.conversations).await?;
+    let (agent, newest) = seed(&store, args.conversations).await?;
+    anyhow::ensure!(newest > 0, "no conversation was seeded");
+    // The case searched for and opened: SB-000777 as in every earlier run, or the newest when
+    // fewer were seeded.
+    let case = CaseNumber(newest.min(777));
     let token = crate::bench::admin_token(&store).await?;
     // A signed-in browser session for the agent (the sign-in form itself is not what is timed).
     let raw = format!("bench-{}", uuid::Uuid::now_v7().simple());
@@ -202,6 +207,7 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
 
     let mut timings = Vec::new();
     let n = args.requests;
+    let (case_search, case_page) = (format!("/inbox?view=all&q={case}"), format!("/c/{case}"));
     for (path, name) in [
         ("/healthz", "baseline: GET /healthz"),
         ("/inbox?view=all", "inbox: all open, most urgent first"),
@@ -212,12 +218,12 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
         ("/inbox?view=all&tag=vip", "inbox: tag vip"),
         ("/inbox?view=all&page=20", "inbox: page 21 (offset 1,000)"),
         ("/inbox/rows?view=all", "inbox rows fragment (live refresh)"),
-        ("/inbox?view=all&q=SB-000777", "inbox: search by case number"),
+        (case_search.as_str(), "inbox: search by case number"),
         ("/inbox?view=all&q=parcel", "inbox: text search, frequent match"),
         ("/inbox?view=all&sort=sla", "inbox: SLA due first"),
         ("/inbox?view=all&language=fr", "inbox: language fr (no match)"),
         ("/inbox?view=all&sentiment=negative", "inbox: sentiment negative (no match)"),
-        ("/c/SB-000777", "conversation page"),
+        (case_page.as_str(), "conversation page"),
     ] {
         timings
             .push(time_get(&http, &format!("{base}{path}"), &cookie, n, name).await.with_context(|| name.to_owned())?);

@@ -50,8 +50,8 @@ pub use switchboard_domain::ConversationPatch;
 pub use telegram::TelegramStore;
 pub use triage::{IntentLabel, IntentModelRecord, MessageTriage, TriageStore};
 pub use ui::{
-    INBOX_COUNT_CAP, InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, UiSession, UiStore, UserPrefs,
-    UserUpdate,
+    INBOX_COUNT_CAP, InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSearchTuning, InboxSort, InboxView, UiSession,
+    UiStore, UserPrefs, UserUpdate,
 };
 pub use widget::{WidgetItem, WidgetStore, WidgetUpload, WidgetVisitor};
 pub use widget_merge::{WidgetMerge, WidgetMergeStore};
@@ -277,11 +277,13 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// SQLite `synchronous=FULL` (true) or `NORMAL`.
     pub sqlite_synchronous_full: bool,
+    /// How inbox text searches are answered.
+    pub inbox_search: InboxSearchTuning,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 8, sqlite_synchronous_full: true }
+        Self { max_connections: 8, sqlite_synchronous_full: true, inbox_search: InboxSearchTuning::default() }
     }
 }
 

@@ -139,6 +139,24 @@ pub struct InboxCounts {
     pub all: i64,
 }
 
+/// How an inbox text search is answered (see docs/ui.md, *Search*). With few index hits the
+/// search starts from the hits: it reads each hit's conversation and sorts the ones in the view.
+/// With many, it walks the view in its sort order and checks each conversation against the hits
+/// until the page is full, which is cheap when the hits are dense in the view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboxSearchTuning {
+    /// Most index hits (messages plus contacts) for which the search starts from the hits.
+    pub join_max_hits: u64,
+}
+
+impl Default for InboxSearchTuning {
+    fn default() -> Self {
+        // On SQLite reading a hit's conversation costs about as much as walking a few
+        // conversations of the view: 5,000 hits cost about a walk through 15,000.
+        Self { join_max_hits: 5_000 }
+    }
+}
+
 /// The priority rank both backends sort by; the same expression is indexed (migration 5).
 pub(crate) const PRIORITY_RANK: &str =
     "(CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END)";

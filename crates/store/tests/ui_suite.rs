@@ -354,6 +354,20 @@ fn triage_row(m: MessageId, c: ConversationId, language: &str, sentiment: &str, 
     }
 }
 
+/// Starts SLA `timers` on conversation `c` (routing state synced with it now).
+async fn save_timers(s: &DynStore, c: ConversationId, timers: &[TimerSpec]) {
+    let conv = s.get_conversation(c).await.unwrap().unwrap();
+    let state = RoutingState {
+        conversation_id: c,
+        synced_at: Some(conv.updated_at),
+        seen_message_at: Some(conv.last_message_at),
+        policy: None,
+        clocks: vec![],
+        auto_resolve_hours: None,
+    };
+    s.save_routing_state(&state, timers).await.unwrap();
+}
+
 #[tokio::test]
 async fn inbox_full_text_search_triage_filters_and_sla_due_order() {
     for_each_backend(|s| async move {
@@ -429,19 +443,10 @@ async fn inbox_full_text_search_triage_filters_and_sla_due_order() {
             fire_at: t0() + Duration::minutes(minutes),
         };
         for (i, due) in [(2, 30), (3, 10)] {
-            let conv = s.get_conversation(c[i]).await.unwrap().unwrap();
-            let state = RoutingState {
-                conversation_id: c[i],
-                synced_at: Some(conv.updated_at),
-                seen_message_at: Some(conv.last_message_at),
-                policy: None,
-                clocks: vec![],
-                auto_resolve_hours: None,
-            };
             let warning = TimerSpec { kind: SlaTimerKind::Warning, fire_at: t0(), ..timer(due) };
             // A second running clock: the conversation is placed once, at its earliest breach.
             let resolution = TimerSpec { metric: SlaMetric::Resolution, ..timer(due + 5) };
-            s.save_routing_state(&state, &[timer(due), warning, resolution]).await.unwrap();
+            save_timers(&s, c[i], &[timer(due), warning, resolution]).await;
         }
         let sla = InboxQuery { sort: InboxSort::SlaDue, ..query(ana.id, InboxView::All) };
         assert_eq!(ids(&s, sla.clone()).await, vec![c[3], c[2], c[0], c[1]]);
@@ -491,4 +496,117 @@ async fn contact_notes_are_kept_with_author_and_time() {
         assert_eq!(s.get_contact_note(first.id).await.unwrap().unwrap().body, "Prefers phone");
     })
     .await;
+}
+
+/// One seeded inbox searched under a store tuning: the page must not depend on how the search is
+/// answered (from the hits or by walking the view).
+async fn search_answers(s: DynStore) {
+    let ana = user(&s, "ana@x.test", Role::Agent).await;
+    let people = [
+        ("Ann", "parcel lost"),
+        ("Ben", "refund crashes app"),
+        ("Cal", "parcel late"),
+        ("Dee", "crashes again"),
+        ("Eve", "PARCEL damaged"),
+        ("Fay", "crashes on pay"),
+        ("Parcel Guy", "hello"),
+        ("Hal", "parcel found"),
+        ("Ivy", "nothing here"),
+        ("Jon", "parcel twice"),
+    ];
+    let events = people
+        .iter()
+        .enumerate()
+        .map(|(i, (name, text))| {
+            inbound(&format!("s{i}"), &format!("su{i}"), name, text, t0() + Duration::minutes(i as i64))
+        })
+        .collect();
+    let c = deliver(&s, events).await;
+    // A second matching message: the conversation is still listed once.
+    let again = deliver(&s, vec![inbound("s10", "su9", "Jon", "parcel again", t0() + Duration::minutes(11))]).await;
+    assert_eq!(again, vec![c[9]]);
+    for i in [1, 3, 5, 7] {
+        s.update_conversation(c[i], &ConversationPatch { status: Some(Status::Resolved), ..Default::default() }, None)
+            .await
+            .unwrap();
+    }
+    s.update_conversation(c[4], &ConversationPatch { priority: Some(Priority::Urgent), ..Default::default() }, None)
+        .await
+        .unwrap();
+    for (i, due) in [(9, 10), (2, 30)] {
+        let timer = TimerSpec {
+            metric: SlaMetric::FirstResponse,
+            cycle: 0,
+            kind: SlaTimerKind::Breach,
+            action: None,
+            fire_at: t0() + Duration::minutes(due),
+        };
+        save_timers(&s, c[i], &[timer]).await;
+    }
+    let open = |text: &str| InboxQuery {
+        query: Some(text.into()),
+        status: Some(Status::Open),
+        ..query(ana.id, InboxView::All)
+    };
+    let none = Vec::<ConversationId>::new();
+
+    // Hits in the view (messages and a contact's name), in each order.
+    assert_eq!(ids(&s, open("parcel")).await, vec![c[4], c[0], c[2], c[6], c[9]]);
+    assert_eq!(
+        ids(&s, InboxQuery { sort: InboxSort::Recent, ..open("parcel") }).await,
+        vec![c[9], c[6], c[4], c[2], c[0]]
+    );
+    assert_eq!(
+        ids(&s, InboxQuery { sort: InboxSort::SlaDue, ..open("parcel") }).await,
+        vec![c[9], c[2], c[4], c[0], c[6]]
+    );
+    assert_eq!(ids(&s, InboxQuery { status: None, ..open("parcel") }).await, vec![c[4], c[0], c[2], c[6], c[7], c[9]]);
+    assert_eq!(ids(&s, open("Guy")).await, vec![c[6]], "a contact's name alone");
+    // Pages of the search: the rows between, and whether more follow.
+    let page = |offset: u32, limit: u32, sort: InboxSort| {
+        let s = s.clone();
+        let q = InboxQuery { offset, limit, sort, ..open("parcel") };
+        async move {
+            let p = s.inbox(&q).await.unwrap();
+            (p.rows.iter().map(|r| r.summary.conversation.id).collect::<Vec<_>>(), p.has_more)
+        }
+    };
+    assert_eq!(page(0, 1, InboxSort::Urgency).await, (vec![c[4]], true));
+    assert_eq!(page(2, 2, InboxSort::Urgency).await, (vec![c[2], c[6]], true));
+    assert_eq!(page(4, 2, InboxSort::Urgency).await, (vec![c[9]], false));
+    assert_eq!(page(0, 1, InboxSort::Recent).await, (vec![c[9]], true));
+    assert_eq!(page(1, 2, InboxSort::SlaDue).await, (vec![c[2], c[4]], true));
+    let first = s.inbox(&InboxQuery { limit: 1, ..open("parcel") }).await.unwrap();
+    assert_eq!(first.rows[0].summary.contact_name.as_deref(), Some("Eve"), "row columns are read for the page");
+    assert_eq!(first.rows[0].last_text.as_deref(), Some("PARCEL damaged"));
+    assert!(first.rows[0].unread);
+    // Other filters still apply.
+    assert_eq!(ids(&s, InboxQuery { priority: Some(Priority::Urgent), ..open("parcel") }).await, vec![c[4]]);
+    assert_eq!(ids(&s, InboxQuery { view: InboxView::Mine, ..open("parcel") }).await, none);
+
+    // Hits only outside the view: nothing in it, however the view is walked.
+    assert_eq!(ids(&s, open("crashes")).await, none);
+    assert_eq!(ids(&s, InboxQuery { sort: InboxSort::SlaDue, ..open("crashes") }).await, none);
+    assert_eq!(ids(&s, InboxQuery { limit: 1, ..open("crashes") }).await, none);
+    let resolved = InboxQuery { status: Some(Status::Resolved), ..open("crashes") };
+    assert_eq!(ids(&s, resolved).await, vec![c[1], c[3], c[5]]);
+
+    // No hits anywhere.
+    assert_eq!(ids(&s, open("xyzzy")).await, none);
+    assert_eq!(ids(&s, InboxQuery { status: None, sort: InboxSort::Recent, ..open("xyzzy") }).await, none);
+}
+
+#[tokio::test]
+async fn inbox_search_gives_the_same_pages_from_the_hits_and_from_the_view() {
+    use switchboard_store::{InboxSearchTuning, StoreOptions};
+    let tunings = [
+        // From the hits (a few of them, under the default limit).
+        InboxSearchTuning::default(),
+        // "Many hits": every search walks the view and checks each conversation.
+        InboxSearchTuning { join_max_hits: 0 },
+    ];
+    for inbox_search in tunings {
+        let opts = StoreOptions { inbox_search, ..Default::default() };
+        common::for_each_backend_with(&opts, search_answers).await;
+    }
 }

@@ -3,109 +3,41 @@
 //! simulator's status webhooks bring the replies to delivered/read — with and without an outage.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
+mod common;
+
 use std::time::Duration;
 
+use common::meta::{MetaApp, spawn_meta};
 use serde_json::{Value, json};
 use switchboard_channels::meta::signature;
-use switchboard_channels::meta::simulator::{Outage, Simulator, SimulatorConfig, Traffic, meta_json};
+use switchboard_channels::meta::simulator::{Outage, SimulatorConfig, Traffic, meta_json};
 use switchboard_domain::{ChannelKind, ChannelSlug, Role};
-use switchboard_engine::{Engine, EngineConfig};
-use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig, auth};
-use tokio::net::TcpListener;
+use switchboard_engine::EngineConfig;
+use switchboard_store::NewUser;
 
-struct App {
-    base: String,
-    token: String,
-    store: DynStore,
-    sim: Simulator,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
+async fn spawn() -> MetaApp {
+    let sim = SimulatorConfig { hang: Duration::from_secs(2), ..Default::default() };
+    spawn_meta(sim, |dir| {
+        let mut cfg = EngineConfig::default();
+        cfg.outbox.base_backoff = Duration::from_millis(20);
+        cfg.outbox.max_backoff = Duration::from_millis(200);
+        // The outage answers Graph rate-limit errors (a 60 s wait each): shortened for the test.
+        cfg.outbox.max_retry_after = Duration::from_millis(200);
+        cfg.outbox.poll = Duration::from_millis(50);
+        cfg.outbox.request_timeout = Duration::from_millis(700);
+        cfg.outbox.lease = Duration::from_secs(5);
+        cfg.outbox.max_attempts = 200;
+        let mut media = switchboard_engine::media::MediaConfig::new(dir.join("media"));
+        media.poll = Duration::from_millis(50);
+        media.base_backoff = Duration::from_millis(20);
+        media.max_attempts = 3;
+        cfg.media = Some(media);
+        cfg
+    })
+    .await
 }
 
-async fn spawn() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let mut webhooks = HashMap::new();
-    for (kind, slug) in [(ChannelKind::Whatsapp, "wa"), (ChannelKind::Messenger, "fb"), (ChannelKind::Instagram, "ig")]
-    {
-        webhooks.insert(kind, format!("{base}/webhooks/{slug}"));
-    }
-    let sim = Simulator::start(SimulatorConfig { webhooks, hang: Duration::from_secs(2), ..Default::default() })
-        .await
-        .unwrap();
-    let c = sim.config().clone();
-    for (kind, slug) in [(ChannelKind::Whatsapp, "wa"), (ChannelKind::Messenger, "fb"), (ChannelKind::Instagram, "ig")]
-    {
-        store
-            .upsert_channel(&ChannelRecord {
-                slug: ChannelSlug::parse(slug).unwrap(),
-                kind,
-                name: slug.into(),
-                callback_url: None,
-                secret: Some(c.app_secret.clone()),
-                config: json!({"verify_token": "meatyhamhock", "access_token": c.access_token,
-                    "phone_number_id": c.phone_number_id, "page_id": c.page_id, "ig_account_id": c.ig_account_id,
-                    "graph_base_url": sim.graph_base_url()}),
-                created_at: chrono::Utc::now(),
-            })
-            .await
-            .unwrap();
-    }
-    let u = store
-        .create_user(&NewUser {
-            email: "agent@x.io".into(),
-            name: "Agent".into(),
-            role: Role::Admin,
-            password_hash: None,
-        })
-        .await
-        .unwrap();
-    let (token, hash) = auth::generate_token();
-    store.create_api_token(u.id, "t", &hash).await.unwrap();
-    let mut cfg = EngineConfig::default();
-    cfg.outbox.base_backoff = Duration::from_millis(20);
-    cfg.outbox.max_backoff = Duration::from_millis(200);
-    // The outage answers Graph rate-limit errors (a 60 s wait each): shortened for the test.
-    cfg.outbox.max_retry_after = Duration::from_millis(200);
-    cfg.outbox.poll = Duration::from_millis(50);
-    cfg.outbox.request_timeout = Duration::from_millis(700);
-    cfg.outbox.lease = Duration::from_secs(5);
-    cfg.outbox.max_attempts = 200;
-    let mut media = switchboard_engine::media::MediaConfig::new(dir.path().join("media"));
-    media.poll = Duration::from_millis(50);
-    media.base_backoff = Duration::from_millis(20);
-    media.max_attempts = 3;
-    cfg.media = Some(media);
-    let engine = Engine::start(store.clone(), cfg).await;
-    let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    App { base, token, store, sim, http: reqwest::Client::new(), _dir: dir }
-}
-
-impl App {
-    async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r =
-            self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(&body).send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
+impl MetaApp {
     /// Waits until a conversation on `channel` exists whose messages satisfy `pred`.
     async fn conversation_where(&self, channel: &str, pred: impl Fn(&Value) -> bool) -> Value {
         for _ in 0..200 {
@@ -442,7 +374,7 @@ async fn a_permanent_provider_error_is_shown_on_the_message_and_secrets_stay_hid
     assert_eq!(status, 422, "{err}");
 }
 
-impl App {
+impl MetaApp {
     /// Polls `GET /api/v1/messages/{id}/attachments/0` until it is no longer pending (409).
     async fn attachment_settled(&self, id: &str) -> reqwest::Response {
         for _ in 0..200 {
@@ -548,7 +480,7 @@ async fn an_instagram_mention_is_from_its_author_looked_up_once() {
 }
 
 /// Queues a reply offering `buttons` the way a bot does: the payload under the key the message carries.
-async fn reply_with_buttons(app: &App, conversation: &str, text: &str, buttons: Value) -> String {
+async fn reply_with_buttons(app: &MetaApp, conversation: &str, text: &str, buttons: Value) -> String {
     let bot = app
         .store
         .create_user(&NewUser {

@@ -5,57 +5,39 @@
 //! simulator — is recorded on the survey without reopening the conversation.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
+mod common;
+
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use switchboard_channels::meta::simulator::{SentRequest, Simulator, SimulatorConfig};
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
+use common::meta::{CHANNELS, MetaApp, spawn_meta};
+use serde_json::json;
+use switchboard_channels::meta::simulator::{SentRequest, SimulatorConfig};
+use switchboard_domain::ChannelKind;
+use switchboard_engine::EngineConfig;
 use switchboard_engine::report_job::QualityConfig;
 use switchboard_engine::surveys::SurveyConfig;
-use switchboard_engine::{Engine, EngineConfig};
+use switchboard_store::DynStore;
 use switchboard_store::quality::{SurveySettings, SurveyState};
-use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig, auth};
-use tokio::net::TcpListener;
 
-struct App {
-    base: String,
-    token: String,
-    store: DynStore,
-    sim: Simulator,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn spawn() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        switchboard_store::open(dir.path().join("t.db").to_str().unwrap(), &StoreOptions::default()).await.unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let channels = [(ChannelKind::Whatsapp, "wa"), (ChannelKind::Messenger, "fb"), (ChannelKind::Instagram, "ig")];
-    let webhooks: HashMap<ChannelKind, String> =
-        channels.iter().map(|(kind, slug)| (*kind, format!("{base}/webhooks/{slug}"))).collect();
-    let sim = Simulator::start(SimulatorConfig { webhooks, ..Default::default() }).await.unwrap();
-    let c = sim.config().clone();
-    for (kind, slug) in channels {
-        store
-            .upsert_channel(&ChannelRecord {
-                slug: ChannelSlug::parse(slug).unwrap(),
-                kind,
-                name: slug.into(),
-                callback_url: None,
-                secret: Some(c.app_secret.clone()),
-                config: json!({"verify_token": "meatyhamhock", "access_token": c.access_token,
-                    "phone_number_id": c.phone_number_id, "page_id": c.page_id, "ig_account_id": c.ig_account_id,
-                    "graph_base_url": sim.graph_base_url()}),
-                created_at: chrono::Utc::now(),
-            })
-            .await
-            .unwrap();
+async fn spawn() -> MetaApp {
+    let app = spawn_meta(SimulatorConfig::default(), |_| {
+        let mut cfg = EngineConfig {
+            quality: QualityConfig {
+                surveys: SurveyConfig { enabled: true, tick: Duration::from_millis(100), public_url: None },
+                reports: false,
+                rollups: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        cfg.outbox.poll = Duration::from_millis(50);
+        cfg.outbox.base_backoff = Duration::from_millis(20);
+        cfg
+    })
+    .await;
+    for (_, slug) in CHANNELS {
         // Surveys only ask about conversations resolved after the settings were saved: now.
-        store
+        app.store
             .put_survey_settings(&SurveySettings {
                 channel: slug.into(),
                 csat: true,
@@ -66,52 +48,10 @@ async fn spawn() -> App {
             .await
             .unwrap();
     }
-    let u = store
-        .create_user(&NewUser {
-            email: "agent@x.io".into(),
-            name: "Agent".into(),
-            role: Role::Admin,
-            password_hash: None,
-        })
-        .await
-        .unwrap();
-    let (token, hash) = auth::generate_token();
-    store.create_api_token(u.id, "t", &hash).await.unwrap();
-    let mut cfg = EngineConfig {
-        quality: QualityConfig {
-            surveys: SurveyConfig { enabled: true, tick: Duration::from_millis(100), public_url: None },
-            reports: false,
-            rollups: false,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    cfg.outbox.poll = Duration::from_millis(50);
-    cfg.outbox.base_backoff = Duration::from_millis(20);
-    let engine = Engine::start(store.clone(), cfg).await;
-    let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    App { base, token, store, sim, http: reqwest::Client::new(), _dir: dir }
+    app
 }
 
-impl App {
-    async fn get(&self, path: &str) -> Value {
-        let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.unwrap();
-        r.json().await.unwrap()
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> u16 {
-        let r = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        r.status().as_u16()
-    }
-
+impl MetaApp {
     /// The id of the only conversation on `channel`, once the customer's message is in it.
     async fn conversation_on(&self, channel: &str) -> String {
         for _ in 0..200 {
@@ -127,9 +67,9 @@ impl App {
     /// Answers and resolves conversation `id` as an agent.
     async fn answer_and_resolve(&self, id: &str) {
         let path = format!("/api/v1/conversations/{id}/messages");
-        assert_eq!(self.send(reqwest::Method::POST, &path, json!({"text": "Sent again today."})).await, 201);
+        assert_eq!(self.post(&path, json!({"text": "Sent again today."})).await.0, 201);
         let path = format!("/api/v1/conversations/{id}");
-        assert_eq!(self.send(reqwest::Method::PATCH, &path, json!({"status": "resolved"})).await, 200);
+        assert_eq!(self.send(reqwest::Method::PATCH, &path, json!({"status": "resolved"})).await.0, 200);
     }
 
     /// The first send to `kind` that `pick` accepts.

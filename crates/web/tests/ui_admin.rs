@@ -714,6 +714,58 @@ async fn admins_set_surveys_per_channel_and_others_cannot() {
     assert!(app.audit_actions().await.contains(&("survey.settings".to_owned(), false, true)));
 }
 
+/// The fields of a valid `POST /admin/bot/shop` form.
+fn bot_form(csrf: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("_csrf", csrf.to_owned()),
+        ("enabled", "1".into()),
+        ("min_confidence", "0.6".into()),
+        ("negative_sentiment", "-0.5".into()),
+        ("handoff_priorities", "P1".into()),
+        ("default_locale", "en".into()),
+    ]
+}
+
+async fn post_bot(b: &mut Browser<'_>, form: &[(&'static str, String)]) -> common::Page {
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post("/admin/bot/shop", &pairs).await
+}
+
+#[tokio::test]
+async fn a_malformed_bot_form_gets_the_400_page_and_changes_nothing() {
+    let app = spawn_app().await;
+    let without = |csrf: &str, field: &str| -> Vec<(&'static str, String)> {
+        bot_form(csrf).into_iter().filter(|(k, _)| *k != field).collect()
+    };
+    // An agent is refused before the form is read.
+    let mut agent = Browser::signed_in(&app, "lin@x.io").await;
+    let csrf = agent.csrf().await;
+    assert_eq!(post_bot(&mut agent, &without(&csrf, "min_confidence")).await.status, StatusCode::FORBIDDEN);
+
+    let mut b = Browser::signed_in(&app, "admin@x.io").await;
+    let csrf = b.csrf().await;
+    let bad_forms = [
+        // A required field missing.
+        without(&csrf, "min_confidence"),
+        // Nothing but the token.
+        vec![("_csrf", csrf.clone())],
+        // The form is read before the token: a malformed form without one is still a 400.
+        without("", "default_locale"),
+    ];
+    for form in bad_forms {
+        let p = post_bot(&mut b, &form).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST);
+        assert_eq!(p.content_type.as_deref(), Some("text/html; charset=utf-8"));
+        assert!(p.body.contains("The form was incomplete or invalid."), "{}", p.body);
+    }
+    assert_eq!(app.store.bot_settings("shop").await.unwrap(), None);
+    assert!(!app.audit_actions().await.iter().any(|a| a.0 == "bot.settings"));
+    // The same form whole is saved.
+    let p = post_bot(&mut b, &bot_form(&csrf)).await;
+    assert_eq!((p.status, p.location.as_deref()), (StatusCode::SEE_OTHER, Some("/admin/bot?saved=1")));
+    assert_eq!(app.store.bot_settings("shop").await.unwrap().unwrap()["enabled"], json!(true));
+}
+
 #[tokio::test]
 async fn admin_changes_over_the_api_are_audited_like_the_pages() {
     use reqwest::Method;

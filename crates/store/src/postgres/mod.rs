@@ -41,6 +41,7 @@ use crate::{
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    search: crate::InboxSearchTuning,
 }
 
 type Tx<'a> = Transaction<'a, Postgres>;
@@ -274,7 +275,7 @@ impl PgStore {
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect(url)
             .await?;
-        let store = Self { pool };
+        let store = Self { pool, search: opts.inbox_search };
         store.migrate().await?;
         Ok(store)
     }

@@ -206,7 +206,11 @@ impl UiStore for PgStore {
             if let Ok(case) = CaseNumber::parse(text) {
                 qb.push(" AND c.case_number = ").push_bind(case.0);
             } else {
-                super::search::push_text_search(&mut qb, text);
+                let plan = super::search::TextPlan::count(&self.pool, text, self.search).await?;
+                if plan.is_empty() {
+                    return Ok(InboxPage { rows: Vec::new(), has_more: false });
+                }
+                plan.push(&mut qb, text);
             }
         }
         for (value, column) in [(&q.language, "language"), (&q.sentiment, "sentiment")] {

@@ -42,6 +42,7 @@ use crate::{
 /// SQLite store: single writer thread, pooled readers.
 pub struct SqliteStore {
     conns: conn::Connections,
+    search: crate::InboxSearchTuning,
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -463,10 +464,11 @@ impl SqliteStore {
         let path = path.to_owned();
         let max = opts.max_connections as usize;
         let sync_full = opts.sqlite_synchronous_full;
+        let search = opts.inbox_search;
         let conns = tokio::task::spawn_blocking(move || conn::Connections::open(&path, max, sync_full))
             .await
             .map_err(|e| StoreError::Backend(e.to_string()))??;
-        Ok(Self { conns })
+        Ok(Self { conns, search })
     }
 }
 

@@ -6,6 +6,7 @@ use rusqlite::types::Value as V;
 use rusqlite::{OptionalExtension, params};
 use switchboard_domain::{CaseNumber, ConversationId, UserId};
 
+use super::search::SearchPlan;
 use super::{CONV_COLS, SqliteStore, USER_COLS, conv_from_row, from_ts, ts, user_from_row};
 use crate::records::page_limit;
 use crate::ui::{PRIORITY_RANK, priority_rank};
@@ -201,116 +202,123 @@ impl UiStore for SqliteStore {
 
     async fn inbox(&self, q: &InboxQuery) -> Result<InboxPage> {
         let q = q.clone();
+        let tuning = self.search;
         self.conns
             .read(move |c| {
                 let mut args: Vec<V> = vec![uid(q.user)];
-                let mut sql = format!(
+                let select = format!(
                     "SELECT {CONV_COLS}, (SELECT name FROM contacts WHERE id = c.contact_id), \
                      (SELECT m.text FROM messages m WHERE m.conversation_id = c.id ORDER BY m.created_at DESC LIMIT 1), \
                      c.last_message_at > COALESCE((SELECT r.last_read_at FROM conversation_reads r \
-                        WHERE r.user_id = ?1 AND r.conversation_id = c.id), 0) \
-                     FROM conversations c WHERE 1 = 1"
+                        WHERE r.user_id = ?1 AND r.conversation_id = c.id), 0)"
                 );
+                // The view's conditions on conversation `c`, after `WHERE 1 = 1`.
+                let mut filters = String::new();
                 let mut push = |sql: &mut String, clause: &str, v: V| {
                     args.push(v);
                     sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
                 };
                 match &q.view {
-                    InboxView::Mine => push(&mut sql, " AND c.assignee_id = ?", uid(q.user)),
-                    InboxView::Unassigned => sql.push_str(" AND c.assignee_id IS NULL"),
+                    InboxView::Mine => push(&mut filters, " AND c.assignee_id = ?", uid(q.user)),
+                    InboxView::Unassigned => filters.push_str(" AND c.assignee_id IS NULL"),
                     InboxView::All => {}
-                    InboxView::Teams(teams) if teams.is_empty() => sql.push_str(" AND 0 = 1"),
+                    InboxView::Teams(teams) if teams.is_empty() => filters.push_str(" AND 0 = 1"),
                     InboxView::Teams(teams) => {
-                        sql.push_str(" AND c.team IN (");
+                        filters.push_str(" AND c.team IN (");
                         for (i, t) in teams.iter().enumerate() {
-                            push(&mut sql, if i == 0 { "?" } else { ", ?" }, V::Text(t.clone()));
+                            push(&mut filters, if i == 0 { "?" } else { ", ?" }, V::Text(t.clone()));
                         }
-                        sql.push(')');
+                        filters.push(')');
                     }
                 }
                 if let Some(s) = q.status {
-                    push(&mut sql, " AND c.status = ?", V::Text(s.as_str().into()));
+                    push(&mut filters, " AND c.status = ?", V::Text(s.as_str().into()));
                 }
                 if let Some(ch) = &q.channel {
-                    push(&mut sql, " AND c.channel = ?", V::Text(ch.as_str().into()));
+                    push(&mut filters, " AND c.channel = ?", V::Text(ch.as_str().into()));
                 }
                 let rank = PRIORITY_RANK.replace("priority", "c.priority");
                 if let Some(p) = q.priority {
-                    push(&mut sql, " AND c.priority = ?", V::Text(p.as_str().into()));
-                    push(&mut sql, &format!(" AND {rank} = ?"), V::Integer(priority_rank(p)));
+                    push(&mut filters, " AND c.priority = ?", V::Text(p.as_str().into()));
+                    push(&mut filters, &format!(" AND {rank} = ?"), V::Integer(priority_rank(p)));
                 }
                 if let Some(t) = q.tag.as_deref().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()) {
-                    push(&mut sql, " AND EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = ?)", V::Text(t));
+                    push(&mut filters, " AND EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = ?)", V::Text(t));
                 }
                 for (value, column) in [(&q.language, "language"), (&q.sentiment, "sentiment")] {
                     if let Some(v) = value.as_deref().map(|v| v.trim().to_lowercase()).filter(|v| !v.is_empty()) {
-                        push(&mut sql, &super::search::latest_triage_clause(column), V::Text(v));
+                        push(&mut filters, &super::search::latest_triage_clause(column), V::Text(v));
                     }
                 }
+                let mut phrase = None;
                 if let Some(text) = q.query.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
                     if let Ok(case) = CaseNumber::parse(text) {
-                        push(&mut sql, " AND c.case_number = ?", V::Integer(case.0));
-                    } else if let Some(phrase) = super::search::fts_phrase(text) {
-                        push(&mut sql, super::search::FTS_CONTACT, V::Text(phrase.clone()));
-                        push(&mut sql, super::search::FTS_MESSAGE, V::Text(phrase));
+                        push(&mut filters, " AND c.case_number = ?", V::Integer(case.0));
+                    } else if let Some(p) = super::search::fts_phrase(text) {
+                        phrase = Some(p);
                     } else {
                         let pat = like_pattern(text);
-                        push(&mut sql, " AND (EXISTS (SELECT 1 FROM contacts k WHERE k.id = c.contact_id AND k.name LIKE ? ESCAPE '\\')", V::Text(pat.clone()));
-                        push(&mut sql, " OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ? ESCAPE '\\'))", V::Text(pat));
+                        push(&mut filters, " AND (EXISTS (SELECT 1 FROM contacts k WHERE k.id = c.contact_id AND k.name LIKE ? ESCAPE '\\')", V::Text(pat.clone()));
+                        push(&mut filters, " OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ? ESCAPE '\\'))", V::Text(pat));
                     }
                 }
                 let limit = page_limit(q.limit);
-                let page = format!(" LIMIT {} OFFSET {}", limit + 1, q.offset);
-                let read = |sql: &str, args: &[V]| -> rusqlite::Result<Vec<InboxRow>> {
-                    c.prepare(sql)?
-                        .query_map(rusqlite::params_from_iter(args), |r| {
-                            Ok(InboxRow {
-                                summary: ConversationSummary { conversation: conv_from_row(r)?, contact_name: r.get(18)? },
-                                last_text: r.get(19)?,
-                                unread: r.get(20)?,
-                            })
-                        })?
-                        .collect()
+                let offset = q.offset as usize;
+                let want = offset + limit as usize + 1;
+                let read_with = |stmt: &mut rusqlite::Statement<'_>, args: &[V]| -> rusqlite::Result<Vec<InboxRow>> {
+                    super::search::bind(stmt, args)?;
+                    let mut rows = stmt.raw_query();
+                    let mut out = Vec::new();
+                    while let Some(r) = rows.next()? {
+                        out.push(InboxRow {
+                            summary: ConversationSummary { conversation: conv_from_row(r)?, contact_name: r.get(18)? },
+                            last_text: r.get(19)?,
+                            unread: r.get(20)?,
+                        });
+                    }
+                    Ok(out)
                 };
-                let mut rows = match q.sort {
-                    InboxSort::Urgency => {
-                        sql.push_str(&format!(" ORDER BY {rank}, c.last_message_at, c.id{page}"));
-                        read(&sql, &args)?
-                    }
-                    InboxSort::Recent => {
-                        sql.push_str(&format!(" ORDER BY c.last_message_at DESC, c.id DESC{page}"));
-                        read(&sql, &args)?
-                    }
-                    InboxSort::SlaDue => {
-                        // Order: earliest pending breach first, then the conversations without one
-                        // in urgency order. Two index walks that stop at the page instead of
-                        // computing every conversation's due time and sorting them all: first the
-                        // pending timers by due time (each conversation at its earliest), then, if
-                        // the page is not full, the urgency order of those with none.
-                        let from = " FROM conversations c WHERE 1 = 1";
-                        let at = sql.find(from).unwrap_or(sql.len());
-                        let (select, filters) = sql.split_at(at);
-                        let filters = filters.get(from.len()..).unwrap_or("");
-                        let want = q.offset as usize + limit as usize + 1;
-                        let timed = format!(
-                            "{select} FROM sla_timers t CROSS JOIN conversations c ON c.id = t.conversation_id \
-                             WHERE t.fired_at IS NULL AND t.kind = 'breach' AND NOT EXISTS (SELECT 1 FROM sla_timers e \
-                             WHERE e.conversation_id = t.conversation_id AND e.kind = 'breach' AND e.fired_at IS NULL \
-                             AND (e.fire_at < t.fire_at OR (e.fire_at = t.fire_at AND e.rowid < t.rowid))){filters} \
-                             ORDER BY t.fire_at, {rank}, c.last_message_at, c.id LIMIT {want}"
-                        );
-                        let mut rows = read(&timed, &args)?;
-                        if rows.len() < want {
-                            let untimed = format!(
-                                "{select} FROM conversations c WHERE NOT EXISTS (SELECT 1 FROM sla_timers t \
-                                 WHERE t.conversation_id = c.id AND t.kind = 'breach' AND t.fired_at IS NULL){filters} \
-                                 ORDER BY {rank}, c.last_message_at, c.id LIMIT {}",
-                                want - rows.len()
-                            );
-                            rows.extend(read(&untimed, &args)?);
+                let read = |sql: &str, args: &[V]| read_with(&mut c.prepare(sql)?, args);
+                let mut page = None;
+                if let Some(phrase) = phrase {
+                    match super::search::plan(c, tuning, &phrase, q.sort, &filters, &args, (offset, want))? {
+                        SearchPlan::Empty => return Ok(InboxPage { rows: Vec::new(), has_more: false }),
+                        SearchPlan::Page(ids) => page = Some(ids),
+                        SearchPlan::Filter(clause) => {
+                            args.push(V::Text(phrase));
+                            filters.push_str(&clause.replace('?', &format!("?{}", args.len())));
                         }
-                        rows.drain(..(q.offset as usize).min(rows.len()));
-                        rows
+                    }
+                }
+                let mut rows = if let Some(ids) = page {
+                    // The page's conversations first, then their row columns, 50 at most.
+                    let mut one = c.prepare_cached(&format!("{select} FROM conversations c WHERE c.rowid = ?2"))?;
+                    let mut rows = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        rows.extend(read_with(&mut one, &[uid(q.user), V::Integer(id)])?);
+                    }
+                    rows
+                } else {
+                    match q.sort {
+                        InboxSort::Urgency | InboxSort::Recent => {
+                            let order = super::search::order_by(q.sort, &rank);
+                            let sql = format!(
+                                "{select} FROM conversations c WHERE 1 = 1{filters} ORDER BY {order} LIMIT {} OFFSET {offset}",
+                                limit + 1
+                            );
+                            read(&sql, &args)?
+                        }
+                        InboxSort::SlaDue => {
+                            // Earliest pending breach first, then the conversations without one
+                            // in urgency order: two index walks that stop at the page.
+                            let [timed, untimed] = super::search::sla_walks(&select, &filters, &rank);
+                            let mut rows = read(&format!("{timed} LIMIT {want}"), &args)?;
+                            if rows.len() < want {
+                                rows.extend(read(&format!("{untimed} LIMIT {}", want - rows.len()), &args)?);
+                            }
+                            rows.drain(..offset.min(rows.len()));
+                            rows
+                        }
                     }
                 };
                 let has_more = rows.len() > limit as usize;

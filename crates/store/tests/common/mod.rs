@@ -16,11 +16,20 @@ where
     F: Fn(DynStore) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    for_each_backend_with(&StoreOptions::default(), test).await;
+}
+
+/// [`for_each_backend`] with stores opened with `opts`.
+pub async fn for_each_backend_with<F, Fut>(opts: &StoreOptions, test: F)
+where
+    F: Fn(DynStore) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let mut failures: Vec<(&str, Box<dyn Any + Send>)> = Vec::new();
     {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
-        let store = switchboard_store::open(path.to_str().unwrap(), &StoreOptions::default()).await.unwrap();
+        let store = switchboard_store::open(path.to_str().unwrap(), opts).await.unwrap();
         if let Some(panic) = run_test(store, &test).await {
             failures.push(("SQLite", panic));
         }
@@ -28,7 +37,7 @@ where
 
     if let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") {
         let (url, db) = pg::create_scratch_database(&admin_url, "sb_test").await.unwrap();
-        match switchboard_store::open(&url, &StoreOptions::default()).await {
+        match switchboard_store::open(&url, opts).await {
             Ok(store) => {
                 if let Some(panic) = run_test(store, &test).await {
                     failures.push(("PostgreSQL", panic));

@@ -1,11 +1,12 @@
 //! What the web integration tests share: the real router on port 0 against a fresh SQLite
 //! database with a channel, users and their API tokens ([`spawn`]), a cookie-keeping HTTP client
 //! that signs in and posts forms with their CSRF token ([`Browser`]), helpers to read pages, the
-//! chat widget's visitor side ([`widget`]), and headless Debian chromium driven through
-//! chromedriver ([`chrome`]).
+//! chat widget's visitor side ([`widget`]), the Meta channels against the Graph API simulator
+//! ([`meta`]), and headless Debian chromium driven through chromedriver ([`chrome`]).
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod chrome;
+pub mod meta;
 pub mod widget;
 
 use std::collections::HashMap;
