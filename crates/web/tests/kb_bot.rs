@@ -3,14 +3,16 @@
 //! and the signed case-status page show what they should and nothing more.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
+use switchboard_domain::{ChannelKind, ChannelSlug};
 use switchboard_engine::kb::KbConfig;
 use switchboard_engine::{Engine, EngineConfig};
-use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig, auth};
+use switchboard_store::{ChannelRecord, DynStore, StoreOptions};
+use switchboard_web::{AppState, WebConfig};
 use tokio::net::TcpListener;
 
 struct App {
@@ -40,17 +42,7 @@ async fn spawn() -> App {
         })
         .await
         .unwrap();
-    let u = store
-        .create_user(&NewUser {
-            email: "admin@x.io".into(),
-            name: "Admin".into(),
-            role: Role::Admin,
-            password_hash: None,
-        })
-        .await
-        .unwrap();
-    let (token, hash) = auth::generate_token();
-    store.create_api_token(u.id, "t", &hash).await.unwrap();
+    let token = common::admin_api_token(&store, "admin@x.io").await;
     let mut cfg = EngineConfig::default();
     cfg.outbox.poll = Duration::from_millis(50);
     let engine = Engine::start(store.clone(), cfg).await;

@@ -13,7 +13,7 @@ use switchboard_channels::telegram::simulator::{Simulator, SimulatorConfig, Traf
 use switchboard_domain::{ChannelKind, ChannelSlug, Role};
 use switchboard_engine::{Engine, EngineConfig};
 use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig, auth};
+use switchboard_web::{AppState, WebConfig};
 use tokio::net::TcpListener;
 
 struct App {
@@ -58,17 +58,7 @@ async fn spawn_with(extra: Value) -> App {
         })
         .await
         .unwrap();
-    let u = store
-        .create_user(&NewUser {
-            email: "agent@x.io".into(),
-            name: "Agent".into(),
-            role: Role::Admin,
-            password_hash: None,
-        })
-        .await
-        .unwrap();
-    let (token, hash) = auth::generate_token();
-    store.create_api_token(u.id, "t", &hash).await.unwrap();
+    let token = common::admin_api_token(&store, "agent@x.io").await;
     let mut cfg = EngineConfig::default();
     cfg.outbox.base_backoff = Duration::from_millis(20);
     cfg.outbox.max_backoff = Duration::from_millis(200);

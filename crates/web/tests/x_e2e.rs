@@ -3,16 +3,18 @@
 //! simulator — public replies, DMs, a rate-limit window, the PII guard, deletes and likes.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchboard_channels::x::signature;
 use switchboard_channels::x::simulator::{Simulator, SimulatorConfig, Traffic};
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
+use switchboard_domain::{ChannelKind, ChannelSlug};
 use switchboard_engine::{Engine, EngineConfig};
 use switchboard_store::x::DELETED_TEXT;
-use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig, auth};
+use switchboard_store::{ChannelRecord, DynStore, StoreOptions};
+use switchboard_web::{AppState, WebConfig};
 use tokio::net::TcpListener;
 
 struct App {
@@ -55,17 +57,7 @@ async fn spawn_tuned(tune: impl FnOnce(&mut SimulatorConfig), tune_engine: impl 
         })
         .await
         .unwrap();
-    let u = store
-        .create_user(&NewUser {
-            email: "agent@x.io".into(),
-            name: "Agent".into(),
-            role: Role::Admin,
-            password_hash: None,
-        })
-        .await
-        .unwrap();
-    let (token, hash) = auth::generate_token();
-    store.create_api_token(u.id, "t", &hash).await.unwrap();
+    let token = common::admin_api_token(&store, "agent@x.io").await;
     let mut cfg = EngineConfig::default();
     cfg.outbox.base_backoff = Duration::from_millis(20);
     cfg.outbox.max_backoff = Duration::from_secs(5);

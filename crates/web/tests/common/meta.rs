@@ -7,10 +7,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use switchboard_channels::meta::simulator::{Simulator, SimulatorConfig};
-use switchboard_domain::{ChannelKind, ChannelSlug, Role};
+use switchboard_domain::{ChannelKind, ChannelSlug};
 use switchboard_engine::{Engine, EngineConfig};
-use switchboard_store::{ChannelRecord, DynStore, NewUser, StoreOptions};
-use switchboard_web::{AppState, WebConfig, auth};
+use switchboard_store::{ChannelRecord, DynStore, StoreOptions};
+use switchboard_web::{AppState, WebConfig};
 use tokio::net::TcpListener;
 
 /// The channels, by kind and slug.
@@ -57,17 +57,7 @@ pub async fn spawn_meta(sim: SimulatorConfig, engine: impl FnOnce(&Path) -> Engi
             .await
             .unwrap();
     }
-    let u = store
-        .create_user(&NewUser {
-            email: "agent@x.io".into(),
-            name: "Agent".into(),
-            role: Role::Admin,
-            password_hash: None,
-        })
-        .await
-        .unwrap();
-    let (token, hash) = auth::generate_token();
-    store.create_api_token(u.id, "t", &hash).await.unwrap();
+    let token = super::admin_api_token(&store, "agent@x.io").await;
     let engine = Engine::start(store.clone(), engine(dir.path())).await;
     let app = switchboard_web::router(AppState::new(engine, WebConfig::default()));
     tokio::spawn(async move { axum::serve(listener, app).await });

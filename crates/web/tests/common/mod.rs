@@ -409,3 +409,14 @@ pub async fn conversation_on(
     }
     panic!("{text} was never threaded");
 }
+
+/// An admin with this email and an API token for it (the channel end-to-end tests' caller).
+pub async fn admin_api_token(store: &DynStore, email: &str) -> String {
+    let u = store
+        .create_user(&NewUser { email: email.into(), name: "Admin".into(), role: Role::Admin, password_hash: None })
+        .await
+        .unwrap();
+    let (token, hash) = auth::generate_token();
+    store.create_api_token(u.id, "t", &hash).await.unwrap();
+    token
+}
