@@ -92,8 +92,15 @@ async fn an_admin_sets_up_the_desk_in_the_browser() {
     c.goto(&format!("{base}/admin/teams")).await.unwrap();
     click(&c, "select[form='t-billing'][name=assignment_policy] option[value=round_robin]").await;
     click(&c, "form#t-billing button[type=submit]").await;
-    wait_until(&c, "the saved policy", "var s = document.querySelector(\"select[form='t-billing'][name=assignment_policy]\"); return s ? s.value : '';", |s| s == "round_robin").await;
-    let team = app.store.get_team("billing").await.unwrap().unwrap();
+    // The select shows the choice before the form is posted: wait for the stored team.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let team = loop {
+        let team = app.store.get_team("billing").await.unwrap().unwrap();
+        if team.assignment_policy.as_str() == "round_robin" || std::time::Instant::now() > deadline {
+            break team;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(team.assignment_policy.as_str(), "round_robin");
     assert_eq!(team.description, "Invoices and refunds");
 
@@ -167,7 +174,9 @@ async fn an_admin_sets_up_the_desk_in_the_browser() {
     // An SLA policy from the example document the page offers.
     c.goto(&format!("{base}/admin/sla")).await.unwrap();
     click(&c, "form[action='/admin/sla'] button[type=submit]").await;
-    wait_until(&c, "the policy", &text_of("main"), |s| s.contains("Urgent")).await;
+    // The example form itself mentions "Urgent": wait for the saved policy's own form instead.
+    let saved = "return document.querySelectorAll(\"form[action^='/admin/sla/']\").length.toString();";
+    wait_until(&c, "the saved policy", saved, |s| s != "0").await;
     assert_eq!(app.store.list_sla_policies().await.unwrap().len(), 1);
 
     // The audit log shows what was done.
