@@ -69,20 +69,13 @@ async fn spawn() -> App {
 
 impl App {
     async fn send(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        let url = format!("{}{path}", self.base);
+        common::send_json(&self.http, method.parse().unwrap(), &url, &self.token, Some(&body)).await
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        let url = format!("{}{path}", self.base);
+        common::send_json(&self.http, reqwest::Method::GET, &url, &self.token, None).await
     }
 
     async fn page(&self, path: &str) -> (u16, String) {

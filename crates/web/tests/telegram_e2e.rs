@@ -77,21 +77,12 @@ async fn spawn_with(extra: Value) -> App {
 
 impl App {
     async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        common::get_json(&self.http, &format!("{}{path}", self.base), &self.token).await
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r =
-            self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(&body).send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        let url = format!("{}{path}", self.base);
+        common::send_json(&self.http, reqwest::Method::POST, &url, &self.token, Some(&body)).await
     }
 
     async fn conversation_where(&self, pred: impl Fn(&Value) -> bool) -> Value {

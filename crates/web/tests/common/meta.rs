@@ -67,29 +67,13 @@ pub async fn spawn_meta(sim: SimulatorConfig, engine: impl FnOnce(&Path) -> Engi
 impl MetaApp {
     /// `GET path` with the API token, as JSON.
     pub async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        super::get_json(&self.http, &format!("{}{path}", self.base), &self.token).await
     }
 
     /// `method path` with `body` and the API token: the status and the JSON answer (null when
     /// none).
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        super::send_json(&self.http, method, &format!("{}{path}", self.base), &self.token, Some(&body)).await
     }
 
     /// `POST path` with `body`: see [`MetaApp::send`].

@@ -170,16 +170,10 @@ impl App {
 
     /// An API call with the admin's token; panics unless it succeeds. The JSON answer.
     pub async fn api(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        r.json().await.unwrap_or(Value::Null)
+        let url = format!("{}{path}", self.base);
+        let (status, answer) = send_json(&self.http, method, &url, &self.token, Some(&body)).await;
+        assert!((200..300).contains(&status), "{path}: {status}");
+        answer
     }
 
     /// The latest audit entries: (action, has before, has after).
@@ -419,4 +413,26 @@ pub async fn admin_api_token(store: &DynStore, email: &str) -> String {
     let (token, hash) = auth::generate_token();
     store.create_api_token(u.id, "t", &hash).await.unwrap();
     token
+}
+
+/// `GET url` with the bearer token; the answer must be JSON.
+pub async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
+    http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+}
+
+/// `method url` with the bearer token and, when given, a JSON body: the status and the JSON
+/// answer (null when there is none).
+pub async fn send_json(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut req = http.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(body);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
