@@ -670,11 +670,12 @@ async fn time_report(store: &DynStore, kind: PeriodKind, now: DateTime<Utc>, run
     }
     let doc = doc.context("no run")?;
     let cals = report::calendars(store).await?;
-    let days = rollup::period_days(store, &period, TZ, &cals, now).await?;
+    let days = rollup::period_days(store, &period, TZ, &cals, now, rollup::Want::TOTALS).await?;
     let (first, last) = (period.start, period.end - Span::days(1));
     let prev = period.previous();
-    let rows = store.rollup_rows(TZ.name(), first, last).await?.len()
-        + store.rollup_rows(TZ.name(), prev.start, prev.end - Span::days(1)).await?.len();
+    // The rows a report reads: its period's with the slices it shows, the previous period's totals.
+    let rows = store.rollup_rows(TZ.name(), first, last, Some(&report::WANT.row_dims())).await?.len()
+        + store.rollup_rows(TZ.name(), prev.start, prev.end - Span::days(1), Some(&[""])).await?.len();
     Ok(Timed {
         period: period.label(),
         first_s: times[0],

@@ -263,6 +263,10 @@ pub async fn input(store: &DynStore, period: &Period, tz: Tz) -> Result<MetricsI
     store.metrics_input(from, to).await
 }
 
+/// What a report reads of each day of its period (the previous period: the totals only).
+pub const WANT: rollup::Want<'static> =
+    rollup::Want { dims: &[Dimension::Channel, Dimension::Team, Dimension::Agent], review: true };
+
 /// Builds the report of `period` at `now`: from the stored daily rollups where there are some
 /// (crate::rollup), the raw rows for the rest.
 pub async fn build(
@@ -274,8 +278,8 @@ pub async fn build(
 ) -> Result<ReportDoc, StoreError> {
     let cals = calendars(store).await?;
     let prev_period = period.previous();
-    let cur = rollup::period_days(store, period, tz, &cals, now).await?;
-    let prev = rollup::period_days(store, &prev_period, tz, &cals, now).await?;
+    let cur = rollup::period_days(store, period, tz, &cals, now, WANT).await?;
+    let prev = rollup::period_days(store, &prev_period, tz, &cals, now, rollup::Want::TOTALS).await?;
     let (from, to) = period.bounds(tz);
     let backlog = store.backlog_at(to).await?;
     let prev_backlog = store.backlog_at(prev_period.bounds(tz).1).await?.len() as u64;

@@ -44,33 +44,76 @@ pub struct DayRollup {
     pub review: Vec<ReviewCase>,
 }
 
-/// The stored form of the whole-day row.
+/// The stored form of the whole-day row. Rows written before the review had a row of its own
+/// ([`REVIEW_DIM`]) carry the review here, and are still read.
 #[derive(Serialize, Deserialize)]
 struct AllRow {
     aggregate: Aggregate,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     review: Vec<ReviewCase>,
+}
+
+/// The `dim` of a day's case-review row: kept apart from the whole-day sums so readers that only
+/// want the sums (the previous period of a report, the dashboards) do not parse it.
+pub const REVIEW_DIM: &str = "review";
+
+/// What a reader wants of each day of a period: the whole-day sums always, the slices of `dims`,
+/// and the case review if `review`. Days read from stored rows hold only these; days computed
+/// from the raw rows too.
+#[derive(Debug, Clone, Copy)]
+pub struct Want<'a> {
+    /// Slices wanted.
+    pub dims: &'a [Dimension],
+    /// Whether the case review is wanted.
+    pub review: bool,
+}
+
+impl Want<'_> {
+    /// Every slice and the review.
+    pub const ALL: Want<'static> = Want { dims: &Dimension::ALL, review: true };
+    /// The whole-day sums only.
+    pub const TOTALS: Want<'static> = Want { dims: &[], review: false };
+
+    /// The `dim` values of the stored rows this reads.
+    pub fn row_dims(&self) -> Vec<&'static str> {
+        let mut v = vec![""];
+        v.extend(self.dims.iter().map(|d| d.as_str()));
+        if self.review {
+            v.push(REVIEW_DIM);
+        }
+        v
+    }
 }
 
 impl DayRollup {
     /// The rollup of one day's raw rows (`exact`: keep every duration, for exact medians).
-    pub fn of(input: &MetricsInput, cals: &Calendars, now: DateTime<Utc>, exact: bool) -> DayRollup {
+    pub fn of(input: &MetricsInput, cals: &Calendars, now: DateTime<Utc>, exact: bool, want: Want<'_>) -> DayRollup {
         let mut by = BTreeMap::new();
-        for dim in Dimension::ALL {
+        for &dim in want.dims {
             for key in input.keys(dim) {
                 let agg = Aggregate::collect(&input.slice(dim, &key), cals, now, exact);
                 by.insert((dim, key), agg);
             }
         }
-        DayRollup { all: Aggregate::collect(input, cals, now, exact), by, review: report::review(input, cals, now) }
+        let review = if want.review { report::review(input, cals, now) } else { Vec::new() };
+        DayRollup { all: Aggregate::collect(input, cals, now, exact), by, review }
     }
 
     fn to_rows(&self, day: NaiveDate) -> Result<Vec<RollupRow>, StoreError> {
-        let mut rows = vec![RollupRow {
-            day,
-            dim: String::new(),
-            key: String::new(),
-            data: serde_json::to_string(&AllRow { aggregate: self.all.clone(), review: self.review.clone() })?,
-        }];
+        let mut rows = vec![
+            RollupRow {
+                day,
+                dim: String::new(),
+                key: String::new(),
+                data: serde_json::to_string(&AllRow { aggregate: self.all.clone(), review: Vec::new() })?,
+            },
+            RollupRow {
+                day,
+                dim: REVIEW_DIM.to_owned(),
+                key: String::new(),
+                data: serde_json::to_string(&self.review)?,
+            },
+        ];
         for ((dim, key), agg) in &self.by {
             rows.push(RollupRow {
                 day,
@@ -89,7 +132,11 @@ impl DayRollup {
             if r.dim.is_empty() {
                 let all: AllRow = serde_json::from_str(&r.data)?;
                 d.all = all.aggregate;
-                d.review = all.review;
+                if !all.review.is_empty() {
+                    d.review = all.review;
+                }
+            } else if r.dim == REVIEW_DIM {
+                d.review = serde_json::from_str(&r.data)?;
             } else {
                 let dim = Dimension::parse(&r.dim).map_err(|e| StoreError::Backend(e.to_string()))?;
                 d.by.insert((dim, r.key), serde_json::from_str(&r.data)?);
@@ -164,20 +211,22 @@ impl PeriodDays {
     }
 }
 
-/// The days of `period`: stored rollups where there are some, except today and the last
-/// [`RAW_DAYS`] days, which are computed from the raw rows with the rest (one read per run of
-/// consecutive days).
+/// The days of `period` with what `want` asks for: stored rollups where there are some, except
+/// today and the last [`RAW_DAYS`] days, which are computed from the raw rows with the rest (one
+/// read per run of consecutive days).
 pub async fn period_days(
     store: &DynStore,
     period: &Period,
     tz: Tz,
     cals: &Calendars,
     now: DateTime<Utc>,
+    want: Want<'_>,
 ) -> Result<PeriodDays, StoreError> {
     let days = period.split(PeriodKind::Day);
     let (Some(first), Some(last)) = (days.first(), days.last()) else { return Ok(PeriodDays::default()) };
     let raw_from = now.with_timezone(&tz).date_naive() - chrono::Duration::days(RAW_DAYS);
-    let mut stored = DayRollup::from_rows(store.rollup_rows(tz.name(), first.start, last.start).await?)?;
+    let rows = store.rollup_rows(tz.name(), first.start, last.start, Some(&want.row_dims())).await?;
+    let mut stored = DayRollup::from_rows(rows)?;
     stored.retain(|d, _| *d < raw_from);
     let mut out = PeriodDays { from_rollups: stored.len(), days: stored };
     let mut i = 0;
@@ -195,7 +244,7 @@ pub async fn period_days(
         let input = store.cohort_input(from, to).await?;
         for d in &days[i..=j] {
             let (a, b) = d.bounds(tz);
-            out.days.insert(d.start, DayRollup::of(&input.window(a, b), cals, now, true));
+            out.days.insert(d.start, DayRollup::of(&input.window(a, b), cals, now, true, want));
         }
         i = j + 1;
     }
@@ -211,7 +260,7 @@ pub async fn slice_metrics(
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<String, Metrics>, StoreError> {
     let cals = report::calendars(store).await?;
-    let days = period_days(store, period, tz, &cals, now).await?;
+    let days = period_days(store, period, tz, &cals, now, Want { dims: &[dim], review: false }).await?;
     let (_, to) = period.bounds(tz);
     let backlog = store.backlog_at(to).await?;
     Ok(with_backlog(days.by(dim), dim, &backlog))
@@ -268,7 +317,7 @@ pub async fn refresh(store: &DynStore, tz: Tz, now: DateTime<Utc>) -> Result<usi
         let p = Period::containing(PeriodKind::Day, day);
         let (a, b) = p.bounds(tz);
         let input = store.cohort_input(a, b).await?;
-        let rows = DayRollup::of(&input, &cals, now, false).to_rows(day)?;
+        let rows = DayRollup::of(&input, &cals, now, false, Want::ALL).to_rows(day)?;
         store.put_rollup_day(tz.name(), day, rows, now).await?;
         written += 1;
     }
@@ -291,5 +340,56 @@ pub(crate) async fn run(store: DynStore, tz: Tz, first: Duration, tick: Duration
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "quality rollup round failed; retrying next round"),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn case(n: i64, reasons: &[&str]) -> ReviewCase {
+        ReviewCase {
+            case_number: n,
+            conversation_id: format!("c{n}"),
+            reasons: reasons.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_review_has_a_row_of_its_own_and_old_whole_day_rows_are_still_read() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 16).unwrap();
+        let mut r = DayRollup { review: vec![case(7, &["low_csat"])], ..DayRollup::default() };
+        r.all.conversations = 3;
+        r.by.insert((Dimension::Channel, "whatsapp".into()), Aggregate { conversations: 3, ..Aggregate::default() });
+        let rows = r.to_rows(day).unwrap();
+        let dims: Vec<&str> = rows.iter().map(|r| r.dim.as_str()).collect();
+        assert_eq!(dims, ["", REVIEW_DIM, "channel"]);
+        assert!(!rows[0].data.contains("review"), "{}", rows[0].data);
+        assert_eq!(DayRollup::from_rows(rows.clone()).unwrap()[&day], r);
+        // Totals only: the review row is not read.
+        let totals: Vec<RollupRow> = rows.iter().filter(|r| r.dim.is_empty()).cloned().collect();
+        let t = &DayRollup::from_rows(totals).unwrap()[&day];
+        assert_eq!((t.all.conversations, t.review.len(), t.by.len()), (3, 0, 0));
+        // A whole-day row written with the review inside it.
+        let old = RollupRow {
+            day,
+            dim: String::new(),
+            key: String::new(),
+            data: serde_json::to_string(&serde_json::json!({
+                "aggregate": {"conversations": 2},
+                "review": [{"case_number": 9, "conversation_id": "c9", "reasons": ["negative"]}],
+            }))
+            .unwrap(),
+        };
+        let d = &DayRollup::from_rows(vec![old]).unwrap()[&day];
+        assert_eq!((d.all.conversations, d.review.clone()), (2, vec![case(9, &["negative"])]));
+    }
+
+    #[test]
+    fn want_names_the_rows_it_reads() {
+        assert_eq!(Want::TOTALS.row_dims(), [""]);
+        assert_eq!(Want { dims: &[Dimension::Team], review: true }.row_dims(), ["", "team", REVIEW_DIM]);
+        assert_eq!(Want::ALL.row_dims().len(), Dimension::ALL.len() + 2);
     }
 }

@@ -195,7 +195,7 @@ async fn scenario(store: DynStore) {
 
     let check = |store: DynStore, cals: quality::Calendars| async move {
         for p in [month, Period::parse("2026-W38").unwrap(), Period::parse("2026-08").unwrap()] {
-            let days = rollup::period_days(&store, &p, TZ, &cals, now).await.unwrap();
+            let days = rollup::period_days(&store, &p, TZ, &cals, now, rollup::Want::ALL).await.unwrap();
             assert_eq!(days.from_rollups, p.split(quality::PeriodKind::Day).len(), "{p}: every day from the rollups");
             let doc = report::build(&store, &p, TZ, &report::Targets::default(), now).await.unwrap();
             let (from, to) = p.bounds(TZ);

@@ -31,8 +31,15 @@ pub trait RollupStore: Send + Sync {
     async fn backlog_at(&self, at: DateTime<Utc>) -> Result<Vec<BacklogRecord>>;
     /// Replaces every row of local day `day` in zone `tz` by `rows`.
     async fn put_rollup_day(&self, tz: &str, day: NaiveDate, rows: Vec<RollupRow>, at: DateTime<Utc>) -> Result<()>;
-    /// The rows of the days `from ..= to` in zone `tz`, by day.
-    async fn rollup_rows(&self, tz: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<RollupRow>>;
+    /// The rows of the days `from ..= to` in zone `tz`, by day; with `dims`, only the rows whose
+    /// `dim` is one of them (`""` is the whole-day row).
+    async fn rollup_rows(
+        &self,
+        tz: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        dims: Option<&[&str]>,
+    ) -> Result<Vec<RollupRow>>;
     /// The days `from ..= to` in zone `tz` that have rows.
     async fn rollup_days(&self, tz: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>>;
     /// The moment up to which the job has looked for changes (zone `tz`).

@@ -250,10 +250,17 @@ async fn rollup_rows_cursor_changes_and_backlog() {
             .put_rollup_day("Europe/Berlin", day, vec![row("", "", "{}"), row("channel", "wa", "{\"a\":1}")], at)
             .await
             .unwrap();
+        let all = store.rollup_rows("Europe/Berlin", day, day, None).await.unwrap();
+        assert_eq!(all, vec![row("", "", "{}"), row("channel", "wa", "{\"a\":1}")]);
+        let whole = store.rollup_rows("Europe/Berlin", day, day, Some(&[""])).await.unwrap();
+        assert_eq!(whole, vec![row("", "", "{}")], "only the dimensions asked for");
+        let chan = store.rollup_rows("Europe/Berlin", day, day, Some(&["channel", "team"])).await.unwrap();
+        assert_eq!(chan, vec![row("channel", "wa", "{\"a\":1}")]);
+        assert!(store.rollup_rows("Europe/Berlin", day, day, Some(&[])).await.unwrap().is_empty());
         store.put_rollup_day("Europe/Berlin", day, vec![row("", "", "{\"b\":2}")], at).await.unwrap();
-        let rows = store.rollup_rows("Europe/Berlin", day, day).await.unwrap();
+        let rows = store.rollup_rows("Europe/Berlin", day, day, None).await.unwrap();
         assert_eq!(rows, vec![row("", "", "{\"b\":2}")], "a day's rows are replaced as a whole");
-        assert!(store.rollup_rows("UTC", day, day).await.unwrap().is_empty(), "per time zone");
+        assert!(store.rollup_rows("UTC", day, day, None).await.unwrap().is_empty(), "per time zone");
         assert_eq!(store.rollup_days("Europe/Berlin", day - Duration::days(3), day).await.unwrap(), vec![day]);
 
         assert_eq!(store.rollup_cursor("UTC").await.unwrap(), None);

@@ -47,14 +47,21 @@ impl RollupStore for PgStore {
         Ok(())
     }
 
-    async fn rollup_rows(&self, tz: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<RollupRow>> {
+    async fn rollup_rows(
+        &self,
+        tz: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        dims: Option<&[&str]>,
+    ) -> Result<Vec<RollupRow>> {
         sqlx::query(
             "SELECT day, dim, key, data FROM quality_rollups WHERE tz = $1 AND day >= $2 AND day <= $3 \
-             ORDER BY day, dim, key",
+             AND ($4::text[] IS NULL OR dim = ANY($4)) ORDER BY day, dim, key",
         )
         .bind(tz)
         .bind(from)
         .bind(to)
+        .bind(dims)
         .fetch_all(&self.pool)
         .await?
         .iter()

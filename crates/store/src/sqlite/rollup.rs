@@ -46,15 +46,22 @@ impl RollupStore for SqliteStore {
             .await
     }
 
-    async fn rollup_rows(&self, tz: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<RollupRow>> {
+    async fn rollup_rows(
+        &self,
+        tz: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        dims: Option<&[&str]>,
+    ) -> Result<Vec<RollupRow>> {
         let tz = tz.to_owned();
+        let dims = dims.map(serde_json::to_string).transpose()?;
         self.conns
             .read(move |c| {
                 Ok(c.prepare_cached(
                     "SELECT day, dim, key, data FROM quality_rollups WHERE tz = ?1 AND day >= ?2 AND day <= ?3 \
-                     ORDER BY day, dim, key",
+                     AND (?4 IS NULL OR dim IN (SELECT value FROM json_each(?4))) ORDER BY day, dim, key",
                 )?
-                .query_map(params![tz, day_str(from), day_str(to)], |r| {
+                .query_map(params![tz, day_str(from), day_str(to), dims], |r| {
                     Ok(RollupRow {
                         day: parse_day(&r.get::<_, String>(0)?)?,
                         dim: r.get(1)?,
