@@ -733,14 +733,7 @@ async fn reports_on(store: &DynStore, backend: &str, args: &ReportsArgs) -> anyh
         None
     };
     let t = Instant::now();
-    let mut days = 0;
-    loop {
-        let n = rollup::refresh(store, TZ, now).await?;
-        days += n;
-        if n <= rollup::ALWAYS_DAYS as usize + 1 {
-            break;
-        }
-    }
+    let days = rollup::backfill(store, TZ, now).await?;
     let rollup_s = t.elapsed().as_secs_f64();
     eprintln!("rollups: {days} days written in {rollup_s:.1} s");
     let t = Instant::now();
@@ -822,8 +815,7 @@ async fn rollup_ingest_on(
     eprintln!("writing {} messages of history over {} weeks ({backend}) …", args.history_messages, args.weeks);
     let g = generate(store, args.history_messages, args.weeks, now, 5_000).await?;
     let t = Instant::now();
-    while rollup::refresh(store, TZ, Utc::now()).await? > rollup::ALWAYS_DAYS as usize + 1 {}
-    rollup::refresh(store, TZ, Utc::now()).await?;
+    rollup::backfill(store, TZ, Utc::now()).await?;
     let t_round = Instant::now();
     rollup::refresh(store, TZ, Utc::now()).await?;
     let round_s = t_round.elapsed().as_secs_f64();

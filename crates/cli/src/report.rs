@@ -329,15 +329,7 @@ pub async fn bench(args: BenchMetricsArgs) -> anyhow::Result<()> {
         raw_week.push(t.elapsed().as_secs_f64());
     }
     let t = Instant::now();
-    let mut days = 0;
-    loop {
-        let n = switchboard_engine::rollup::refresh(&store, tz, now).await?;
-        days += n;
-        // The first rounds backfill; later ones only redo the recent days.
-        if n <= switchboard_engine::rollup::ALWAYS_DAYS as usize {
-            break;
-        }
-    }
+    let days = switchboard_engine::rollup::backfill(&store, tz, now).await?;
     let build_t = t.elapsed().as_secs_f64();
     let (mut rolled_month, mut rolled_week) = (Vec::new(), Vec::new());
     let mut doc = None;

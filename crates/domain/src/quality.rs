@@ -773,6 +773,23 @@ pub(crate) fn conversation_facts(c: &ConvRecord, cals: &Calendars, now: DateTime
     }
 }
 
+/// The first moment after `now` at which the metrics of `input` would change with time alone: the
+/// earliest breach of an SLA clock still running and not yet breached. Everything else they are
+/// made of changes only when the rows do. `None`: nothing changes until the rows do.
+pub fn next_time_change(input: &MetricsInput, cals: &Calendars, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    input
+        .conversations
+        .iter()
+        .flat_map(|c| {
+            let cal = cals.of(c.attrs.team.as_deref());
+            c.clocks
+                .iter()
+                .filter(move |k| k.is_running() && !clock_breached(k, cal, now))
+                .filter_map(move |k| k.due_at(cal))
+        })
+        .min()
+}
+
 /// Computes every metric of `input` at `now` (for SLA clocks still running), exactly.
 pub fn compute(input: &MetricsInput, cals: &Calendars, now: DateTime<Utc>) -> Metrics {
     crate::rollup::Aggregate::collect(input, cals, now, true).metrics(input.backlog.len() as u64)
@@ -888,6 +905,48 @@ mod tests {
         let (a, b) = p.bounds(chrono_tz::Asia::Shanghai);
         assert_eq!(a.to_rfc3339(), "2026-10-31T16:00:00+00:00");
         assert_eq!(b.to_rfc3339(), "2026-11-30T16:00:00+00:00");
+    }
+
+    #[test]
+    fn metrics_change_with_time_only_at_the_next_breach_of_a_running_clock() {
+        let t = |h: i64| DateTime::<Utc>::from_timestamp(1_800_000_000 + h * 3600, 0).unwrap();
+        let target = |minutes| crate::sla::SlaTarget { minutes, basis: crate::sla::TimeBasis::Calendar };
+        let conv = |clocks: Vec<SlaClock>| ConvRecord {
+            id: ConversationId(uuid::Uuid::now_v7()),
+            case_number: 1,
+            attrs: Attrs::default(),
+            contact_id: crate::ContactId(uuid::Uuid::now_v7()),
+            status: Status::Open,
+            created_at: t(0),
+            resolved_at: None,
+            reopen_count: 0,
+            repeat_contact: false,
+            escalated: false,
+            turns: vec![],
+            clocks,
+            next_contact_at: None,
+            bot: BotTrace::default(),
+        };
+        let running = |h: i64, minutes: u32| SlaClock::start(SlaMetric::Resolution, target(minutes), t(h));
+        let cals = Calendars::default();
+        let mut stopped = running(0, 60);
+        stopped.stop(&cals.default, t(0));
+        let mut paused = running(0, 60);
+        paused.pause(&cals.default, t(0));
+        let input = MetricsInput {
+            conversations: vec![
+                conv(vec![running(0, 120), stopped.clone()]),
+                conv(vec![running(0, 600), paused]),
+                conv(vec![running(0, 30)]),
+            ],
+            ..MetricsInput::default()
+        };
+        // At 01:00 the 30-minute clock has breached already; the 2-hour one is next.
+        assert_eq!(next_time_change(&input, &cals, t(1)), Some(t(2)));
+        assert_eq!(next_time_change(&input, &cals, t(3)), Some(t(10)));
+        assert_eq!(next_time_change(&input, &cals, t(11)), None, "every running clock has breached");
+        let quiet = MetricsInput { conversations: vec![conv(vec![stopped])], ..MetricsInput::default() };
+        assert_eq!(next_time_change(&quiet, &cals, t(0)), None);
     }
 
     #[test]

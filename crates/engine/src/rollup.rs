@@ -1,11 +1,16 @@
 //! Daily quality rollups (docs/metrics.md, "Rollups"). The rollup job keeps, for every local day
 //! of the brand's time zone, the day's sums (`switchboard_domain::rollup::Aggregate`) for the whole
 //! day and per slice, plus the day's case-review entries, in `quality_rollups`. It recomputes a
-//! day when something in it changed (a conversation created that day was updated or got a bot
-//! outcome, a survey was answered or a message triaged that day, a contact came back within the
-//! FCR window of a conversation resolved earlier), the last [`ALWAYS_DAYS`] days every round
-//! (first-contact resolution and running SLA clocks move with time), and fills days that have
-//! none, oldest first.
+//! day when something in it changed (a conversation created that day was updated, escalated or
+//! got a bot outcome, a survey was answered or a message triaged that day, a contact came back
+//! within the FCR window of a conversation resolved earlier), when its sums changed with time
+//! alone (an SLA clock that was running when the day was computed has breached since: the day
+//! is stored with that moment, `valid_until`), and fills days that have none, oldest first. A
+//! round with nothing changed reads a few index entries and writes nothing.
+//!
+//! The SLA clocks are the routing job's, saved after it has seen a conversation's change; the
+//! job looks for changes from [`ROUTING_LAG`] before its cursor, so a day read before the clocks
+//! of its latest change were saved is read again.
 //!
 //! Reports and dashboards read the stored days of a period and compute the rest — today and
 //! yesterday always, and any day without rows — from the raw rows, then add them up: counts,
@@ -18,7 +23,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use switchboard_domain::quality::{Calendars, Dimension, FCR_WINDOW_DAYS, Metrics, MetricsInput, Period, PeriodKind};
+use switchboard_domain::quality::{self, Calendars, Dimension, Metrics, MetricsInput, Period, PeriodKind};
 use switchboard_domain::rollup::Aggregate;
 use switchboard_store::rollup::RollupRow;
 use switchboard_store::{DynStore, StoreError};
@@ -26,12 +31,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::report::{self, ReviewCase};
 
-/// Days before yesterday that every round recomputes.
-pub const ALWAYS_DAYS: i64 = FCR_WINDOW_DAYS + 1;
 /// Today and this many days before it are always read raw (they are still changing).
 pub const RAW_DAYS: i64 = 1;
-/// Days without rows filled per round.
+/// Days without rows filled per round (and at most this many overdue days recomputed).
 const BACKFILL_PER_ROUND: usize = 62;
+/// How far before its cursor a round looks for changes: more than the routing job takes to
+/// save a changed conversation's clocks.
+pub const ROUTING_LAG: chrono::Duration = chrono::Duration::minutes(15);
 
 /// One day's sums: the whole day, each slice, and the day's case-review entries.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -288,13 +294,12 @@ pub async fn refresh(store: &DynStore, tz: Tz, now: DateTime<Utc>) -> Result<usi
     let local = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
     // Days from `raw_from` on are always read raw: no point storing them yet.
     let raw_from = local(now) - chrono::Duration::days(RAW_DAYS);
-    let mut dirty: BTreeSet<NaiveDate> = BTreeSet::new();
-    for k in 1..=ALWAYS_DAYS {
-        dirty.insert(raw_from - chrono::Duration::days(k));
-    }
+    // Days whose sums changed with time alone since they were computed.
+    let mut dirty: BTreeSet<NaiveDate> =
+        store.rollup_due(tz.name(), now, BACKFILL_PER_ROUND as u32).await?.into_iter().collect();
     let cursor = store.rollup_cursor(tz.name()).await?;
     if let Some(since) = cursor {
-        dirty.extend(store.changed_since(since).await?.into_iter().map(local));
+        dirty.extend(store.changed_since(since - ROUTING_LAG).await?.into_iter().map(local));
     }
     if let Some(first) = store.first_conversation_at().await? {
         let first = local(first);
@@ -318,12 +323,26 @@ pub async fn refresh(store: &DynStore, tz: Tz, now: DateTime<Utc>) -> Result<usi
         let (a, b) = p.bounds(tz);
         let input = store.cohort_input(a, b).await?;
         let rows = DayRollup::of(&input, &cals, now, false, Want::ALL).to_rows(day)?;
-        store.put_rollup_day(tz.name(), day, rows, now).await?;
+        let valid_until = quality::next_time_change(&input, &cals, now);
+        store.put_rollup_day(tz.name(), day, rows, now, valid_until).await?;
         written += 1;
     }
     // Changes made while this round read are seen again next round (`now` was taken before).
     store.set_rollup_cursor(tz.name(), now).await?;
     Ok(written)
+}
+
+/// Rounds of [`refresh`] at `now` until every past day has its rows (a round that wrote fewer
+/// days than a round fills was the last); returns the days written.
+pub async fn backfill(store: &DynStore, tz: Tz, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let n = refresh(store, tz, now).await?;
+        total += n;
+        if n < BACKFILL_PER_ROUND {
+            return Ok(total);
+        }
+    }
 }
 
 /// Runs [`refresh`] every `tick` (the first round after `first`) until cancelled.

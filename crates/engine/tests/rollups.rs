@@ -3,7 +3,8 @@
 //! time zone) is rolled up by the job, then the month's and a week's report built from the
 //! rollups is compared with `quality::compute` over the raw rows — counts, rates and means
 //! exactly, medians within the histogram's 0.5 %. A later change to an old conversation is
-//! picked up by the next round. SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set.
+//! picked up by the next round, and a day whose running SLA clock breaches with time alone by
+//! the round after the breach. SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set.
 #![allow(clippy::unwrap_used, clippy::manual_is_multiple_of)]
 
 use std::collections::BTreeMap;
@@ -244,7 +245,56 @@ async fn scenario(store: DynStore) {
         store.update_conversation(*id, &patch, None).await.unwrap();
     }
     assert!(rollup::refresh(&store, TZ, Utc::now()).await.unwrap() >= 1);
-    check(store.clone(), cals).await;
+    check(store.clone(), cals.clone()).await;
+
+    // Time alone: a conversation of three days ago whose 5-day resolution clock still runs. Its
+    // day is stored as running and due when the clock breaches; the round after that stores
+    // the breach. Nothing else marks that day changed.
+    let t0 = Utc::now();
+    let created = t0 - Duration::days(3);
+    let mut late = conversation(600, start, &agents);
+    late.created_at = created;
+    late.status = Status::Open;
+    late.resolved_at = None;
+    late.answers = vec![];
+    late.escalations = vec![];
+    late.messages.truncate(1);
+    late.messages[0].at = created;
+    late.clocks = vec![TrackedClock {
+        cycle: 0,
+        clock: SlaClock::start(
+            SlaMetric::Resolution,
+            SlaTarget { minutes: 5 * 1440, basis: TimeBasis::Calendar },
+            created,
+        ),
+    }];
+    let late_id = late.id;
+    store.import_history(vec![late]).await.unwrap();
+    store
+        .update_conversation(late_id, &ConversationPatch { priority: Some(Priority::High), ..Default::default() }, None)
+        .await
+        .unwrap();
+    rollup::refresh(&store, TZ, t0).await.unwrap();
+    let day = created.with_timezone(&TZ).date_naive();
+    let resolution_sla = |now| {
+        let (store, cals) = (store.clone(), cals.clone());
+        async move {
+            let p = Period::containing(quality::PeriodKind::Day, day);
+            let days = rollup::period_days(&store, &p, TZ, &cals, now, rollup::Want::TOTALS).await.unwrap();
+            assert_eq!(days.from_rollups, 1, "{day} is stored");
+            days.days[&day].all.sla.get("resolution").copied()
+        }
+    };
+    assert_eq!(resolution_sla(t0).await, Some([0, 0, 1]), "running");
+    // A round an hour later: the update is behind the cursor now.
+    rollup::refresh(&store, TZ, t0 + Duration::hours(1)).await.unwrap();
+    let breach = created + Duration::days(5);
+    assert!(store.rollup_due(TZ.name(), breach - Duration::seconds(1), 10).await.unwrap().is_empty());
+    assert_eq!(store.rollup_due(TZ.name(), breach + Duration::seconds(1), 10).await.unwrap(), vec![day]);
+    let after = breach + Duration::hours(1);
+    rollup::refresh(&store, TZ, after).await.unwrap();
+    assert_eq!(resolution_sla(after).await, Some([0, 1, 0]), "breached, stored by the round after the breach");
+    assert!(store.rollup_due(TZ.name(), after + Duration::days(365), 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]

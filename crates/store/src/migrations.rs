@@ -40,6 +40,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "contact_created",
         sql: include_str!("../migrations/sqlite/0017_contact_created.sql"),
     },
+    Migration {
+        version: 19,
+        name: "rollup_valid_until",
+        sql: include_str!("../migrations/sqlite/0019_rollup_valid_until.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -73,5 +78,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 17,
         name: "contact_created",
         sql: include_str!("../migrations/postgres/0017_contact_created.sql"),
+    },
+    Migration {
+        version: 19,
+        name: "rollup_valid_until",
+        sql: include_str!("../migrations/postgres/0019_rollup_valid_until.sql"),
     },
 ];

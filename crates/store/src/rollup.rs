@@ -29,8 +29,19 @@ pub trait RollupStore: Send + Sync {
     /// Conversations waiting at `at`: created before it and not resolved by it (closed ones
     /// without a resolution time are not waiting).
     async fn backlog_at(&self, at: DateTime<Utc>) -> Result<Vec<BacklogRecord>>;
-    /// Replaces every row of local day `day` in zone `tz` by `rows`.
-    async fn put_rollup_day(&self, tz: &str, day: NaiveDate, rows: Vec<RollupRow>, at: DateTime<Utc>) -> Result<()>;
+    /// Replaces every row of local day `day` in zone `tz` by `rows`, computed at `at`; the day is
+    /// due again (see [`RollupStore::rollup_due`]) once `valid_until` has passed.
+    async fn put_rollup_day(
+        &self,
+        tz: &str,
+        day: NaiveDate,
+        rows: Vec<RollupRow>,
+        at: DateTime<Utc>,
+        valid_until: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// Up to `limit` stored days of zone `tz` whose `valid_until` lies before `now`, the longest
+    /// overdue first.
+    async fn rollup_due(&self, tz: &str, now: DateTime<Utc>, limit: u32) -> Result<Vec<NaiveDate>>;
     /// The rows of the days `from ..= to` in zone `tz`, by day; with `dims`, only the rows whose
     /// `dim` is one of them (`""` is the whole-day row).
     async fn rollup_rows(
@@ -47,8 +58,8 @@ pub trait RollupStore: Send + Sync {
     /// Moves the cursor.
     async fn set_rollup_cursor(&self, tz: &str, at: DateTime<Utc>) -> Result<()>;
     /// Moments whose day's rollup may have changed since `since`: the creation of every
-    /// conversation updated (a message, a status, an assignment …) or given a bot outcome since,
-    /// and the time of every survey answer and triage since.
+    /// conversation updated (a message, a status, an assignment …), escalated or given a bot
+    /// outcome since, and the time of every survey answer and triage since.
     async fn changed_since(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>>;
     /// The first conversation's creation, if any.
     async fn first_conversation_at(&self) -> Result<Option<DateTime<Utc>>>;

@@ -247,9 +247,25 @@ async fn rollup_rows_cursor_changes_and_backlog() {
             |dim: &str, key: &str, data: &str| RollupRow { day, dim: dim.into(), key: key.into(), data: data.into() };
         let at = utc("2026-11-20T00:00:00Z");
         store
-            .put_rollup_day("Europe/Berlin", day, vec![row("", "", "{}"), row("channel", "wa", "{\"a\":1}")], at)
+            .put_rollup_day(
+                "Europe/Berlin",
+                day,
+                vec![row("", "", "{}"), row("channel", "wa", "{\"a\":1}")],
+                at,
+                Some(at + Duration::hours(2)),
+            )
             .await
             .unwrap();
+        let due = |at| store.rollup_due("Europe/Berlin", at, 10);
+        assert!(due(at + Duration::hours(2)).await.unwrap().is_empty(), "not before valid_until has passed");
+        assert_eq!(due(at + Duration::hours(3)).await.unwrap(), vec![day]);
+        assert!(store.rollup_due("UTC", at + Duration::hours(3), 10).await.unwrap().is_empty());
+        let other = day + Duration::days(1);
+        store.put_rollup_day("Europe/Berlin", other, vec![row("", "", "{}")], at, Some(at)).await.unwrap();
+        assert_eq!(due(at + Duration::hours(3)).await.unwrap(), vec![other, day], "the longest overdue first");
+        assert_eq!(store.rollup_due("Europe/Berlin", at + Duration::hours(3), 1).await.unwrap(), vec![other]);
+        store.put_rollup_day("Europe/Berlin", other, vec![row("", "", "{}")], at, None).await.unwrap();
+        assert_eq!(due(at + Duration::days(999)).await.unwrap(), vec![day], "without valid_until, never due");
         let all = store.rollup_rows("Europe/Berlin", day, day, None).await.unwrap();
         assert_eq!(all, vec![row("", "", "{}"), row("channel", "wa", "{\"a\":1}")]);
         let whole = store.rollup_rows("Europe/Berlin", day, day, Some(&[""])).await.unwrap();
@@ -257,10 +273,11 @@ async fn rollup_rows_cursor_changes_and_backlog() {
         let chan = store.rollup_rows("Europe/Berlin", day, day, Some(&["channel", "team"])).await.unwrap();
         assert_eq!(chan, vec![row("channel", "wa", "{\"a\":1}")]);
         assert!(store.rollup_rows("Europe/Berlin", day, day, Some(&[])).await.unwrap().is_empty());
-        store.put_rollup_day("Europe/Berlin", day, vec![row("", "", "{\"b\":2}")], at).await.unwrap();
+        store.put_rollup_day("Europe/Berlin", day, vec![row("", "", "{\"b\":2}")], at, None).await.unwrap();
         let rows = store.rollup_rows("Europe/Berlin", day, day, None).await.unwrap();
         assert_eq!(rows, vec![row("", "", "{\"b\":2}")], "a day's rows are replaced as a whole");
         assert!(store.rollup_rows("UTC", day, day, None).await.unwrap().is_empty(), "per time zone");
+        assert!(due(at + Duration::days(999)).await.unwrap().is_empty(), "replaced without valid_until");
         assert_eq!(store.rollup_days("Europe/Berlin", day - Duration::days(3), day).await.unwrap(), vec![day]);
 
         assert_eq!(store.rollup_cursor("UTC").await.unwrap(), None);

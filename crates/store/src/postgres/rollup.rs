@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
+use switchboard_domain::FactKind;
 use switchboard_domain::quality::{BacklogRecord, FCR_WINDOW_DAYS, MetricsInput};
 
 use super::PgStore;
@@ -23,7 +24,14 @@ impl RollupStore for PgStore {
         Ok(v)
     }
 
-    async fn put_rollup_day(&self, tz: &str, day: NaiveDate, rows: Vec<RollupRow>, at: DateTime<Utc>) -> Result<()> {
+    async fn put_rollup_day(
+        &self,
+        tz: &str,
+        day: NaiveDate,
+        rows: Vec<RollupRow>,
+        at: DateTime<Utc>,
+        valid_until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM quality_rollups WHERE tz = $1 AND day = $2")
             .bind(tz)
@@ -32,7 +40,8 @@ impl RollupStore for PgStore {
             .await?;
         for r in &rows {
             sqlx::query(
-                "INSERT INTO quality_rollups (tz, day, dim, key, data, computed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO quality_rollups (tz, day, dim, key, data, computed_at, valid_until) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(tz)
             .bind(day)
@@ -40,11 +49,24 @@ impl RollupStore for PgStore {
             .bind(&r.key)
             .bind(&r.data)
             .bind(at)
+            .bind(valid_until.filter(|_| r.dim.is_empty()))
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn rollup_due(&self, tz: &str, now: DateTime<Utc>, limit: u32) -> Result<Vec<NaiveDate>> {
+        Ok(sqlx::query_scalar(
+            "SELECT day FROM quality_rollups WHERE tz = $1 AND dim = '' AND valid_until IS NOT NULL \
+             AND valid_until < $2 ORDER BY valid_until, day LIMIT $3",
+        )
+        .bind(tz)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn rollup_rows(
@@ -100,17 +122,20 @@ impl RollupStore for PgStore {
     }
 
     async fn changed_since(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
-        Ok(sqlx::query_scalar(
+        Ok(sqlx::query_scalar(&format!(
             "SELECT created_at FROM conversations WHERE updated_at >= $1 \
              UNION SELECT c.created_at FROM bot_outcomes o JOIN conversations c ON c.id = o.conversation_id \
                WHERE o.created_at >= $1 \
+             UNION SELECT c.created_at FROM conversation_facts f JOIN conversations c ON c.id = f.conversation_id \
+               WHERE f.kind = '{esc}' AND f.at >= $1 \
              UNION SELECT answered_at FROM surveys WHERE answered_at >= $1 \
              UNION SELECT created_at FROM message_triage WHERE created_at >= $1 \
              UNION SELECT o.created_at FROM conversations n JOIN conversations o \
                ON o.contact_id = n.contact_id AND o.id <> n.id \
                WHERE n.created_at >= $1 AND o.resolved_at <= n.created_at \
                AND o.resolved_at >= n.created_at - make_interval(days => $2)",
-        )
+            esc = FactKind::SlaEscalated.as_str()
+        ))
         .bind(since)
         .bind(FCR_WINDOW_DAYS as i32)
         .fetch_all(&self.pool)

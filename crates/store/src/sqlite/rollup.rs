@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{OptionalExtension, params};
+use switchboard_domain::FactKind;
 use switchboard_domain::quality::{BacklogRecord, FCR_WINDOW_DAYS, MetricsInput};
 
 use super::quality::{backlog_at, metrics_input};
@@ -29,19 +30,42 @@ impl RollupStore for SqliteStore {
         self.conns.read(move |c| backlog_at(c, ts(at))).await
     }
 
-    async fn put_rollup_day(&self, tz: &str, day: NaiveDate, rows: Vec<RollupRow>, at: DateTime<Utc>) -> Result<()> {
+    async fn put_rollup_day(
+        &self,
+        tz: &str,
+        day: NaiveDate,
+        rows: Vec<RollupRow>,
+        at: DateTime<Utc>,
+        valid_until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         let tz = tz.to_owned();
         self.conns
             .write(move |c| {
                 let d = day_str(day);
                 c.prepare_cached("DELETE FROM quality_rollups WHERE tz = ?1 AND day = ?2")?.execute(params![tz, d])?;
                 let mut st = c.prepare_cached(
-                    "INSERT INTO quality_rollups (tz, day, dim, key, data, computed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO quality_rollups (tz, day, dim, key, data, computed_at, valid_until) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
                 for r in &rows {
-                    st.execute(params![tz, d, r.dim, r.key, r.data, ts(at)])?;
+                    let until = valid_until.filter(|_| r.dim.is_empty()).map(ts);
+                    st.execute(params![tz, d, r.dim, r.key, r.data, ts(at), until])?;
                 }
                 Ok(())
+            })
+            .await
+    }
+
+    async fn rollup_due(&self, tz: &str, now: DateTime<Utc>, limit: u32) -> Result<Vec<NaiveDate>> {
+        let tz = tz.to_owned();
+        self.conns
+            .read(move |c| {
+                Ok(c.prepare_cached(
+                    "SELECT day FROM quality_rollups WHERE tz = ?1 AND dim = '' AND valid_until IS NOT NULL \
+                     AND valid_until < ?2 ORDER BY valid_until, day LIMIT ?3",
+                )?
+                .query_map(params![tz, ts(now), limit], |r| parse_day(&r.get::<_, String>(0)?))?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
             })
             .await
     }
@@ -116,17 +140,20 @@ impl RollupStore for SqliteStore {
     async fn changed_since(&self, since: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
         self.conns
             .read(move |c| {
-                Ok(c.prepare_cached(
+                Ok(c.prepare_cached(&format!(
                     "SELECT created_at FROM conversations WHERE updated_at >= ?1 \
                      UNION SELECT c.created_at FROM bot_outcomes o JOIN conversations c ON c.id = o.conversation_id \
                        WHERE o.created_at >= ?1 \
-                     UNION SELECT answered_at FROM surveys WHERE answered_at >= ?1 \
+                     UNION SELECT c.created_at FROM conversation_facts f JOIN conversations c ON c.id = f.conversation_id \
+               WHERE f.kind = '{esc}' AND f.at >= ?1 \
+             UNION SELECT answered_at FROM surveys WHERE answered_at >= ?1 \
                      UNION SELECT created_at FROM message_triage WHERE created_at >= ?1 \
                      UNION SELECT o.created_at FROM conversations n JOIN conversations o \
                        ON o.contact_id = n.contact_id AND o.id <> n.id \
                        WHERE n.created_at >= ?1 AND o.resolved_at <= n.created_at \
                        AND o.resolved_at >= n.created_at - ?2",
-                )?
+                    esc = FactKind::SlaEscalated.as_str()
+                ))?
                 .query_map(params![ts(since), FCR_WINDOW_DAYS * 86_400_000_000], |r| r.get::<_, i64>(0))?
                 .map(|r| r.map(from_ts))
                 .collect::<rusqlite::Result<Vec<_>>>()?)
