@@ -281,8 +281,9 @@ pub async fn build(
     let cur = rollup::period_days(store, period, tz, &cals, now, WANT).await?;
     let prev = rollup::period_days(store, &prev_period, tz, &cals, now, rollup::Want::TOTALS).await?;
     let (from, to) = period.bounds(tz);
-    let backlog = store.backlog_at(to).await?;
-    let prev_backlog = store.backlog_at(prev_period.bounds(tz).1).await?.len() as u64;
+    // The slices shown (channel, team, agent) are on the conversation row: no triage needed.
+    let backlog = store.backlog_at(to, false).await?;
+    let prev_backlog = store.backlog_count_at(prev_period.bounds(tz).1).await?;
     let step = match period.kind {
         PeriodKind::Month => PeriodKind::Week,
         _ => PeriodKind::Day,

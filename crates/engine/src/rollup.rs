@@ -268,7 +268,7 @@ pub async fn slice_metrics(
     let cals = report::calendars(store).await?;
     let days = period_days(store, period, tz, &cals, now, Want { dims: &[dim], review: false }).await?;
     let (_, to) = period.bounds(tz);
-    let backlog = store.backlog_at(to).await?;
+    let backlog = store.backlog_at(to, matches!(dim, Dimension::Language | Dimension::Intent)).await?;
     Ok(with_backlog(days.by(dim), dim, &backlog))
 }
 

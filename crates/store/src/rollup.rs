@@ -27,8 +27,11 @@ pub trait RollupStore: Send + Sync {
     /// The metrics input of `[from, to)` without the backlog (the cohort, answers, sentiments).
     async fn cohort_input(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<MetricsInput>;
     /// Conversations waiting at `at`: created before it and not resolved by it (closed ones
-    /// without a resolution time are not waiting).
-    async fn backlog_at(&self, at: DateTime<Utc>) -> Result<Vec<BacklogRecord>>;
+    /// without a resolution time are not waiting). Their language and intent (of the first
+    /// triaged message) only with `triage`; without, those attributes are `None`.
+    async fn backlog_at(&self, at: DateTime<Utc>, triage: bool) -> Result<Vec<BacklogRecord>>;
+    /// How many conversations wait at `at` (see [`RollupStore::backlog_at`]).
+    async fn backlog_count_at(&self, at: DateTime<Utc>) -> Result<u64>;
     /// Replaces every row of local day `day` in zone `tz` by `rows`, computed at `at`; the day is
     /// due again (see [`RollupStore::rollup_due`]) once `valid_until` has passed.
     async fn put_rollup_day(

@@ -297,8 +297,21 @@ async fn rollup_rows_cursor_changes_and_backlog() {
         let cases = |v: Vec<switchboard_domain::quality::BacklogRecord>| {
             v.into_iter().map(|b| b.case_number).collect::<Vec<_>>()
         };
-        assert_eq!(cases(store.backlog_at(utc("2026-11-22T23:00:00Z")).await.unwrap()), vec![2, 5, 7]);
-        assert_eq!(cases(store.backlog_at(utc("2026-11-16T12:00:00Z")).await.unwrap()), vec![1, 5], "A until 13:00");
+        let late = store.backlog_at(utc("2026-11-22T23:00:00Z"), true).await.unwrap();
+        assert!(late.iter().any(|b| b.attrs.language.is_some()), "with the first triage's language");
+        assert_eq!(cases(late), vec![2, 5, 7]);
+        let plain = store.backlog_at(utc("2026-11-22T23:00:00Z"), false).await.unwrap();
+        assert!(plain.iter().all(|b| b.attrs.language.is_none() && b.attrs.intent.is_none()));
+
+        assert_eq!(cases(plain), vec![2, 5, 7]);
+        assert_eq!(store.backlog_count_at(utc("2026-11-22T23:00:00Z")).await.unwrap(), 3);
+        assert_eq!(
+            cases(store.backlog_at(utc("2026-11-16T12:00:00Z"), true).await.unwrap()),
+            vec![1, 5],
+            "A until 13:00"
+        );
+        assert_eq!(store.backlog_count_at(utc("2026-11-16T12:00:00Z")).await.unwrap(), 2);
+        assert_eq!(store.backlog_count_at(utc("2026-01-01T00:00:00Z")).await.unwrap(), 0);
         let (from, to) = Period::parse("2026-W47").unwrap().bounds(BERLIN);
         let cohort = store.cohort_input(from, to).await.unwrap();
         assert!(cohort.backlog.is_empty());

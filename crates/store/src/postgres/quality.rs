@@ -28,6 +28,15 @@ const ATTR_COLS: &str = "c.channel, c.team, c.assignee_id, c.priority, \
     (SELECT t.language FROM message_triage t WHERE t.conversation_id = c.id ORDER BY t.created_at, t.message_id LIMIT 1), \
     (SELECT t.intent FROM message_triage t WHERE t.conversation_id = c.id ORDER BY t.created_at, t.message_id LIMIT 1)";
 
+/// [`ATTR_COLS`] without the first triage's language and intent.
+const ATTR_COLS_UNTRIAGED: &str = "c.channel, c.team, c.assignee_id, c.priority, NULL::text, NULL::text";
+
+/// Conversations waiting at `$1`: open, and resolved after it (the two parts of a UNION ALL).
+const BACKLOG_WHERE: [&str; 2] = [
+    "c.resolved_at IS NULL AND c.status <> 'closed' AND c.created_at < $1",
+    "c.resolved_at >= $1 AND c.created_at < $1",
+];
+
 fn parse_at<T: std::str::FromStr>(r: &PgRow, i: usize) -> Result<T>
 where
     T::Err: std::fmt::Display,
@@ -230,18 +239,18 @@ pub(super) async fn metrics_input(
         })
     })
     .collect::<Result<Vec<_>>>()?;
-    let backlog = if with_backlog { backlog_at(&mut tx, to).await? } else { Vec::new() };
+    let backlog = if with_backlog { backlog_at(&mut tx, to, true).await? } else { Vec::new() };
     tx.commit().await?;
     Ok(MetricsInput { conversations: convs, answers, sentiments, backlog })
 }
 
 /// Conversations waiting at `at`: the open ones and those resolved later.
-pub(super) async fn backlog_at(tx: &mut Tx<'_>, at: DateTime<Utc>) -> Result<Vec<BacklogRecord>> {
+pub(super) async fn backlog_at(tx: &mut Tx<'_>, at: DateTime<Utc>, triage: bool) -> Result<Vec<BacklogRecord>> {
+    let cols = if triage { ATTR_COLS } else { ATTR_COLS_UNTRIAGED };
+    let [open, later] = BACKLOG_WHERE;
     sqlx::query(&format!(
-        "SELECT c.id, c.case_number, {ATTR_COLS} FROM conversations c \
-         WHERE c.resolved_at IS NULL AND c.status <> 'closed' AND c.created_at < $1 \
-         UNION ALL SELECT c.id, c.case_number, {ATTR_COLS} FROM conversations c \
-         WHERE c.resolved_at >= $1 AND c.created_at < $1 ORDER BY 2"
+        "SELECT c.id, c.case_number, {cols} FROM conversations c WHERE {open} \
+         UNION ALL SELECT c.id, c.case_number, {cols} FROM conversations c WHERE {later} ORDER BY 2"
     ))
     .bind(at)
     .fetch_all(&mut **tx)
@@ -251,6 +260,19 @@ pub(super) async fn backlog_at(tx: &mut Tx<'_>, at: DateTime<Utc>) -> Result<Vec
         Ok(BacklogRecord { id: ConversationId(r.try_get(0)?), case_number: r.try_get(1)?, attrs: attrs_at(r, 2)? })
     })
     .collect()
+}
+
+/// How many conversations wait at `at`.
+pub(super) async fn backlog_count_at(pool: &sqlx::PgPool, at: DateTime<Utc>) -> Result<u64> {
+    let [open, later] = BACKLOG_WHERE;
+    let n: i64 = sqlx::query_scalar(&format!(
+        "SELECT (SELECT COUNT(*) FROM conversations c WHERE {open}) + \
+         (SELECT COUNT(*) FROM conversations c WHERE {later})"
+    ))
+    .bind(at)
+    .fetch_one(pool)
+    .await?;
+    Ok(n.max(0) as u64)
 }
 
 #[async_trait]

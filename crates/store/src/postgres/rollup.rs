@@ -7,7 +7,7 @@ use switchboard_domain::FactKind;
 use switchboard_domain::quality::{BacklogRecord, FCR_WINDOW_DAYS, MetricsInput};
 
 use super::PgStore;
-use super::quality::{backlog_at, metrics_input};
+use super::quality::{backlog_at, backlog_count_at, metrics_input};
 use crate::Result;
 use crate::rollup::{RollupRow, RollupStore};
 
@@ -17,11 +17,15 @@ impl RollupStore for PgStore {
         metrics_input(&self.pool, from, to, false).await
     }
 
-    async fn backlog_at(&self, at: DateTime<Utc>) -> Result<Vec<BacklogRecord>> {
+    async fn backlog_at(&self, at: DateTime<Utc>, triage: bool) -> Result<Vec<BacklogRecord>> {
         let mut tx = self.pool.begin().await?;
-        let v = backlog_at(&mut tx, at).await?;
+        let v = backlog_at(&mut tx, at, triage).await?;
         tx.commit().await?;
         Ok(v)
+    }
+
+    async fn backlog_count_at(&self, at: DateTime<Utc>) -> Result<u64> {
+        backlog_count_at(&self.pool, at).await
     }
 
     async fn put_rollup_day(

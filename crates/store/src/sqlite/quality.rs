@@ -27,6 +27,15 @@ const ATTR_COLS: &str = "c.channel, c.team, c.assignee_id, c.priority, \
     (SELECT t.language FROM message_triage t WHERE t.conversation_id = c.id ORDER BY t.created_at, t.message_id LIMIT 1), \
     (SELECT t.intent FROM message_triage t WHERE t.conversation_id = c.id ORDER BY t.created_at, t.message_id LIMIT 1)";
 
+/// [`ATTR_COLS`] without the first triage's language and intent.
+const ATTR_COLS_UNTRIAGED: &str = "c.channel, c.team, c.assignee_id, c.priority, NULL, NULL";
+
+/// Conversations waiting at `?1`: open, and resolved after it (the two parts of a UNION ALL).
+const BACKLOG_WHERE: [&str; 2] = [
+    "c.resolved_at IS NULL AND c.status <> 'closed' AND c.created_at < ?1",
+    "c.resolved_at >= ?1 AND c.created_at < ?1",
+];
+
 fn attrs_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Attrs> {
     Ok(Attrs {
         channel: r.get(i)?,
@@ -196,23 +205,35 @@ pub(super) fn metrics_input(c: &Connection, from: i64, to: i64, with_backlog: bo
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let backlog = if with_backlog { backlog_at(c, to)? } else { Vec::new() };
+    let backlog = if with_backlog { backlog_at(c, to, true)? } else { Vec::new() };
     Ok(MetricsInput { conversations: convs, answers, sentiments, backlog })
 }
 
 /// Conversations waiting at `at` (see [`crate::rollup::RollupStore::backlog_at`]): the open ones
 /// and those resolved later, each read through `conversations_resolved_at`.
-pub(super) fn backlog_at(c: &Connection, at: i64) -> Result<Vec<BacklogRecord>> {
+pub(super) fn backlog_at(c: &Connection, at: i64, triage: bool) -> Result<Vec<BacklogRecord>> {
+    let cols = if triage { ATTR_COLS } else { ATTR_COLS_UNTRIAGED };
+    let [open, later] = BACKLOG_WHERE;
     Ok(c.prepare_cached(&format!(
-        "SELECT c.id, c.case_number, {ATTR_COLS} FROM conversations c \
-         WHERE c.resolved_at IS NULL AND c.status <> 'closed' AND c.created_at < ?1 \
-         UNION ALL SELECT c.id, c.case_number, {ATTR_COLS} FROM conversations c \
-         WHERE c.resolved_at >= ?1 AND c.created_at < ?1 ORDER BY 2"
+        "SELECT c.id, c.case_number, {cols} FROM conversations c WHERE {open} \
+         UNION ALL SELECT c.id, c.case_number, {cols} FROM conversations c WHERE {later} ORDER BY 2"
     ))?
     .query_map(params![at], |r| {
         Ok(BacklogRecord { id: ConversationId(r.get(0)?), case_number: r.get(1)?, attrs: attrs_at(r, 2)? })
     })?
     .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// How many conversations wait at `at`.
+pub(super) fn backlog_count_at(c: &Connection, at: i64) -> Result<u64> {
+    let [open, later] = BACKLOG_WHERE;
+    let n: i64 = c
+        .prepare_cached(&format!(
+            "SELECT (SELECT COUNT(*) FROM conversations c WHERE {open}) + \
+             (SELECT COUNT(*) FROM conversations c WHERE {later})"
+        ))?
+        .query_row(params![at], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
 }
 
 fn import_one(c: &Connection, h: &HistoryConversation) -> Result<()> {

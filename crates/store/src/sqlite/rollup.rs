@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use switchboard_domain::FactKind;
 use switchboard_domain::quality::{BacklogRecord, FCR_WINDOW_DAYS, MetricsInput};
 
-use super::quality::{backlog_at, metrics_input};
+use super::quality::{backlog_at, backlog_count_at, metrics_input};
 use super::{SqliteStore, from_ts, ts};
 use crate::Result;
 use crate::rollup::{RollupRow, RollupStore};
@@ -26,8 +26,12 @@ impl RollupStore for SqliteStore {
         self.conns.read(move |c| metrics_input(c, ts(from), ts(to), false)).await
     }
 
-    async fn backlog_at(&self, at: DateTime<Utc>) -> Result<Vec<BacklogRecord>> {
-        self.conns.read(move |c| backlog_at(c, ts(at))).await
+    async fn backlog_at(&self, at: DateTime<Utc>, triage: bool) -> Result<Vec<BacklogRecord>> {
+        self.conns.read(move |c| backlog_at(c, ts(at), triage)).await
+    }
+
+    async fn backlog_count_at(&self, at: DateTime<Utc>) -> Result<u64> {
+        self.conns.read(move |c| backlog_count_at(c, ts(at))).await
     }
 
     async fn put_rollup_day(
