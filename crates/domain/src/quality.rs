@@ -273,6 +273,9 @@ pub struct ConvRecord {
     pub turns: Vec<(DateTime<Utc>, Turn)>,
     /// The SLA clocks the routing job derived.
     pub clocks: Vec<SlaClock>,
+    /// The routing job has saved the clocks of the conversation's latest change (until it has,
+    /// they may still change without the conversation changing).
+    pub clocks_settled: bool,
     /// The contact's first other conversation created at or after `resolved_at`.
     pub next_contact_at: Option<DateTime<Utc>>,
     /// What the FAQ bot did in it (`bot_outcomes`).
@@ -773,10 +776,15 @@ pub(crate) fn conversation_facts(c: &ConvRecord, cals: &Calendars, now: DateTime
     }
 }
 
-/// The first moment after `now` at which the metrics of `input` would change with time alone: the
-/// earliest breach of an SLA clock still running and not yet breached. Everything else they are
-/// made of changes only when the rows do. `None`: nothing changes until the rows do.
+/// The first moment after `now` at which the metrics of `input` may change without its rows
+/// changing: the earliest breach of an SLA clock still running and not yet breached, or `now`
+/// itself while the routing job has not saved the clocks of a conversation's latest change.
+/// Everything else they are made of changes only when the rows do. `None`: nothing changes
+/// until the rows do.
 pub fn next_time_change(input: &MetricsInput, cals: &Calendars, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if input.conversations.iter().any(|c| !c.clocks_settled) {
+        return Some(now);
+    }
     input
         .conversations
         .iter()
@@ -924,6 +932,7 @@ mod tests {
             escalated: false,
             turns: vec![],
             clocks,
+            clocks_settled: true,
             next_contact_at: None,
             bot: BotTrace::default(),
         };
@@ -947,6 +956,9 @@ mod tests {
         assert_eq!(next_time_change(&input, &cals, t(11)), None, "every running clock has breached");
         let quiet = MetricsInput { conversations: vec![conv(vec![stopped])], ..MetricsInput::default() };
         assert_eq!(next_time_change(&quiet, &cals, t(0)), None);
+        let mut unsaved = quiet.clone();
+        unsaved.conversations[0].clocks_settled = false;
+        assert_eq!(next_time_change(&unsaved, &cals, t(5)), Some(t(5)), "read again once the routing job has saved");
     }
 
     #[test]

@@ -8,9 +8,9 @@
 //! is stored with that moment, `valid_until`), and fills days that have none, oldest first. A
 //! round with nothing changed reads a few index entries and writes nothing.
 //!
-//! The SLA clocks are the routing job's, saved after it has seen a conversation's change; the
-//! job looks for changes from [`ROUTING_LAG`] before its cursor, so a day read before the clocks
-//! of its latest change were saved is read again.
+//! The SLA clocks are the routing job's, saved after it has seen a conversation's change without
+//! changing the conversation: a day read while a conversation's clocks were not yet saved is due
+//! again at once, and read again by the next round.
 //!
 //! Reports and dashboards read the stored days of a period and compute the rest — today and
 //! yesterday always, and any day without rows — from the raw rows, then add them up: counts,
@@ -35,9 +35,6 @@ use crate::report::{self, ReviewCase};
 pub const RAW_DAYS: i64 = 1;
 /// Days without rows filled per round (and at most this many overdue days recomputed).
 const BACKFILL_PER_ROUND: usize = 62;
-/// How far before its cursor a round looks for changes: more than the routing job takes to
-/// save a changed conversation's clocks.
-pub const ROUTING_LAG: chrono::Duration = chrono::Duration::minutes(15);
 
 /// One day's sums: the whole day, each slice, and the day's case-review entries.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -299,7 +296,7 @@ pub async fn refresh(store: &DynStore, tz: Tz, now: DateTime<Utc>) -> Result<usi
         store.rollup_due(tz.name(), now, BACKFILL_PER_ROUND as u32).await?.into_iter().collect();
     let cursor = store.rollup_cursor(tz.name()).await?;
     if let Some(since) = cursor {
-        dirty.extend(store.changed_since(since - ROUTING_LAG).await?.into_iter().map(local));
+        dirty.extend(store.changed_since(since).await?.into_iter().map(local));
     }
     if let Some(first) = store.first_conversation_at().await? {
         let first = local(first);

@@ -120,7 +120,8 @@ pub(super) async fn metrics_input(
          (SELECT rs.clocks FROM routing_state rs WHERE rs.conversation_id = c.id), \
          CASE WHEN c.resolved_at IS NULL THEN NULL ELSE (SELECT MIN(o.created_at) FROM conversations o \
             WHERE o.contact_id = c.contact_id AND o.id <> c.id AND o.created_at >= c.resolved_at) END, \
-         {ATTR_COLS} \
+         {ATTR_COLS}, \
+         COALESCE((SELECT rs.synced_at = c.updated_at FROM routing_state rs WHERE rs.conversation_id = c.id), FALSE) \
          FROM conversations c WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY c.created_at, c.id",
         esc = FactKind::SlaEscalated.as_str()
     ))
@@ -148,6 +149,7 @@ pub(super) async fn metrics_input(
             reopen_count: r.try_get(6)?,
             repeat_contact: r.try_get(7)?,
             escalated: r.try_get(8)?,
+            clocks_settled: r.try_get(17)?,
             clocks: clocks.into_iter().map(|t| t.clock).collect(),
             next_contact_at: r.try_get(10)?,
             attrs: attrs_at(r, 11)?,

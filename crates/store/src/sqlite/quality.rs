@@ -93,7 +93,8 @@ fn cohort_sql() -> String {
          (SELECT rs.clocks FROM routing_state rs WHERE rs.conversation_id = c.id), \
          CASE WHEN c.resolved_at IS NULL THEN NULL ELSE (SELECT MIN(o.created_at) FROM conversations o \
             WHERE o.contact_id = c.contact_id AND o.id <> c.id AND o.created_at >= c.resolved_at) END, \
-         {ATTR_COLS} \
+         {ATTR_COLS}, \
+         COALESCE((SELECT rs.synced_at = c.updated_at FROM routing_state rs WHERE rs.conversation_id = c.id), 0) \
          FROM conversations c WHERE c.created_at >= ?1 AND c.created_at < ?2 ORDER BY c.created_at, c.id",
         esc = FactKind::SlaEscalated.as_str()
     )
@@ -123,6 +124,7 @@ pub(super) fn metrics_input(c: &Connection, from: i64, to: i64, with_backlog: bo
                 reopen_count: r.get(6)?,
                 repeat_contact: r.get(7)?,
                 escalated: r.get(8)?,
+                clocks_settled: r.get(17)?,
                 clocks: clocks.into_iter().map(|t| t.clock).collect(),
                 next_contact_at: r.get::<_, Option<i64>>(10)?.map(from_ts),
                 attrs: attrs_at(r, 11)?,
