@@ -98,6 +98,9 @@ fn lines(doc: &ReportDoc, w: &Words) -> Vec<Line> {
     for c in &doc.review {
         out.push(vec![(0.0, 9.0, format!("SB-{:06}", c.case_number)), (90.0, 9.0, c.reasons.join(", "))]);
     }
+    if doc.review_more() > 0 {
+        out.push(vec![(0.0, 9.0, crate::report::review_more_line(doc, w))]);
+    }
     out
 }
 

@@ -236,8 +236,23 @@ pub struct ReportDoc {
     pub by_agent: BTreeMap<String, Metrics>,
     /// Agent id → display name.
     pub agent_names: BTreeMap<String, String>,
-    /// Worst cases of the period.
+    /// Worst cases of the period, at most [`REVIEW_LIMIT`].
     pub review: Vec<ReviewCase>,
+    /// How many cases the review found (`review` holds the worst of them). Reports stored
+    /// before the list was capped read 0: their list is whole.
+    #[serde(default)]
+    pub review_total: u64,
+}
+
+/// The longest case review a report lists (for the team meeting); the drill-down pages list
+/// every case behind each reason.
+pub const REVIEW_LIMIT: usize = 100;
+
+impl ReportDoc {
+    /// Cases found but not listed.
+    pub fn review_more(&self) -> u64 {
+        self.review_total.saturating_sub(self.review.len() as u64)
+    }
 }
 
 /// Business calendars of every team (as the routing job uses them).
@@ -299,6 +314,7 @@ pub async fn build(
         .collect();
     let agent_names = store.list_users().await?.into_iter().map(|u| (u.id.0.to_string(), u.name)).collect();
     tracing::debug!(period = %period, from_rollups = cur.from_rollups, "report built");
+    let mut review = cur.review();
     Ok(ReportDoc {
         period: period.label(),
         kind: period.kind,
@@ -315,7 +331,11 @@ pub async fn build(
         by_team: rollup::with_backlog(cur.by(Dimension::Team), Dimension::Team, &backlog),
         by_agent: rollup::with_backlog(cur.by(Dimension::Agent), Dimension::Agent, &backlog),
         agent_names,
-        review: cur.review(),
+        review_total: review.len() as u64,
+        review: {
+            review.truncate(REVIEW_LIMIT);
+            review
+        },
     })
 }
 
@@ -703,8 +723,20 @@ pub fn to_html(doc: &ReportDoc, locale: ReportLocale) -> String {
     for c in &doc.review {
         h.push_str(&format!("<tr><td>SB-{:06}</td><td>{}</td></tr>", c.case_number, esc(&c.reasons.join(", "))));
     }
-    h.push_str("</table></body></html>\n");
+    h.push_str("</table>");
+    if doc.review_more() > 0 {
+        h.push_str(&format!("<p>{}</p>", esc(&review_more_line(doc, &w))));
+    }
+    h.push_str("</body></html>\n");
     h
+}
+
+/// "The 100 worst of 8,532 cases are listed …", for a review longer than the list.
+pub fn review_more_line(doc: &ReportDoc, w: &Words) -> String {
+    w.fill(
+        "reports-doc-review-more",
+        &[("shown", &doc.review.len().to_string()), ("total", &doc.review_total.to_string())],
+    )
 }
 
 /// The latest complete period of `kind` before `now` in `tz`.

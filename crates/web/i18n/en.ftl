@@ -288,6 +288,7 @@ reports-not-available = not available
 reports-doc-title = Service quality report { $period }
 reports-doc-range = { $from } to { $to } ({ $tz }); compared with { $previous }. Generated { $at }.
 reports-doc-no-cases = No cases.
+reports-doc-review-more = The { $shown } worst of { $total } cases are listed; the drill-down pages list every case behind each reason.
 reports-doc-met = met
 reports-doc-missed = missed
 reports-doc-resolved = Resolved

@@ -285,6 +285,7 @@ reports-not-available = 暂无
 reports-doc-title = 服务质量报告 { $period }
 reports-doc-range = { $from } 至 { $to }（{ $tz }），对比 { $previous }。生成于 { $at }。
 reports-doc-no-cases = 没有案例。
+reports-doc-review-more = 共 { $total } 个案例，列出最差的 { $shown } 个；各原因的下钻页面列出全部案例。
 reports-doc-met = 达标
 reports-doc-missed = 未达标
 reports-doc-resolved = 已解决

@@ -151,6 +151,15 @@ impl Tr {
         self.cat.get(self.locale, key, Some(&args))
     }
 
+    /// The message `key` with several arguments.
+    pub fn targs(&self, key: &str, values: &[(&str, String)]) -> String {
+        let mut args = FluentArgs::new();
+        for (name, value) in values {
+            args.set((*name).to_owned(), FluentValue::from(value.clone()));
+        }
+        self.cat.get(self.locale, key, Some(&args))
+    }
+
     /// The message `key` with a number.
     pub fn tn(&self, key: &str, name: &str, n: i64) -> String {
         let mut args = FluentArgs::new();

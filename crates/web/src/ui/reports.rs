@@ -14,6 +14,10 @@ use switchboard_domain::quality::{self, Dimension, Measure, Metrics, Period, Per
 use switchboard_engine::report::{self, ReportDoc};
 use switchboard_engine::report_text::ReportLocale;
 
+/// Cases of the review shown on the page (the report document keeps up to
+/// `report::REVIEW_LIMIT`).
+const REVIEW_SHOWN: usize = 50;
+
 use super::session::UiUser;
 use super::{Chrome, page_error, page_error_text, render, store_error};
 use crate::AppState;
@@ -70,6 +74,8 @@ struct ReportsPage {
     leaderboard: Vec<SliceRow>,
     slices: Vec<SliceRow>,
     review: Vec<Review>,
+    /// "The 50 worst of N cases are listed …" when the review is longer than the list.
+    review_more: String,
     stored: Vec<Stored>,
 }
 
@@ -263,10 +269,21 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Query(q): Query
         charts: report::charts(&doc),
         leaderboard,
         slices: slices.into_iter().map(|(k, m)| slice_row(k, &m, &label, dim.as_str())).collect(),
+        review_more: {
+            let shown = doc.review.len().min(REVIEW_SHOWN);
+            if doc.review_total > shown as u64 {
+                me.tr.targs(
+                    "reports-doc-review-more",
+                    &[("shown", shown.to_string()), ("total", doc.review_total.to_string())],
+                )
+            } else {
+                String::new()
+            }
+        },
         review: doc
             .review
             .iter()
-            .take(50)
+            .take(REVIEW_SHOWN)
             .map(|r| Review {
                 case: switchboard_domain::CaseNumber(r.case_number).to_string(),
                 reasons: r.reasons.join(", "),
@@ -459,13 +476,21 @@ mod tests {
             by_agent: Default::default(),
             agent_names: Default::default(),
             review: vec![],
+            review_total: 0,
         };
         let mut keys: Vec<String> =
             report::summary(&doc).iter().map(|r| format!("reports-m-{}", r.key.replace('_', "-"))).collect();
         keys.extend(Dimension::ALL.iter().map(|d| format!("reports-dim-{}", d.as_str())));
         keys.extend(Measure::ALL.iter().map(|m| format!("reports-measure-{}", m.as_str().replace('_', "-"))));
         keys.extend(
-            ["survey-kind-csat", "survey-kind-nps", "survey-question-csat", "survey-question-nps"].map(String::from),
+            [
+                "survey-kind-csat",
+                "survey-kind-nps",
+                "survey-question-csat",
+                "survey-question-nps",
+                "reports-doc-review-more",
+            ]
+            .map(String::from),
         );
         for locale in Locale::ALL {
             for k in &keys {
