@@ -6,7 +6,7 @@
 //! within the FCR window of a conversation resolved earlier), when its sums changed with time
 //! alone (an SLA clock that was running when the day was computed has breached since: the day
 //! is stored with that moment, `valid_until`), and fills days that have none, oldest first. A
-//! round with nothing changed reads a few index entries and writes nothing.
+//! round with nothing changed reads a few index entries and writes only its cursor.
 //!
 //! The SLA clocks are the routing job's, saved after it has seen a conversation's change without
 //! changing the conversation: a day read while a conversation's clocks were not yet saved is due
