@@ -250,9 +250,10 @@ pub(super) async fn metrics_input(
 pub(super) async fn backlog_at(tx: &mut Tx<'_>, at: DateTime<Utc>, triage: bool) -> Result<Vec<BacklogRecord>> {
     let cols = if triage { ATTR_COLS } else { ATTR_COLS_UNTRIAGED };
     let [open, later] = BACKLOG_WHERE;
-    sqlx::query(&format!(
+    // Sorted here, as on SQLite (where an `ORDER BY` made the planner walk the case-number index).
+    let mut v = sqlx::query(&format!(
         "SELECT c.id, c.case_number, {cols} FROM conversations c WHERE {open} \
-         UNION ALL SELECT c.id, c.case_number, {cols} FROM conversations c WHERE {later} ORDER BY 2"
+         UNION ALL SELECT c.id, c.case_number, {cols} FROM conversations c WHERE {later}"
     ))
     .bind(at)
     .fetch_all(&mut **tx)
@@ -261,7 +262,9 @@ pub(super) async fn backlog_at(tx: &mut Tx<'_>, at: DateTime<Utc>, triage: bool)
     .map(|r| {
         Ok(BacklogRecord { id: ConversationId(r.try_get(0)?), case_number: r.try_get(1)?, attrs: attrs_at(r, 2)? })
     })
-    .collect()
+    .collect::<Result<Vec<_>>>()?;
+    v.sort_unstable_by_key(|b| b.case_number);
+    Ok(v)
 }
 
 /// How many conversations wait at `at`.
