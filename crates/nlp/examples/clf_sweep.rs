@@ -1,7 +1,7 @@
 //! Classifier experiments on train/validation data only (float weights, no quantisation):
 //! `clf_sweep DATASETS TASK BITS WORD_NGRAMS CHAR_MIN CHAR_MAX NEGATION(0|1) WEIGHTING(0 none|1 idf|2 nb)
 //! C[,C…] EPOCHS [NB_FLOOR] [WORD_WEIGHT] [CHAR_WB(0|1)] [BLOCK_NORM(0|1)] [LOGREG_LAMBDA (0 = SVM)] [JIEBA_WORDS(0|1|2)]`; TASK: banking | clinc | zh |
-//! en | xlmt-LANG, optionally with `@dev`: tune on a stratified 10 % of the training data
+//! en | xlmt-LANG | xlmt-all (the joint model's data), optionally with `@dev`: tune on a stratified 10 % of the training data
 //! (seed 42) instead of the validation file, which then stays untouched for reporting, or
 //! `@cv5`: the mean over 5 stratified folds of the training data (small sets such as XLM-T).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -41,6 +41,15 @@ fn main() {
         "clinc" => (load("intent_clinc150_train.tsv"), load("intent_clinc150_val.tsv")),
         "zh" => (load("sentiment_zh_sophonplus_train.tsv"), load("sentiment_zh_sophonplus_val.tsv")),
         "en" => (load("sentiment_en_tweeteval_train.tsv"), load("sentiment_en_tweeteval_val.tsv")),
+        // The joint model's data: every XLM-T training file (its validation files pooled).
+        "xlmt-all" => {
+            let (mut tr, mut va) = (Dataset::default(), Dataset::default());
+            for l in train::XLMT_LANGS {
+                tr.extend(&load(&format!("sentiment_{l}_xlmt_train.tsv")));
+                va.extend(&load(&format!("sentiment_{l}_xlmt_val.tsv")));
+            }
+            (tr, va)
+        }
         t if t.starts_with("xlmt-") => {
             let l = &t[5..];
             (load(&format!("sentiment_{l}_xlmt_train.tsv")), load(&format!("sentiment_{l}_xlmt_val.tsv")))
