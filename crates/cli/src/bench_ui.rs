@@ -233,9 +233,13 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
     for (q, name) in [
         ("crashes", "inbox: text search, no open match (index)"),
         ("xyzzy", "inbox: text search, no match anywhere"),
-        // Shorter than a trigram: the LIKE scan of every open conversation's messages, which
-        // every search used before the full-text index.
-        ("qz", "inbox: 2-letter search, no match (LIKE)"),
+        // Shorter than a trigram: the character and pair index (migration 18; before it, a
+        // LIKE scan of every open conversation's messages).
+        ("qz", "inbox: 2-letter search, no match"),
+        ("sh", "inbox: 2-letter, hits only resolved (~33k)"),
+        ("%E7%AD%BE%E6%94%B6", "inbox: 2 CJK chars, frequent (签收)"),
+        ("%E9%80%80%E6%AC%BE", "inbox: 2 CJK chars, only resolved (退款)"),
+        ("e", "inbox: 1-letter search, most messages"),
     ] {
         let url = format!("{base}/inbox?view=all&q={q}");
         timings.push(time_get(&http, &url, &cookie, n.min(30), name).await?);

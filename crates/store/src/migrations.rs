@@ -40,6 +40,7 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "contact_created",
         sql: include_str!("../migrations/sqlite/0017_contact_created.sql"),
     },
+    Migration { version: 18, name: "short_search", sql: include_str!("../migrations/sqlite/0018_short_search.sql") },
     Migration {
         version: 19,
         name: "rollup_valid_until",
@@ -79,6 +80,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
         name: "contact_created",
         sql: include_str!("../migrations/postgres/0017_contact_created.sql"),
     },
+    Migration { version: 18, name: "short_search", sql: include_str!("../migrations/postgres/0018_short_search.sql") },
     Migration {
         version: 19,
         name: "rollup_valid_until",

@@ -392,9 +392,18 @@ async fn inbox_full_text_search_triage_filters_and_sla_due_order() {
         assert_eq!(ids(&s, search("100%")).await, vec![c[2]], "% is text, not a wildcard");
         assert_eq!(ids(&s, search("10_%")).await, Vec::<ConversationId>::new());
         assert_eq!(ids(&s, search("parcel is late and more")).await, Vec::<ConversationId>::new());
-        // Shorter than a trigram: still found.
-        assert_eq!(ids(&s, search("Le")).await, vec![c[1]]);
+        // Shorter than a trigram (the character and pair index): still found, as substrings.
+        assert_eq!(ids(&s, search("Le")).await, vec![c[1]], "a name, any case");
         assert_eq!(ids(&s, search("签收")).await, vec![c[1]]);
+        assert_eq!(ids(&s, search("签")).await, vec![c[1]], "one character");
+        assert_eq!(ids(&s, search("ö")).await, vec![c[2]], "one non-ASCII letter");
+        assert_eq!(ids(&s, search("0%")).await, vec![c[2]], "% is text");
+        assert_eq!(ids(&s, search("%")).await, vec![c[2]]);
+        assert_eq!(ids(&s, search("_")).await, Vec::<ConversationId>::new(), "_ is text, not a wildcard");
+        assert_eq!(ids(&s, search("\"h")).await, vec![c[2]]);
+        assert_eq!(ids(&s, search("is")).await, vec![c[0]], "inside a word");
+        assert_eq!(ids(&s, search("yl")).await, Vec::<ConversationId>::new(), "no pair across white space");
+        assert_eq!(ids(&s, search("退款")).await, Vec::<ConversationId>::new());
         // Later messages are searchable at once (the index follows every insert).
         let later =
             deliver(&s, vec![inbound("f5", "u4", "Kim", "where is my invoice", t0() + Duration::minutes(4))]).await;
@@ -405,6 +414,8 @@ async fn inbox_full_text_search_triage_filters_and_sla_due_order() {
             .await
             .unwrap();
         assert_eq!(api.items.iter().map(|i| i.conversation.id).collect::<Vec<_>>(), vec![c[3]]);
+        // Short and edited: an edit moves the message in both indexes.
+        assert_eq!(ids(&s, search("vo")).await, vec![c[3]]);
 
         // Language and sentiment of the latest triaged customer message.
         let msgs = |i: usize| {
@@ -594,6 +605,49 @@ async fn search_answers(s: DynStore) {
     // No hits anywhere.
     assert_eq!(ids(&s, open("xyzzy")).await, none);
     assert_eq!(ids(&s, InboxQuery { status: None, sort: InboxSort::Recent, ..open("xyzzy") }).await, none);
+
+    // One or two characters (the character and pair index), the same cases.
+    assert_eq!(ids(&s, open("PA")).await, vec![c[4], c[0], c[2], c[6], c[9]], "messages and a name, any case");
+    assert_eq!(ids(&s, InboxQuery { sort: InboxSort::SlaDue, ..open("pa") }).await, vec![c[9], c[2], c[4], c[0], c[6]]);
+    assert_eq!(ids(&s, InboxQuery { offset: 2, limit: 2, ..open("pa") }).await, vec![c[2], c[6]]);
+    assert_eq!(ids(&s, open("y")).await, vec![c[6], c[8]], "one character, in names only");
+    assert_eq!(ids(&s, InboxQuery { status: None, ..open("y") }).await, vec![c[5], c[6], c[8]]);
+    assert_eq!(ids(&s, open("sh")).await, none, "hits only outside the view");
+    assert_eq!(ids(&s, InboxQuery { sort: InboxSort::SlaDue, ..open("sh") }).await, none);
+    assert_eq!(ids(&s, InboxQuery { status: Some(Status::Resolved), ..open("sh") }).await, vec![c[1], c[3], c[5]]);
+    assert_eq!(ids(&s, open("qz")).await, none, "no hits anywhere");
+
+    // The API's conversation list searches the same way, latest first, page by page.
+    let api = |text: &str, cursor: Option<String>| {
+        let s = s.clone();
+        let f = ConversationFilter {
+            status: Some(Status::Open),
+            query: Some(text.into()),
+            cursor,
+            limit: 2,
+            ..Default::default()
+        };
+        async move {
+            let p = s.list_conversations(&f).await.unwrap();
+            (p.items.iter().map(|i| i.conversation.id).collect::<Vec<_>>(), p.next_cursor)
+        }
+    };
+    for text in ["parcel", "Pa"] {
+        let (first, next) = api(text, None).await;
+        assert_eq!(first, vec![c[9], c[6]], "{text}");
+        let (second, next) = api(text, next).await;
+        assert_eq!(second, vec![c[4], c[2]], "{text}");
+        let (third, next) = api(text, next).await;
+        assert_eq!((third, next), (vec![c[0]], None), "{text}");
+    }
+    for text in ["crashes", "sh", "xyzzy", "qz"] {
+        assert_eq!(api(text, None).await, (none.clone(), None), "{text}");
+    }
+    let names = s
+        .list_conversations(&ConversationFilter { query: Some("Guy".into()), limit: 5, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(names.items.iter().map(|i| i.contact_name.clone()).collect::<Vec<_>>(), vec![Some("Parcel Guy".into())]);
 }
 
 #[tokio::test]

@@ -490,6 +490,14 @@ async fn conversations_page_with_cursors_and_filter() {
     assert_eq!(seen.len(), 7);
     let (_, found) = app.get("/api/v1/conversations?q=question%205", &app.agent).await;
     assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    // One or two characters: the inbox's planned search (the short-query index), paged alike.
+    let (_, short) = app.get("/api/v1/conversations?q=QU&limit=3", &app.agent).await;
+    assert_eq!(short["items"].as_array().unwrap().len(), 3);
+    let next = short["next_cursor"].as_str().expect("more than one page");
+    let (_, rest) = app.get(&format!("/api/v1/conversations?q=QU&limit=5&cursor={next}"), &app.agent).await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 4);
+    let (_, none) = app.get("/api/v1/conversations?q=zq", &app.agent).await;
+    assert!(none["items"].as_array().unwrap().is_empty());
     let (_, found) = app.get("/api/v1/conversations?status=resolved", &app.agent).await;
     assert!(found["items"].as_array().unwrap().is_empty());
 }

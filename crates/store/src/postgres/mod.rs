@@ -629,7 +629,12 @@ impl Store for PgStore {
             if let Ok(case) = CaseNumber::parse(q) {
                 qb.push(" AND c.case_number = ").push_bind(case.0);
             } else {
-                search::push_text_search(&mut qb, q);
+                // The inbox's planned search.
+                let plan = search::TextPlan::count(&self.pool, q, self.search).await?;
+                if plan.is_empty() {
+                    return Ok(Page { items: Vec::new(), next_cursor: None });
+                }
+                plan.push(&mut qb, q);
             }
         }
         if let Some(cur) = &f.cursor {

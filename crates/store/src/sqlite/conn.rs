@@ -332,7 +332,8 @@ fn run_batch(
 }
 
 /// Adds the rows the transaction inserted or edited to the trigram indexes, one statement per
-/// index (migration 16: indexing row by row wrote one index segment per row).
+/// index (migration 16: indexing row by row wrote one index segment per row), and to the
+/// short-search indexes (migration 18), a few hundred rows per statement.
 pub(crate) fn index_pending(conn: &Connection) -> rusqlite::Result<()> {
     let pending: bool =
         conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM fts_pending)")?.query_row([], |r| r.get(0))?;
@@ -349,6 +350,7 @@ pub(crate) fn index_pending(conn: &Connection) -> rusqlite::Result<()> {
          JOIN contacts k ON k.rowid = p.rid WHERE p.tbl = 2",
     )?
     .execute([])?;
+    super::short_index::index_pending(conn)?;
     conn.prepare_cached("DELETE FROM fts_pending")?.execute([])?;
     Ok(())
 }
@@ -398,6 +400,16 @@ mod tests {
         st.query_map([format!("\"{q}\"")], |r| r.get(0)).expect("rows").collect::<rusqlite::Result<_>>().expect("rows")
     }
 
+    /// Rows of `table` (`messages_grams` or `contacts_grams`) holding the short query `q`.
+    fn short(c: &Connection, table: &str, q: &str) -> Vec<i64> {
+        let sql = format!("SELECT rowid FROM {table} WHERE {table} MATCH ?1 ORDER BY rowid");
+        let mut st = c.prepare(&sql).expect("query");
+        st.query_map([super::super::short_index::query(q)], |r| r.get(0))
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows")
+    }
+
     fn check(c: &Connection) {
         c.execute_batch(
             "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1); \
@@ -437,6 +449,12 @@ mod tests {
         assert!(hits(&c, "messages_fts", "refund").is_empty(), "the edited-away text is not found");
         assert!(hits(&c, "messages_fts", "deleted").is_empty());
         assert_eq!(hits(&c, "contacts_fts", "ngstr").len(), 1);
+        assert_eq!(short(&c, "messages_grams", "Pa"), vec![a]);
+        assert_eq!(short(&c, "messages_grams", "vo"), vec![b]);
+        assert_eq!(short(&c, "messages_grams", "v"), vec![b]);
+        assert!(short(&c, "messages_grams", "fu").is_empty(), "the edited-away text is not found");
+        assert!(short(&c, "messages_grams", "de").is_empty());
+        assert_eq!(short(&c, "contacts_grams", "Å").len(), 1);
 
         // Rows indexed by an earlier commit: edits and deletes update the index.
         c.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -453,6 +471,12 @@ mod tests {
         assert!(hits(&c, "messages_fts", "invoice").is_empty());
         assert!(hits(&c, "contacts_fts", "ngstr").is_empty());
         assert_eq!(hits(&c, "contacts_fts", "Kim").len(), 1);
+        assert_eq!(short(&c, "messages_grams", "bo"), vec![a]);
+        assert!(short(&c, "messages_grams", "lo").is_empty());
+        assert!(short(&c, "messages_grams", "pa").is_empty());
+        assert!(short(&c, "messages_grams", "vo").is_empty());
+        assert!(short(&c, "contacts_grams", "ån").is_empty());
+        assert_eq!(short(&c, "contacts_grams", "KI").len(), 1);
 
         // A rolled-back job leaves nothing to index.
         c.execute_batch("BEGIN IMMEDIATE; SAVEPOINT job").unwrap();
@@ -462,6 +486,23 @@ mod tests {
         c.execute_batch("COMMIT").unwrap();
         check(&c);
         assert!(hits(&c, "messages_fts", "never").is_empty());
+
+        // Rows stored before migration 18 (noted as tbl 3 and 4) go into the short-search
+        // indexes alone: the trigram indexes, which hold them already, stay exact.
+        c.execute_batch(
+            "INSERT INTO messages_grams (messages_grams) VALUES ('delete-all'); \
+             INSERT INTO contacts_grams (contacts_grams) VALUES ('delete-all'); \
+             BEGIN IMMEDIATE; \
+             INSERT INTO fts_pending (tbl, rid) SELECT 3, rowid FROM messages; \
+             INSERT INTO fts_pending (tbl, rid) SELECT 4, rowid FROM contacts;",
+        )
+        .unwrap();
+        assert!(short(&c, "messages_grams", "bo").is_empty());
+        index_pending(&c).unwrap();
+        c.execute_batch("COMMIT").unwrap();
+        check(&c);
+        assert_eq!(short(&c, "messages_grams", "bo"), vec![a]);
+        assert_eq!(short(&c, "contacts_grams", "m").len(), 1);
     }
 
     async fn contact_hits(conns: &Connections, q: &'static str) -> usize {

@@ -13,6 +13,7 @@ mod quality;
 mod rollup;
 mod routing;
 mod search;
+mod short_index;
 mod telegram;
 mod triage;
 mod ui;
@@ -706,63 +707,85 @@ impl Store for SqliteStore {
 
     async fn list_conversations(&self, f: &ConversationFilter) -> Result<Page<ConversationSummary>> {
         let f = f.clone();
+        let tuning = self.search;
         self.conns
             .read(move |c| {
-                let mut sql = format!(
-                    "SELECT {CONV_COLS}, (SELECT name FROM contacts WHERE id = c.contact_id) FROM conversations c WHERE 1 = 1"
+                use rusqlite::types::Value as V;
+                let select = format!(
+                    "SELECT {CONV_COLS}, (SELECT name FROM contacts WHERE id = c.contact_id) FROM conversations c"
                 );
-                let mut args: Vec<rusqlite::types::Value> = Vec::new();
-                let mut push = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+                // The list's conditions on conversation `c`, after `WHERE 1 = 1`.
+                let mut filters = String::new();
+                let mut args: Vec<V> = Vec::new();
+                let mut push = |sql: &mut String, clause: &str, v: V| {
                     args.push(v);
                     sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
                 };
-                use rusqlite::types::Value as V;
                 if let Some(s) = f.status {
-                    push(&mut sql, " AND c.status = ?", V::Text(s.as_str().into()));
+                    push(&mut filters, " AND c.status = ?", V::Text(s.as_str().into()));
                 }
                 if let Some(ch) = &f.channel {
-                    push(&mut sql, " AND c.channel = ?", V::Text(ch.as_str().into()));
+                    push(&mut filters, " AND c.channel = ?", V::Text(ch.as_str().into()));
                 }
                 match f.assignee {
-                    Some(Some(u)) => push(&mut sql, " AND c.assignee_id = ?", V::Blob(u.0.as_bytes().to_vec())),
-                    Some(None) => sql.push_str(" AND c.assignee_id IS NULL"),
+                    Some(Some(u)) => push(&mut filters, " AND c.assignee_id = ?", V::Blob(u.0.as_bytes().to_vec())),
+                    Some(None) => filters.push_str(" AND c.assignee_id IS NULL"),
                     None => {}
                 }
                 if let Some(t) = &f.team {
-                    push(&mut sql, " AND c.team = ?", V::Text(t.clone()));
+                    push(&mut filters, " AND c.team = ?", V::Text(t.clone()));
                 }
                 if let Some(p) = f.priority {
-                    push(&mut sql, " AND c.priority = ?", V::Text(p.as_str().into()));
+                    push(&mut filters, " AND c.priority = ?", V::Text(p.as_str().into()));
                 }
                 if let Some(ct) = f.contact {
-                    push(&mut sql, " AND c.contact_id = ?", V::Blob(ct.0.as_bytes().to_vec()));
-                }
-                if let Some(q) = f.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-                    if let Ok(case) = CaseNumber::parse(q) {
-                        push(&mut sql, " AND c.case_number = ?", V::Integer(case.0));
-                    } else if let Some(phrase) = search::fts_phrase(q) {
-                        push(&mut sql, search::FTS_CONTACT, V::Text(phrase.clone()));
-                        push(&mut sql, search::FTS_MESSAGE, V::Text(phrase));
-                    } else {
-                        let pat = like_pattern(q);
-                        push(&mut sql, " AND (EXISTS (SELECT 1 FROM contacts k WHERE k.id = c.contact_id AND k.name LIKE ? ESCAPE '\\')", V::Text(pat.clone()));
-                        push(&mut sql, " OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ? ESCAPE '\\'))", V::Text(pat));
-                    }
+                    push(&mut filters, " AND c.contact_id = ?", V::Blob(ct.0.as_bytes().to_vec()));
                 }
                 if let Some(cur) = &f.cursor {
                     let (t, id) = decode_cursor(cur)?;
-                    push(&mut sql, " AND (c.last_message_at < ?", V::Integer(ts(t)));
-                    push(&mut sql, " OR (c.last_message_at = ?", V::Integer(ts(t)));
-                    push(&mut sql, " AND c.id < ?))", V::Blob(id.as_bytes().to_vec()));
+                    push(&mut filters, " AND (c.last_message_at < ?", V::Integer(ts(t)));
+                    push(&mut filters, " OR (c.last_message_at = ?", V::Integer(ts(t)));
+                    push(&mut filters, " AND c.id < ?))", V::Blob(id.as_bytes().to_vec()));
+                }
+                let mut text_search = None;
+                if let Some(q) = f.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                    if let Ok(case) = CaseNumber::parse(q) {
+                        push(&mut filters, " AND c.case_number = ?", V::Integer(case.0));
+                    } else {
+                        text_search = Some(q.to_owned());
+                    }
                 }
                 let limit = page_limit(f.limit);
-                sql.push_str(&format!(" ORDER BY c.last_message_at DESC, c.id DESC LIMIT {}", limit + 1));
-                let mut items = c
-                    .prepare(&sql)?
-                    .query_map(rusqlite::params_from_iter(args), |r| {
-                        Ok(ConversationSummary { conversation: conv_from_row(r)?, contact_name: r.get(18)? })
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let summary = |r: &Row<'_>| -> rusqlite::Result<ConversationSummary> {
+                    Ok(ConversationSummary { conversation: conv_from_row(r)?, contact_name: r.get(18)? })
+                };
+                let mut page = None;
+                if let Some(text) = text_search {
+                    // The inbox's planned search, in this list's order (latest first).
+                    let want = limit as usize + 1;
+                    match search::plan(c, tuning, &text, crate::InboxSort::Recent, &mut filters, &mut args, (0, want))?
+                    {
+                        search::SearchPlan::Empty => return Ok(Page { items: Vec::new(), next_cursor: None }),
+                        search::SearchPlan::Page(ids) => page = Some(ids),
+                        search::SearchPlan::Walk => {}
+                    }
+                }
+                let mut items = if let Some(ids) = page {
+                    let mut one = c.prepare_cached(&format!("{select} WHERE c.rowid = ?1"))?;
+                    let mut items = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        items.push(one.query_row([id], summary)?);
+                    }
+                    items
+                } else {
+                    let sql = format!(
+                        "{select} WHERE 1 = 1{filters} ORDER BY c.last_message_at DESC, c.id DESC LIMIT {}",
+                        limit + 1
+                    );
+                    c.prepare(&sql)?
+                        .query_map(rusqlite::params_from_iter(args), summary)?
+                        .collect::<rusqlite::Result<Vec<_>>>()?
+                };
                 let next_cursor = if items.len() > limit as usize {
                     items.truncate(limit as usize);
                     items.last().map(|s| encode_cursor(s.conversation.last_message_at, s.conversation.id.0))

@@ -1,5 +1,6 @@
 //! Inbox search and filters on SQLite: trigram full-text indexes (`messages_fts`,
-//! `contacts_fts`, migration 11) for text of three or more characters, the latest triage of a
+//! `contacts_fts`, migration 11) for text of three or more characters, the character and pair
+//! indexes of migration 18 (`short_index.rs`) for one or two, the latest triage of a
 //! conversation, and its earliest running SLA breach time.
 //!
 //! A full-text search is planned from the number of index hits ([`InboxSearchTuning`]): none is
@@ -56,59 +57,74 @@ pub(crate) fn sla_walks(select: &str, filters: &str, rank: &str) -> [String; 2] 
     ]
 }
 
-/// How a full-text search is answered.
+/// How a text search is answered.
 pub(crate) enum SearchPlan {
     /// Nothing matches anywhere.
     Empty,
     /// The rowids of the page's conversations, `offset..want` of the view, in order.
     Page(Vec<i64>),
-    /// A condition on conversation `c` (its `?` is the phrase) for the view's own query.
-    Filter(String),
+    /// The view's own query answers it: a condition on `c` was added to its filters.
+    Walk,
 }
 
-/// Plans the search for the FTS `phrase` in the view (`filters` over `c` with `args`, `sort`)
-/// from the number of index hits; with few, answers it from the hits.
+/// The indexes that answer `text` and the FTS5 query for them: the trigram indexes for three
+/// characters or more, one quoted phrase (quotes, `%` and `_` are plain text); the short-search
+/// indexes of migration 18 for one or two (`Le`, `退款`), one token.
+fn index_query(text: &str) -> ([&'static str; 2], String) {
+    match fts_phrase(text) {
+        Some(phrase) => (["messages_fts", "contacts_fts"], phrase),
+        None => (["messages_grams", "contacts_grams"], super::short_index::query(text)),
+    }
+}
+
+/// Plans the search for `text` (trimmed, not empty) in the view (`filters` over `c` with `args`,
+/// `sort`) from the number of index hits; with few, answers it from the hits. The inbox and the
+/// API's conversation list both search through it.
 pub(crate) fn plan(
     c: &Connection,
     tuning: InboxSearchTuning,
-    phrase: &str,
+    text: &str,
     sort: InboxSort,
-    filters: &str,
-    args: &[V],
+    filters: &mut String,
+    args: &mut Vec<V>,
     (offset, want): (usize, usize),
 ) -> rusqlite::Result<SearchPlan> {
+    let ([messages_index, contacts_index], query) = index_query(text);
     // Counting stops past the join limit: the count is only asked "few or many?".
     let cap = tuning.join_max_hits.saturating_add(1);
     let count = |table: &str| -> rusqlite::Result<u64> {
         c.prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH ?1 LIMIT ?2)"))?
-            .query_row(rusqlite::params![phrase, cap as i64], |r| r.get::<_, i64>(0))
+            .query_row(rusqlite::params![query, cap as i64], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
     };
-    let (messages, contacts) = (count("messages_fts")?, count("contacts_fts")?);
+    let (messages, contacts) = (count(messages_index)?, count(contacts_index)?);
     if messages == 0 && contacts == 0 {
         return Ok(SearchPlan::Empty);
     }
-    let hits = hit_conversations(messages > 0, contacts > 0);
+    let hits = hit_conversations(
+        (messages > 0).then_some(messages_index),
+        (contacts > 0).then_some(contacts_index),
+        args.len() + 1,
+    );
+    args.push(V::Text(query));
     if messages + contacts > tuning.join_max_hits {
         // Many: SQLite collects the hits' conversation ids once and walks the view in its
         // order, stopping at the page. Names are turned into conversations inside the list, so
         // the walk never reads a row for its contact.
-        return Ok(SearchPlan::Filter(format!(" AND c.id IN ({hits})")));
+        filters.push_str(&format!(" AND c.id IN ({hits})"));
+        return Ok(SearchPlan::Walk);
     }
     // Few: each hit's conversation once, filtered to the view and sorted. CROSS JOIN keeps the
     // hits outside: SQLite would otherwise walk the whole view in order.
     let rank = crate::ui::PRIORITY_RANK.replace("priority", "c.priority");
     let sql = format!(
-        "SELECT c.rowid FROM (SELECT DISTINCT id FROM ({})) h CROSS JOIN conversations c ON c.id = h.id \
+        "SELECT c.rowid FROM (SELECT DISTINCT id FROM ({hits})) h CROSS JOIN conversations c ON c.id = h.id \
          WHERE 1 = 1{filters} ORDER BY {} LIMIT {} OFFSET {offset}",
-        hits.replace('?', &format!("?{}", args.len() + 1)),
         order_by(sort, &rank),
         want.saturating_sub(offset)
     );
-    let mut all = args.to_vec();
-    all.push(V::Text(phrase.to_owned()));
     let mut stmt = c.prepare(&sql)?;
-    bind(&mut stmt, &all)?;
+    bind(&mut stmt, args)?;
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
@@ -117,37 +133,29 @@ pub(crate) fn plan(
     Ok(SearchPlan::Page(out))
 }
 
-/// The ids of the conversations with a message, or a contact whose name, matches the phrase
-/// `?` (a side without hits left out); a conversation may come more than once.
-fn hit_conversations(messages: bool, contacts: bool) -> String {
+/// The ids of the conversations with a message, or a contact whose name, matches the query
+/// `?{param}` in the given index (a side without hits left out); a conversation may come more
+/// than once.
+fn hit_conversations(messages: Option<&str>, contacts: Option<&str>, param: usize) -> String {
     let mut sources = Vec::new();
-    if messages {
-        sources.push(
-            "SELECT m.conversation_id AS id FROM messages_fts f CROSS JOIN messages m ON m.rowid = f.rowid \
-             WHERE messages_fts MATCH ?",
-        );
+    if let Some(t) = messages {
+        sources.push(format!(
+            "SELECT m.conversation_id AS id FROM {t} f CROSS JOIN messages m ON m.rowid = f.rowid \
+             WHERE {t} MATCH ?{param}"
+        ));
     }
-    if contacts {
-        sources.push(
-            "SELECT kc.id FROM contacts_fts g CROSS JOIN contacts k ON k.rowid = g.rowid \
-             CROSS JOIN conversations kc ON kc.contact_id = k.id WHERE contacts_fts MATCH ?",
-        );
+    if let Some(t) = contacts {
+        sources.push(format!(
+            "SELECT kc.id FROM {t} g CROSS JOIN contacts k ON k.rowid = g.rowid \
+             CROSS JOIN conversations kc ON kc.contact_id = k.id WHERE {t} MATCH ?{param}"
+        ));
     }
     sources.join(" UNION ALL ")
 }
 
-/// Conversations whose contact's name matches the FTS phrase (opens a parenthesis that
-/// [`FTS_MESSAGE`] closes). The API's conversation list filters with it.
-pub(crate) const FTS_CONTACT: &str = " AND (c.contact_id IN (SELECT k.id FROM contacts k WHERE k.rowid IN \
-     (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?))";
-
-/// …or one of whose messages matches it.
-pub(crate) const FTS_MESSAGE: &str = " OR c.id IN (SELECT m.conversation_id FROM messages m WHERE m.rowid IN \
-     (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)))";
-
 /// The FTS5 query for a substring search: one quoted phrase (the trigram tokenizer matches it
-/// anywhere, case-insensitively). `None` when the text is shorter than a trigram; the caller
-/// then falls back to `LIKE`.
+/// anywhere, case-insensitively). `None` when the text is shorter than a trigram; the
+/// short-search index answers it then.
 pub(crate) fn fts_phrase(text: &str) -> Option<String> {
     (text.chars().count() >= 3).then(|| format!("\"{}\"", text.replace('"', "\"\"")))
 }
@@ -165,11 +173,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn phrases_are_quoted_and_short_text_is_left_to_like() {
+    fn phrases_are_quoted_and_short_text_goes_to_the_short_index() {
         assert_eq!(fts_phrase("parcel").as_deref(), Some("\"parcel\""));
         assert_eq!(fts_phrase("say \"hi\"").as_deref(), Some("\"say \"\"hi\"\"\""));
         assert_eq!(fts_phrase("退款到"), Some("\"退款到\"".into()));
         assert_eq!(fts_phrase("退款"), None);
         assert_eq!(fts_phrase("ab"), None);
+        assert_eq!(index_query("ab"), (["messages_grams", "contacts_grams"], "\"6162\"".to_owned()));
+        assert_eq!(index_query("abc").0, ["messages_fts", "contacts_fts"]);
     }
 }

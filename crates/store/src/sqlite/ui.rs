@@ -12,7 +12,7 @@ use crate::records::page_limit;
 use crate::ui::{PRIORITY_RANK, priority_rank};
 use crate::{
     ConversationSummary, INBOX_COUNT_CAP, InboxCounts, InboxPage, InboxQuery, InboxRow, InboxSort, InboxView, Result,
-    StoreError, UiSession, UiStore, User, UserPrefs, UserUpdate, like_pattern, qualified,
+    StoreError, UiSession, UiStore, User, UserPrefs, UserUpdate, qualified,
 };
 
 fn uid(u: UserId) -> V {
@@ -250,16 +250,12 @@ impl UiStore for SqliteStore {
                         push(&mut filters, &super::search::latest_triage_clause(column), V::Text(v));
                     }
                 }
-                let mut phrase = None;
+                let mut text_search = None;
                 if let Some(text) = q.query.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
                     if let Ok(case) = CaseNumber::parse(text) {
                         push(&mut filters, " AND c.case_number = ?", V::Integer(case.0));
-                    } else if let Some(p) = super::search::fts_phrase(text) {
-                        phrase = Some(p);
                     } else {
-                        let pat = like_pattern(text);
-                        push(&mut filters, " AND (EXISTS (SELECT 1 FROM contacts k WHERE k.id = c.contact_id AND k.name LIKE ? ESCAPE '\\')", V::Text(pat.clone()));
-                        push(&mut filters, " OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ? ESCAPE '\\'))", V::Text(pat));
+                        text_search = Some(text.to_owned());
                     }
                 }
                 let limit = page_limit(q.limit);
@@ -280,14 +276,11 @@ impl UiStore for SqliteStore {
                 };
                 let read = |sql: &str, args: &[V]| read_with(&mut c.prepare(sql)?, args);
                 let mut page = None;
-                if let Some(phrase) = phrase {
-                    match super::search::plan(c, tuning, &phrase, q.sort, &filters, &args, (offset, want))? {
+                if let Some(text) = text_search {
+                    match super::search::plan(c, tuning, &text, q.sort, &mut filters, &mut args, (offset, want))? {
                         SearchPlan::Empty => return Ok(InboxPage { rows: Vec::new(), has_more: false }),
                         SearchPlan::Page(ids) => page = Some(ids),
-                        SearchPlan::Filter(clause) => {
-                            args.push(V::Text(phrase));
-                            filters.push_str(&clause.replace('?', &format!("?{}", args.len())));
-                        }
+                        SearchPlan::Walk => {}
                     }
                 }
                 let mut rows = if let Some(ids) = page {
