@@ -68,45 +68,36 @@ impl TextPlan {
     /// the hits' conversations. With many, correlated `ILIKE` probes per conversation, so that
     /// the walk of the view in its order stops at the page. A side without hits is left out.
     pub(crate) fn push(&self, qb: &mut QueryBuilder<'_, Postgres>, text: &str) {
-        let mut sides = Vec::new();
-        if self.contacts > 0 {
-            sides.push(if self.walk {
-                (
-                    "EXISTS (SELECT 1 FROM contacts k WHERE k.id = c.contact_id AND ".to_owned(),
-                    contains("k.name", false),
-                    false,
-                )
-            } else {
-                (
-                    "c.contact_id IN (SELECT k.id FROM contacts k WHERE ".to_owned(),
-                    contains("k.name", self.short),
-                    self.short,
-                )
-            });
-        }
-        if self.messages > 0 {
-            sides.push(if self.walk {
-                (
-                    "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND ".to_owned(),
-                    contains("m.text", false),
-                    false,
-                )
-            } else {
-                (
-                    "c.id IN (SELECT m.conversation_id FROM messages m WHERE ".to_owned(),
-                    contains("m.text", self.short),
-                    self.short,
-                )
-            });
-        }
+        // The probes of the walk are plain `ILIKE`s; the lists use the index the text needs.
+        let short = self.short && !self.walk;
+        // (hits, correlated probe, uncorrelated list, column) per side.
+        let sides = [
+            (
+                self.contacts,
+                "EXISTS (SELECT 1 FROM contacts k WHERE k.id = c.contact_id AND ",
+                "c.contact_id IN (SELECT k.id FROM contacts k WHERE ",
+                "k.name",
+            ),
+            (
+                self.messages,
+                "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND ",
+                "c.id IN (SELECT m.conversation_id FROM messages m WHERE ",
+                "m.text",
+            ),
+        ];
         qb.push(" AND (");
-        for (i, (side, test, short)) in sides.into_iter().enumerate() {
-            qb.push(if i == 0 { "" } else { " OR " })
-                .push(side)
-                .push(test)
+        let mut first = true;
+        for (hits, probe, list, column) in sides {
+            if hits == 0 {
+                continue;
+            }
+            qb.push(if first { "" } else { " OR " })
+                .push(if self.walk { probe } else { list })
+                .push(contains(column, short))
                 .push_bind(needle(text, short))
                 .push(close(short))
                 .push(")");
+            first = false;
         }
         if self.is_empty() {
             qb.push("FALSE");
