@@ -157,6 +157,11 @@ impl Default for InboxSearchTuning {
     }
 }
 
+/// The earliest pending breach timer of conversation `c` (null: no running SLA clock), on both
+/// backends.
+pub(crate) const SLA_DUE: &str = "(SELECT MIN(t.fire_at) FROM sla_timers t \
+     WHERE t.conversation_id = c.id AND t.kind = 'breach' AND t.fired_at IS NULL)";
+
 /// The priority rank both backends sort by; the same expression is indexed (migration 5).
 pub(crate) const PRIORITY_RANK: &str =
     "(CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END)";

@@ -106,10 +106,6 @@ impl TextPlan {
     }
 }
 
-/// The earliest pending breach timer of conversation `c` (null: no running SLA clock).
-pub(crate) const SLA_DUE: &str = "(SELECT MIN(t.fire_at) FROM sla_timers t \
-     WHERE t.conversation_id = c.id AND t.kind = 'breach' AND t.fired_at IS NULL)";
-
 /// `column` (`language` or `sentiment`) of conversation `c`'s latest triaged message equals `value`.
 pub(crate) fn push_latest_triage(qb: &mut QueryBuilder<'_, Postgres>, column: &str, value: String) {
     qb.push(format!(

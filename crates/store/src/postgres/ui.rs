@@ -222,7 +222,7 @@ impl UiStore for PgStore {
             InboxSort::Urgency => qb.push(format!(" ORDER BY {rank}, c.last_message_at, c.id")),
             InboxSort::Recent => qb.push(" ORDER BY c.last_message_at DESC, c.id DESC"),
             InboxSort::SlaDue => {
-                qb.push(format!(" ORDER BY {} NULLS LAST, {rank}, c.last_message_at, c.id", super::search::SLA_DUE))
+                qb.push(format!(" ORDER BY {} NULLS LAST, {rank}, c.last_message_at, c.id", crate::ui::SLA_DUE))
             }
         };
         let limit = page_limit(q.limit);

@@ -23,16 +23,12 @@ pub(crate) fn bind(stmt: &mut Statement<'_>, args: &[V]) -> rusqlite::Result<()>
     Ok(())
 }
 
-/// The earliest pending breach timer of conversation `c` (null: no running SLA clock).
-const SLA_DUE: &str = "(SELECT MIN(t.fire_at) FROM sla_timers t \
-     WHERE t.conversation_id = c.id AND t.kind = 'breach' AND t.fired_at IS NULL)";
-
 /// The `ORDER BY` list of `sort` over conversation `c` (`rank` is the priority rank of `c`).
 pub(crate) fn order_by(sort: InboxSort, rank: &str) -> String {
     match sort {
         InboxSort::Urgency => format!("{rank}, c.last_message_at, c.id"),
         InboxSort::Recent => "c.last_message_at DESC, c.id DESC".to_owned(),
-        InboxSort::SlaDue => format!("{SLA_DUE} NULLS LAST, {rank}, c.last_message_at, c.id"),
+        InboxSort::SlaDue => format!("{} NULLS LAST, {rank}, c.last_message_at, c.id", crate::ui::SLA_DUE),
     }
 }
 
