@@ -147,13 +147,17 @@ pub struct InboxCounts {
 pub struct InboxSearchTuning {
     /// Most index hits (messages plus contacts) for which the search starts from the hits.
     pub join_max_hits: u64,
+    /// With more hits for one or two characters, SQLite first walks the view checking each
+    /// conversation's texts, and gives up after reading this many rows (conversations and
+    /// messages) per row of the page (0: never) for the walk against the hits' conversations.
+    pub probe_per_row: u64,
 }
 
 impl Default for InboxSearchTuning {
     fn default() -> Self {
         // On SQLite reading a hit's conversation costs about as much as walking a few
         // conversations of the view: 5,000 hits cost about a walk through 15,000.
-        Self { join_max_hits: 5_000 }
+        Self { join_max_hits: 5_000, probe_per_row: 32 }
     }
 }
 

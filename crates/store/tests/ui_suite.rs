@@ -656,8 +656,13 @@ async fn inbox_search_gives_the_same_pages_from_the_hits_and_from_the_view() {
     let tunings = [
         // From the hits (a few of them, under the default limit).
         InboxSearchTuning::default(),
-        // "Many hits": every search walks the view and checks each conversation.
-        InboxSearchTuning { join_max_hits: 0 },
+        // "Many hits": every search walks the view and checks each conversation against all
+        // the hits' conversations.
+        InboxSearchTuning { join_max_hits: 0, probe_per_row: 0 },
+        // ... probing each conversation in the index, with a budget that always suffices here.
+        InboxSearchTuning { join_max_hits: 0, probe_per_row: 1_000 },
+        // ... probing with a budget that runs out on most pages, then walking against the hits.
+        InboxSearchTuning { join_max_hits: 0, probe_per_row: 1 },
     ];
     for inbox_search in tunings {
         let opts = StoreOptions { inbox_search, ..Default::default() };

@@ -97,11 +97,19 @@ pub(crate) fn plan(
     if messages == 0 && contacts == 0 {
         return Ok(SearchPlan::Empty);
     }
-    let hits = hit_conversations(
-        (messages > 0).then_some(messages_index),
-        (contacts > 0).then_some(contacts_index),
-        args.len() + 1,
-    );
+    let sides = ((messages > 0).then_some(messages_index), (contacts > 0).then_some(contacts_index));
+    if messages + contacts > tuning.join_max_hits && fts_phrase(text).is_none() {
+        // Many hits of one or two characters (`e`): first walk the view and check each
+        // conversation's texts, stopping at the page; a character in most conversations fills it
+        // after a few dozen. Past the budget the hits are too sparse in this view for that to
+        // pay, and the walk against the hits below answers.
+        let budget = tuning.probe_per_row.saturating_mul(want as u64);
+        let sides_hit = (messages > 0, contacts > 0);
+        if let Some(ids) = probe_walk(c, budget, sort, filters, args, text, sides_hit, (offset, want))? {
+            return Ok(SearchPlan::Page(ids));
+        }
+    }
+    let hits = hit_conversations(sides.0, sides.1, args.len() + 1);
     args.push(V::Text(query));
     if messages + contacts > tuning.join_max_hits {
         // Many: SQLite collects the hits' conversation ids once and walks the view in its
@@ -127,6 +135,70 @@ pub(crate) fn plan(
         out.push(r.get(0)?);
     }
     Ok(SearchPlan::Page(out))
+}
+
+/// Walks the view (`filters` over `c` with `args`, in `sort` order) and reads, for each
+/// conversation, its contact's name (when `names`) and its messages' text (when `messages`),
+/// checking them for the one- or two-character `text` exactly as the short-search index does,
+/// until `want` conversations matched: the rowids of `offset..want` of them. `None` once `budget`
+/// rows (conversations and messages) were read first: the page is then not known.
+#[allow(clippy::too_many_arguments)]
+fn probe_walk(
+    c: &Connection,
+    budget: u64,
+    sort: InboxSort,
+    filters: &str,
+    args: &[V],
+    text: &str,
+    (messages, names): (bool, bool),
+    (offset, want): (usize, usize),
+) -> rusqlite::Result<Option<Vec<i64>>> {
+    if budget == 0 {
+        return Ok(None);
+    }
+    let needle = super::short_index::Needle::new(text);
+    let rank = crate::ui::PRIORITY_RANK.replace("priority", "c.priority");
+    let name = if names { "(SELECT name FROM contacts WHERE id = c.contact_id)" } else { "NULL" };
+    let select = format!("SELECT c.rowid, c.id, {name}");
+    let walks = match sort {
+        InboxSort::Urgency | InboxSort::Recent => {
+            vec![format!("{select} FROM conversations c WHERE 1 = 1{filters} ORDER BY {}", order_by(sort, &rank))]
+        }
+        InboxSort::SlaDue => sla_walks(&select, filters, &rank).into(),
+    };
+    let mut texts = c.prepare_cached("SELECT text FROM messages WHERE conversation_id = ?1")?;
+    let (mut found, mut read) = (Vec::new(), 0u64);
+    'walks: for sql in walks {
+        let mut stmt = c.prepare(&sql)?;
+        bind(&mut stmt, args)?;
+        let mut rows = stmt.raw_query();
+        while let Some(r) = rows.next()? {
+            read += 1;
+            let (rowid, id, name): (i64, V, Option<String>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let mut hit = name.is_some_and(|n| needle.is_in(&n));
+            if !hit && messages {
+                let mut bodies = texts.query([&id])?;
+                while let Some(b) = bodies.next()? {
+                    read += 1;
+                    if b.get_ref(0)?.as_str_or_null()?.is_some_and(|t| needle.is_in(t)) {
+                        hit = true;
+                        break;
+                    }
+                }
+            }
+            if hit {
+                found.push(rowid);
+                if found.len() >= want {
+                    break 'walks;
+                }
+            }
+            if read >= budget {
+                return Ok(None);
+            }
+        }
+    }
+    found.drain(..offset.min(found.len()));
+    Ok(Some(found))
 }
 
 /// The ids of the conversations with a message, or a contact whose name, matches the query

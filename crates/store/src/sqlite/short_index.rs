@@ -68,6 +68,35 @@ pub(crate) fn query(text: &str) -> String {
     out
 }
 
+/// A query of one or two characters, folded as the index folds them, to check a text for it
+/// directly: true exactly when the text's tokens hold the query's token.
+pub(crate) struct Needle(Vec<char>);
+
+impl Needle {
+    pub(crate) fn new(text: &str) -> Self {
+        Self(text.chars().map(fold).collect())
+    }
+
+    /// `text`, folded, holds the query as adjacent characters.
+    pub(crate) fn is_in(&self, text: &str) -> bool {
+        let n = self.0.len();
+        if n == 0 {
+            return false;
+        }
+        let mut window: std::collections::VecDeque<char> = std::collections::VecDeque::with_capacity(n);
+        for c in text.chars().map(fold) {
+            if window.len() == n {
+                window.pop_front();
+            }
+            window.push_back(c);
+            if window.len() == n && window.iter().eq(self.0.iter()) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 /// Indexes the rows noted in `fts_pending` (tbl 1 and 3: messages, 2 and 4: contacts) into the
 /// short-search tables; the caller clears the list.
 pub(crate) fn index_pending(conn: &Connection) -> rusqlite::Result<()> {
@@ -114,5 +143,22 @@ mod tests {
         assert_eq!(query("Le"), "\"6c65\"");
         assert_eq!(query("退"), "\"e98080\"");
         assert!(tokens("Ünal").starts_with("c3bc c3bc6e"), "non-ASCII letters fold too");
+    }
+
+    #[test]
+    fn a_needle_is_in_a_text_exactly_when_the_index_would_find_it() {
+        let texts = ["Lee", "a b", "tab LE", "退款到账", "Ünal", "İstanbul", "ß straße", "", "e", "x\ty", "ab\u{301}"];
+        let queries = [
+            "e", "E", "le", "LE", "ee", "ab", "b", "退", "退款", "款到", "ün", "ÜN", "i", "İ", "ss", "ß", "xy",
+            "b\u{301}",
+        ];
+        for text in texts {
+            let tokens = tokens(text);
+            for q in queries {
+                let token = query(q);
+                let indexed = tokens.split(' ').any(|t| format!("\"{t}\"") == token);
+                assert_eq!(Needle::new(q).is_in(text), indexed, "{q:?} in {text:?}");
+            }
+        }
     }
 }
