@@ -122,6 +122,37 @@ async fn a_deleted_post_loses_its_content_everywhere() {
         s.thread_events(waiting, ThreadingRules::default()).await.unwrap();
         let conv = s.thread_of_post(&ch, "1800000000000000002").await.unwrap();
         assert!(conv.is_some());
+
+        // Deleted before it arrived (the delete overtook the post): the append itself stores no
+        // content, whoever delivers it (webhook or polling); other posts keep theirs.
+        assert!(s.mark_post_deleted(&ch, "1800000000000000003", Utc::now()).await.unwrap().is_empty());
+        let acks = s
+            .append_inbound(vec![
+                post("1800000000000000003", "42", "post:1800000000000000003", "my email is a@b.example"),
+                post("1800000000000000004", "42", "post:1800000000000000004", "still here"),
+            ])
+            .await
+            .unwrap();
+        assert!(acks.iter().all(|a| !a.duplicate));
+        let waiting = s.unprocessed_events(10).await.unwrap();
+        assert_eq!(waiting.len(), 2);
+        let (gone, kept) = (&waiting[0].event, &waiting[1].event);
+        assert_eq!((gone.provider_event_id.as_str(), gone.text.as_str()), ("1800000000000000003", DELETED_TEXT));
+        assert!(gone.attachments.is_empty() && !gone.extra.contains_key("raw"));
+        assert_eq!((kept.text.as_str(), kept.attachments.len()), ("still here", 1));
+        assert!(kept.extra.contains_key("raw"));
+        // A redelivery of the deleted post is a duplicate and changes nothing.
+        let again = s
+            .append_inbound(vec![post(
+                "1800000000000000003",
+                "42",
+                "post:1800000000000000003",
+                "my email is a@b.example",
+            )])
+            .await
+            .unwrap();
+        assert!(again[0].duplicate);
+        assert_eq!(s.unprocessed_events(10).await.unwrap()[0].event.text, DELETED_TEXT);
     })
     .await;
 }

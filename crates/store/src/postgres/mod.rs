@@ -510,11 +510,16 @@ impl Store for PgStore {
             pids.push(e.provider_event_id.clone());
             payloads.push(serde_json::to_string(e)?);
         }
-        // One statement: atomic and durable when it returns (synchronous_commit).
+        // One statement: atomic and durable when it returns (synchronous_commit). A delete may
+        // overtake its post (X): when the post's tombstone is already stored, its content is not
+        // (`crate::x::DELETED_TEXT` instead, no attachments, no raw JSON).
         let inserted: Vec<Uuid> = sqlx::query_scalar(
             "INSERT INTO inbound_events (id, channel, provider_event_id, message_id, payload, received_at) \
-             SELECT id, channel, pid, mid, payload, now() FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[]) \
-             WITH ORDINALITY AS t(id, channel, pid, mid, payload, ord) ORDER BY ord \
+             SELECT t.id, t.channel, t.pid, t.mid, CASE WHEN d.tweet_id IS NULL THEN t.payload \
+             ELSE ((t.payload::jsonb || jsonb_build_object('text', $6::text, 'attachments', '[]'::jsonb)) #- '{extra,raw}')::text END, \
+             now() FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[]) \
+             WITH ORDINALITY AS t(id, channel, pid, mid, payload, ord) \
+             LEFT JOIN x_deleted_posts d ON d.channel = t.channel AND d.tweet_id = t.pid ORDER BY t.ord \
              ON CONFLICT (channel, provider_event_id) DO NOTHING RETURNING id",
         )
         .bind(&ids)
@@ -522,6 +527,7 @@ impl Store for PgStore {
         .bind(&pids)
         .bind(&mids)
         .bind(&payloads)
+        .bind(crate::x::DELETED_TEXT)
         .fetch_all(&self.pool)
         .await?;
         let inserted: std::collections::HashSet<Uuid> = inserted.into_iter().collect();

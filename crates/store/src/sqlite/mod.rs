@@ -623,15 +623,29 @@ impl Store for SqliteStore {
             events.into_iter().map(|e| serde_json::to_string(&e).map(|p| (e, p))).collect::<Result<_, _>>()?;
         self.conns
             .write(move |c| {
+                // A delete may overtake its post (X): when the post's tombstone is already stored,
+                // its content is not (`crate::x::DELETED_TEXT` instead, no attachments, no raw
+                // JSON), decided in this transaction, so no delete can slip in between. (`WHERE
+                // true` lets SQLite parse the upsert after a SELECT.)
                 let mut insert = c.prepare_cached(
-                    "INSERT INTO inbound_events (id, channel, provider_event_id, message_id, payload, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                     ON CONFLICT (channel, provider_event_id) DO NOTHING",
+                    "INSERT INTO inbound_events (id, channel, provider_event_id, message_id, payload, received_at) \
+                     SELECT ?1, ?2, ?3, ?4, CASE WHEN EXISTS (SELECT 1 FROM x_deleted_posts WHERE channel = ?2 AND tweet_id = ?3) \
+                     THEN json_remove(json_set(?5, '$.text', ?7, '$.attachments', json('[]')), '$.extra.raw') ELSE ?5 END, ?6 \
+                     WHERE true ON CONFLICT (channel, provider_event_id) DO NOTHING",
                 )?;
                 let mut existing = c.prepare_cached("SELECT id, message_id FROM inbound_events WHERE channel = ?1 AND provider_event_id = ?2")?;
                 let mut acks = Vec::with_capacity(rows.len());
                 for (ev, payload) in &rows {
                     let (id, mid) = (EventId::new(), MessageId::new());
-                    let n = insert.execute(params![id.0, ev.channel.as_str(), ev.provider_event_id, mid.0, payload, now])?;
+                    let n = insert.execute(params![
+                        id.0,
+                        ev.channel.as_str(),
+                        ev.provider_event_id,
+                        mid.0,
+                        payload,
+                        now,
+                        crate::x::DELETED_TEXT
+                    ])?;
                     if n == 1 {
                         acks.push(IngestAck { event_id: id, message_id: mid, duplicate: false });
                     } else {

@@ -12,7 +12,6 @@ use switchboard_channels::WebhookError;
 use switchboard_channels::x::{XExtras, crc_response, parse_delivery, signature};
 use switchboard_engine::RealtimeEvent;
 use switchboard_engine::channel_delivery::settings;
-use switchboard_store::x::DELETED_TEXT;
 use switchboard_store::{ActivityRecord, ChannelRecord, EchoOutcome, EchoRecord};
 
 use crate::AppState;
@@ -62,13 +61,9 @@ pub(super) async fn receive(
         {
             ev.thread_key = thread;
         }
-        // A delete may overtake its post: the content is never stored.
-        if store.post_deleted(&ch.slug, &ev.provider_event_id).await? {
-            ev.text = DELETED_TEXT.to_owned();
-            ev.attachments.clear();
-            ev.extra.remove("raw");
-        }
     }
+    // A delete may overtake its post: the store's append keeps no content of a post whose
+    // tombstone it already holds, decided in the append's own transaction.
     let n = messages.len();
     let acks = futures_util::future::join_all(messages.into_iter().map(|ev| st.engine.ingestor().submit(ev))).await;
     let mut duplicates = 0;
