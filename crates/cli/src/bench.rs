@@ -371,7 +371,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let bare_app = axum::Router::new()
         .route("/api/v1/inbound", axum::routing::post(|| async { axum::http::StatusCode::OK }))
         .route("/webhooks/bench", axum::routing::post(|| async { axum::http::StatusCode::OK }));
-    let bare = tokio::spawn(async move { axum::serve(bare_listener, bare_app).await });
+    let bare = tokio::spawn(async move { axum::serve(switchboard_web::nodelay(bare_listener), bare_app).await });
     let run_id = uuid::Uuid::now_v7().simple().to_string();
     let bare_result = run_load(
         Load {

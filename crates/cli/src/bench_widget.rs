@@ -175,7 +175,7 @@ pub async fn run(args: WidgetArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let stop = state.shutdown.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        axum::serve(switchboard_web::nodelay(listener), app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(stop.cancelled_owned())
             .await
     });

@@ -110,6 +110,22 @@ impl ChannelCache {
     }
 }
 
+/// The listener to serve [`router`] on: every accepted connection gets `TCP_NODELAY`. Without it
+/// a small write — a server-sent event, a short response — waits behind the previous one until
+/// the client's delayed ACK comes back (Nagle's algorithm): up to 40 ms on Linux, which was most
+/// of the acknowledgement → `/ui/events` latency (`switchboard bench ui`).
+pub fn nodelay(
+    listener: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt as _;
+    let tap: fn(&mut tokio::net::TcpStream) = |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on a connection");
+        }
+    };
+    listener.tap_io(tap)
+}
+
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
