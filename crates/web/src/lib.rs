@@ -146,3 +146,21 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use axum::serve::Listener as _;
+
+    #[tokio::test]
+    async fn every_accepted_connection_has_tcp_nodelay() {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let mut listener = super::nodelay(tcp);
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await;
+        assert!(accepted.nodelay().unwrap(), "server side of the connection");
+        // The socket default, which the server used to keep (Nagle on).
+        assert!(!client.nodelay().unwrap());
+    }
+}
