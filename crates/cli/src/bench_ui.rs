@@ -40,7 +40,15 @@ pub struct UiArgs {
     /// Seconds of the live-latency run.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// How the live run's messages arrive: `whatsapp` (signed Cloud API webhooks on
+    /// `/webhooks/{slug}`) or `api` (`POST /api/v1/inbound`).
+    #[arg(long, default_value = "whatsapp", value_parser = ["whatsapp", "api"])]
+    pub via: String,
 }
+
+/// The WhatsApp channel the live run's webhooks are signed for.
+const LIVE_WA_SLUG: &str = "live-wa";
+const LIVE_WA_SECRET: &str = "bench-ui-app-secret";
 
 const TEXTS: &[&str] = &[
     "Hi, my parcel has not arrived yet",
@@ -254,13 +262,27 @@ pub async fn run(args: UiArgs) -> anyhow::Result<()> {
         println!("{:<44} {:>9.2} {:>9.2} {:>9.2} {:>10.1}", t.name, t.p50, t.p99, t.max, t.p50 / base_p50);
     }
 
-    live_latency(&base, &cookie, &token, args.rate, args.seconds).await?;
+    if args.via == "whatsapp" {
+        store
+            .upsert_channel(&switchboard_store::ChannelRecord {
+                slug: switchboard_domain::ChannelSlug::parse(LIVE_WA_SLUG)?,
+                kind: switchboard_domain::ChannelKind::Whatsapp,
+                name: "Live WhatsApp".into(),
+                callback_url: Some("http://127.0.0.1:9/unused".into()),
+                secret: Some(LIVE_WA_SECRET.into()),
+                config: serde_json::json!({}),
+                created_at: Utc::now(),
+            })
+            .await?;
+    }
+    live_latency(&base, &cookie, &token, &args).await?;
     running.stop(Duration::from_secs(30)).await;
     Ok(())
 }
 
 /// Offers messages at `rate`/s for `seconds` and times acknowledgement → SSE event.
-async fn live_latency(base: &str, cookie: &str, token: &str, rate: f64, seconds: u64) -> anyhow::Result<()> {
+async fn live_latency(base: &str, cookie: &str, token: &str, args: &UiArgs) -> anyhow::Result<()> {
+    let (rate, seconds, webhook) = (args.rate, args.seconds, args.via == "whatsapp");
     let received: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let acked: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let ack_times: Arc<Mutex<Histogram<u64>>> = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
@@ -297,31 +319,45 @@ async fn live_latency(base: &str, cookie: &str, token: &str, rate: f64, seconds:
     for i in 0..total {
         tokio::time::sleep_until((start + Duration::from_secs_f64(i as f64 / rate)).into()).await;
         let permit = sem.clone().acquire_owned().await?;
-        let (http, url, token, acked, errors, ack_times) = (
-            http.clone(),
-            format!("{base}/api/v1/inbound"),
-            token.to_owned(),
-            acked.clone(),
-            errors.clone(),
-            ack_times.clone(),
-        );
+        let (acked, errors, ack_times) = (acked.clone(), errors.clone(), ack_times.clone());
         // 200 recurring customers: new conversations and messages in existing ones.
-        let body = serde_json::json!({
-            "channel": "bench", "external_id": format!("{run}-{i}"),
-            "contact": {"handle": format!("live-{}", i % 200), "name": format!("Live {}", i % 200)},
-            "text": TEXTS[(i % TEXTS.len() as u64) as usize], "sent_at": Utc::now().to_rfc3339(),
-        });
+        let text = TEXTS[(i % TEXTS.len() as u64) as usize];
+        let request = if webhook {
+            // A signed single-message Cloud API webhook, as Meta sends it.
+            let c = i % 200;
+            let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398",
+                "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+                    "contacts": [{"profile": {"name": format!("Live {c}")}, "wa_id": format!("1650777{c:04}")}],
+                    "messages": [{"from": format!("1650777{c:04}"), "id": format!("wamid.{run}{i}"),
+                        "timestamp": Utc::now().timestamp().to_string(), "type": "text", "text": {"body": text}}]}}]}]});
+            let body = switchboard_channels::meta::simulator::meta_json(&body);
+            http.post(format!("{base}/webhooks/{LIVE_WA_SLUG}"))
+                .header("content-type", "application/json")
+                .header(
+                    "x-hub-signature-256",
+                    switchboard_channels::meta::signature::sign(LIVE_WA_SECRET.as_bytes(), &body),
+                )
+                .body(body)
+        } else {
+            http.post(format!("{base}/api/v1/inbound")).bearer_auth(token).json(&serde_json::json!({
+                "channel": "bench", "external_id": format!("{run}-{i}"),
+                "contact": {"handle": format!("live-{}", i % 200), "name": format!("Live {}", i % 200)},
+                "text": text, "sent_at": Utc::now().to_rfc3339(),
+            }))
+        };
         tasks.spawn(async move {
             let _permit = permit;
             let sent = Instant::now();
-            match http.post(url).bearer_auth(token).json(&body).send().await {
+            match request.send().await {
                 Ok(r) if r.status().is_success() => {
                     let at = Instant::now();
                     if let Ok(mut h) = ack_times.lock() {
                         let _ = h.record(at.duration_since(sent).as_micros().max(1) as u64);
                     }
+                    // The API answers one `message_id`; the webhook its `message_ids`.
                     if let Ok(v) = r.json::<serde_json::Value>().await
-                        && let Some(id) = v["message_id"].as_str()
+                        && let Some(id) = v["message_id"].as_str().or_else(|| v["message_ids"][0].as_str())
                         && let Ok(mut m) = acked.lock()
                     {
                         m.insert(id.to_owned(), at);
@@ -360,8 +396,9 @@ async fn live_latency(base: &str, cookie: &str, token: &str, rate: f64, seconds:
     let acks = ack_times.lock().map(|h| h.clone()).unwrap_or(Histogram::<u64>::new(3)?);
     println!();
     println!(
-        "live: {} messages offered at {rate}/s over {offered_secs:.1} s, {} acknowledged, {} errors, {missing} events missing",
+        "live: {} messages offered at {rate}/s over {offered_secs:.1} s ({}), {} acknowledged, {} errors, {missing} events missing",
         total,
+        if webhook { "signed WhatsApp webhooks" } else { "POST /api/v1/inbound" },
         acked.len(),
         errors.load(std::sync::atomic::Ordering::Relaxed)
     );

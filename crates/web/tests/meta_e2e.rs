@@ -150,6 +150,26 @@ async fn whatsapp_message_to_read_reply_exactly_once() {
     assert_eq!(t.body["template"]["name"], "order_update");
     assert_eq!(t.body["template"]["language"]["code"], "es");
     assert_eq!(app.sim.sent().len(), 2, "the refused reply was never sent");
+
+    // The answer names the stored messages in delivery order (Meta ignores the body; simulators
+    // and `switchboard bench ui` match them to live events); a redelivery names the same one.
+    let last = Traffic::customers()[3].clone();
+    let bytes = meta_json(&traffic.whatsapp_payload(&last, vec![traffic.whatsapp_text(&last, "one more thing")]));
+    let post = || {
+        app.http
+            .post(format!("{}/webhooks/wa", app.base))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", signature::sign(app.sim.config().app_secret.as_bytes(), &bytes))
+            .body(bytes.clone())
+            .send()
+    };
+    let first: serde_json::Value = post().await.unwrap().json().await.unwrap();
+    let again: serde_json::Value = post().await.unwrap().json().await.unwrap();
+    assert_eq!((first["messages"].as_u64(), again["duplicates"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(first["message_ids"], again["message_ids"]);
+    let conv = app.conversation_where("wa", |d| has_text(d, "one more thing")).await;
+    let stored = conv["messages"].as_array().unwrap().iter().find(|m| m["text"] == "one more thing").unwrap();
+    assert_eq!(first["message_ids"], json!([stored["id"]]));
     drop(app.store);
 }
 

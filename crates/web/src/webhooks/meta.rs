@@ -94,8 +94,12 @@ pub(super) async fn receive(
     let acks = futures_util::future::join_all(messages.into_iter().map(|ev| st.engine.ingestor().submit(ev))).await;
     let mut duplicates = 0;
     let mut queued_media = false;
+    // The stored messages' ids, in delivery order (a duplicate's is its first delivery's): Meta
+    // ignores the answer's body; simulators, logs and `bench ui` match them to live events.
+    let mut message_ids = Vec::with_capacity(acks.len());
     for (ack, (slug, media)) in acks.into_iter().zip(media) {
         let ack = ack?;
+        message_ids.push(ack.message_id);
         if ack.duplicate {
             duplicates += 1;
         }
@@ -151,7 +155,7 @@ pub(super) async fn receive(
         StatusCode::OK,
         axum::Json(serde_json::json!({
             "messages": n, "duplicates": duplicates, "statuses": statuses.len(), "reads": reads.len(),
-            "skipped": skipped.len(),
+            "skipped": skipped.len(), "message_ids": message_ids,
         })),
     )
         .into_response())
