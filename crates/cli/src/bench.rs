@@ -186,18 +186,29 @@ fn x_body_for(run_id: &str, i: u64) -> Bytes {
     Bytes::from(body.to_string())
 }
 
-/// A WhatsApp Cloud API webhook carrying one text message, as Meta sends it (non-ASCII escaped).
-fn whatsapp_body_for(run_id: &str, i: u64) -> Bytes {
-    let c = i % 5000;
+/// A WhatsApp Cloud API webhook carrying one text message (`message_id`, sent at `timestamp`, Unix
+/// seconds) from `wa_id` named `name`, as Meta sends it (non-ASCII escaped).
+pub(crate) fn whatsapp_text_webhook(wa_id: &str, name: &str, message_id: &str, timestamp: i64, text: &str) -> Vec<u8> {
     let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
         "value": {"messaging_product": "whatsapp",
             "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
-            "contacts": [{"profile": {"name": format!("Customer {c}")}, "wa_id": format!("1650555{c:04}")}],
-            "messages": [{"from": format!("1650555{c:04}"), "id": format!("wamid.{run_id}{i}"),
-                "timestamp": "1764064800", "type": "text",
-                "text": {"body": "Hi, my order #48213 has not arrived yet and the tracking page shows no update since Monday. 能帮我查一下吗？"}}]},
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": message_id, "timestamp": timestamp.to_string(), "type": "text",
+                "text": {"body": text}}]},
         "field": "messages"}]}]});
-    Bytes::from(switchboard_channels::meta::simulator::meta_json(&body))
+    switchboard_channels::meta::simulator::meta_json(&body)
+}
+
+/// The ingest benchmark's WhatsApp webhook: one message of 5,000 recurring customers.
+fn whatsapp_body_for(run_id: &str, i: u64) -> Bytes {
+    let c = i % 5000;
+    Bytes::from(whatsapp_text_webhook(
+        &format!("1650555{c:04}"),
+        &format!("Customer {c}"),
+        &format!("wamid.{run_id}{i}"),
+        1_764_064_800,
+        "Hi, my order #48213 has not arrived yet and the tracking page shows no update since Monday. 能帮我查一下吗？",
+    ))
 }
 
 /// A Telegram Bot API update carrying one private-chat text message, as Telegram delivers it.

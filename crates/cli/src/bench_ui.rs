@@ -325,13 +325,13 @@ async fn live_latency(base: &str, cookie: &str, token: &str, args: &UiArgs) -> a
         let request = if webhook {
             // A signed single-message Cloud API webhook, as Meta sends it.
             let c = i % 200;
-            let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398",
-                "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
-                    "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
-                    "contacts": [{"profile": {"name": format!("Live {c}")}, "wa_id": format!("1650777{c:04}")}],
-                    "messages": [{"from": format!("1650777{c:04}"), "id": format!("wamid.{run}{i}"),
-                        "timestamp": Utc::now().timestamp().to_string(), "type": "text", "text": {"body": text}}]}}]}]});
-            let body = switchboard_channels::meta::simulator::meta_json(&body);
+            let body = crate::bench::whatsapp_text_webhook(
+                &format!("1650777{c:04}"),
+                &format!("Live {c}"),
+                &format!("wamid.{run}{i}"),
+                Utc::now().timestamp(),
+                text,
+            );
             http.post(format!("{base}/webhooks/{LIVE_WA_SLUG}"))
                 .header("content-type", "application/json")
                 .header(

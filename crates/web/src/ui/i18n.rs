@@ -146,16 +146,14 @@ impl Tr {
 
     /// The message `key` with one argument.
     pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
-        let mut args = FluentArgs::new();
-        args.set(name.to_owned(), FluentValue::from(value.to_owned()));
-        self.cat.get(self.locale, key, Some(&args))
+        self.targs(key, &[(name, value)])
     }
 
     /// The message `key` with several arguments.
-    pub fn targs(&self, key: &str, values: &[(&str, String)]) -> String {
+    pub fn targs(&self, key: &str, values: &[(&str, &str)]) -> String {
         let mut args = FluentArgs::new();
         for (name, value) in values {
-            args.set((*name).to_owned(), FluentValue::from(value.clone()));
+            args.set((*name).to_owned(), FluentValue::from((*value).to_owned()));
         }
         self.cat.get(self.locale, key, Some(&args))
     }

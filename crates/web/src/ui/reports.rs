@@ -274,7 +274,7 @@ pub(crate) async fn page(State(st): State<AppState>, me: UiUser, Query(q): Query
             if doc.review_total > shown as u64 {
                 me.tr.targs(
                     "reports-doc-review-more",
-                    &[("shown", shown.to_string()), ("total", doc.review_total.to_string())],
+                    &[("shown", &shown.to_string()), ("total", &doc.review_total.to_string())],
                 )
             } else {
                 String::new()
